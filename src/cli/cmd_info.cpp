@@ -1,0 +1,90 @@
+// devops-info info
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "core/collect.hpp"
+#include "core/exit_codes.hpp"
+#include "core/render.hpp"
+
+namespace devops::cli {
+
+namespace {
+
+enum class Format { Json, Table, Env };
+
+struct InfoOptions {
+  Format format = Format::Json;
+  bool compact = false;
+  std::string field;
+  ColorMode color = ColorMode::Auto;
+};
+
+int run_info(const InfoOptions& o, const CLI::App& sub) {
+  if (o.compact && o.format != Format::Json) {
+    print_error("--compact applies to --format json only");
+    return kExitUsage;
+  }
+  const auto report = core::collect_report(core::real_host());
+  std::string out;
+  if (!o.field.empty() || sub.count("--field") > 0) {
+    const auto doc = core::report_to_json(report);
+    const auto found = core::lookup_field(doc, o.field);
+    if (found.value == nullptr) {
+      print_error(found.error);
+      return kExitUsage;
+    }
+    out = core::field_text(*found.value) + "\n";
+  } else {
+    switch (o.format) {
+      case Format::Json:
+        out = core::render_json(core::report_to_json(report),
+                                o.compact ? core::JsonStyle::Compact : core::JsonStyle::Pretty);
+        break;
+      case Format::Table: out = core::render_table(report, resolve_color(o.color)); break;
+      case Format::Env: out = core::render_env(core::report_to_json(report)); break;
+    }
+  }
+  if (!write_stdout(out)) {
+    print_error("cannot write to standard output");
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Runner setup_info(CLI::App& sub) {
+  auto o = std::make_shared<InfoOptions>();
+  const std::map<std::string, Format> formats{{"json", Format::Json}, {"table", Format::Table}, {"env", Format::Env}};
+  const std::map<std::string, ColorMode> colors{
+      {"auto", ColorMode::Auto}, {"always", ColorMode::Always}, {"never", ColorMode::Never}};
+  auto* format = sub.add_option("-f,--format", o->format,
+                                "Output format: json (default), table (aligned, human units) or env "
+                                "(DEVOPS_INFO_...='value' lines for eval and env files)")
+                     ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
+                     ->option_text("json|table|env");
+  sub.add_flag("-c,--compact", o->compact, "With --format json: one line instead of indented");
+  sub.add_option("--field", o->field,
+                 "Print one value alone, raw, e.g. system.hostname or container.memory_limit_bytes "
+                 "(null prints an empty line)")
+      ->excludes(format)
+      ->option_text("PATH");
+  sub.add_option("--color", o->color,
+                 "Colour in table output: auto (default: on a terminal, off with NO_COLOR), "
+                 "always or never")
+      ->transform(CLI::CheckedTransformer(colors, CLI::ignore_case))
+      ->option_text("auto|always|never");
+  sub.footer(
+      "Examples:\n"
+      "  devops-info info --format table\n"
+      "  devops-info info --field container.memory_limit_bytes\n"
+      "  eval \"$(devops-info info --format env)\"; echo \"$DEVOPS_INFO_SYSTEM_HOSTNAME\"");
+  const CLI::App* self = &sub;
+  return [o, self] { return run_info(*o, *self); };
+}
+
+}  // namespace devops::cli

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace devops::core {
+
+enum class HealthStatus { Healthy, Unhealthy };
+
+// The document `health` prints and `GET /health` serves.
+struct Health {
+  HealthStatus status{HealthStatus::Healthy};
+  std::string timestamp;  // ISO 8601, UTC
+  std::int64_t uptime_seconds{};
+};
+
+Health make_health(HealthStatus status, std::chrono::system_clock::time_point now,
+                   std::chrono::system_clock::time_point started);
+
+// {"status": "healthy", "timestamp": ..., "uptime_seconds": ...}
+nlohmann::ordered_json health_to_json(const Health& h);
+// Aligned "key  value" lines.
+std::string health_to_table(const Health& h);
+
+const char* to_string(HealthStatus s);
+
+}  // namespace devops::core

@@ -1,0 +1,54 @@
+#pragma once
+
+// Pure functions from facts to text: JSON, an aligned table, shell
+// variables, one field. Nothing here reads the host.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/report.hpp"
+
+namespace devops::core {
+
+using Json = nlohmann::ordered_json;
+
+// The request that `GET /` adds to the report.
+struct RequestInfo {
+  std::string client_ip;
+  std::string user_agent;
+  std::string method;
+  std::string path;
+};
+
+// The report as JSON, keys in schema order; `request` is added when given.
+Json report_to_json(const Report& report, const RequestInfo* request = nullptr);
+
+enum class JsonStyle { Pretty, Compact };
+// JSON text ending in a newline; invalid UTF-8 is replaced, never thrown on.
+std::string render_json(const Json& doc, JsonStyle style);
+
+enum class Color { Off, On };
+// Grouped, aligned sections with human units.
+std::string render_table(const Report& report, Color color);
+
+// One `PREFIX_PATH_TO_KEY='value'` line per scalar, safe for `eval` and for
+// line-oriented env files: single-quoted, control characters become spaces.
+std::string render_env(const Json& doc, std::string_view prefix = "DEVOPS_INFO");
+
+// POSIX shell single-quoting of `value` (with control characters replaced).
+std::string shell_quote(std::string_view value);
+
+// The value at a dotted path such as "system.hostname" or "endpoints.0.path".
+struct FieldLookup {
+  const Json* value = nullptr;  // null when the path does not exist
+  std::string error;            // why, with the keys that do exist there
+};
+FieldLookup lookup_field(const Json& doc, std::string_view path);
+
+// A field's value for a shell: strings raw, null empty, objects compact JSON.
+std::string field_text(const Json& value);
+
+}  // namespace devops::core

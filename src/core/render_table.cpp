@@ -1,0 +1,128 @@
+#include <fmt/format.h>
+
+#include <utility>
+#include <vector>
+
+#include "core/render.hpp"
+#include "core/timefmt.hpp"
+
+namespace devops::core {
+
+namespace {
+
+using Row = std::pair<std::string, std::optional<std::string>>;
+
+struct Section {
+  std::string title;
+  std::vector<Row> rows;
+};
+
+std::optional<std::string> str(const std::optional<std::string>& v) {
+  return v;
+}
+
+template <class T>
+std::optional<std::string> num(const std::optional<T>& v) {
+  return v ? std::optional<std::string>(fmt::format("{}", *v)) : std::nullopt;
+}
+
+std::optional<std::string> bytes(const std::optional<std::uint64_t>& v) {
+  return v ? std::optional<std::string>(human_bytes(*v)) : std::nullopt;
+}
+
+std::vector<Section> sections(const Report& r) {
+  const auto& s = r.system;
+  const auto& c = r.container;
+  std::optional<std::string> load;
+  if (s.load_average) {
+    load = fmt::format("{:.2f}, {:.2f}, {:.2f}", s.load_average->one, s.load_average->five, s.load_average->fifteen);
+  }
+  std::optional<std::string> host_up;
+  if (s.uptime_seconds) host_up = humanize_uptime(*s.uptime_seconds);
+  std::optional<std::string> user = r.runtime.user.name.value_or("?");
+  user = fmt::format("{} (uid {}, gid {})", *user, r.runtime.user.uid, r.runtime.user.gid);
+
+  std::optional<std::string> cpu_limit = "none";
+  if (c.cpu_limit) cpu_limit = fmt::format("{:.3g} CPUs", *c.cpu_limit);
+  std::optional<std::string> mem_limit = "none";
+  if (c.memory_limit_bytes) mem_limit = human_bytes(*c.memory_limit_bytes);
+  if (!c.cgroup_version) cpu_limit = mem_limit = std::nullopt;
+
+  std::vector<Section> out{
+      {"Service",
+       {{"name", r.service.name},
+        {"version", r.service.version},
+        {"description", r.service.description},
+        {"framework", r.service.framework}}},
+      {"System",
+       {{"hostname", str(s.hostname)},
+        {"os", str(s.os.pretty_name ? s.os.pretty_name : s.os.name)},
+        {"platform", str(s.platform)},
+        {"kernel", str(s.platform_version)},
+        {"architecture", str(s.architecture)},
+        {"cpus", num(s.cpu_count)},
+        {"memory total", bytes(s.memory_total_bytes)},
+        {"memory available", bytes(s.memory_available_bytes)},
+        {"load average", load},
+        {"uptime", host_up},
+        {"boot time", str(s.boot_time)}}},
+      {"Runtime",
+       {{"uptime", r.runtime.uptime_human},
+        {"current time", r.runtime.current_time},
+        {"timezone", r.runtime.timezone},
+        {"pid", fmt::format("{}", r.runtime.pid)},
+        {"user", user}}},
+      {"Container",
+       {{"in container", c.in_container ? "yes" : "no"},
+        {"runtime", to_string(c.runtime)},
+        {"cgroup", c.cgroup_version ? std::optional<std::string>(fmt::format("v{}", *c.cgroup_version)) : std::nullopt},
+        {"cpu limit", cpu_limit},
+        {"memory limit", mem_limit},
+        {"effective cpus", num(c.effective_cpu_count)}}},
+      {"Build",
+       {{"commit", r.build.commit},
+        {"compiler", r.build.compiler},
+        {"build type", r.build.build_type},
+        {"standard", r.build.cpp_standard}}},
+  };
+  Section eps{"Endpoints", {}};
+  for (const auto& e : r.endpoints) {
+    eps.rows.emplace_back(fmt::format("{} {}", e.method, e.path), std::string(e.description));
+  }
+  out.push_back(std::move(eps));
+  if (!r.notes.empty()) {
+    Section notes{"Notes", {}};
+    for (const auto& n : r.notes) notes.rows.emplace_back(n.field, n.error);
+    out.push_back(std::move(notes));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_table(const Report& report, Color color) {
+  const auto secs = sections(report);
+  std::size_t width = 0;
+  for (const auto& sec : secs) {
+    for (const auto& row : sec.rows) width = std::max(width, row.first.size());
+  }
+  const bool on = color == Color::On;
+  const char* bold = on ? "\x1b[1m" : "";
+  const char* dim = on ? "\x1b[2m" : "";
+  const char* reset = on ? "\x1b[0m" : "";
+  std::string out;
+  for (std::size_t i = 0; i < secs.size(); ++i) {
+    if (i > 0) out += '\n';
+    out += fmt::format("{}{}{}\n", bold, secs[i].title, reset);
+    for (const auto& [key, value] : secs[i].rows) {
+      if (value) {
+        out += fmt::format("  {:<{}}  {}\n", key, width, *value);
+      } else {
+        out += fmt::format("  {:<{}}  {}unknown{}\n", key, width, dim, reset);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace devops::core

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace devops::core {
+
+enum class Precision { Seconds, Microseconds };
+
+// "2026-11-28T02:38:45.123456+00:00", the form Python's isoformat() gives
+// for an aware UTC datetime (the Flask service's current_time).
+std::string iso8601_utc(std::chrono::system_clock::time_point t, Precision p = Precision::Microseconds);
+
+// "2 hours, 1 minute"; "3 days, 0 hours, 5 minutes" from a day on.
+std::string humanize_uptime(std::int64_t seconds);
+
+// "64.0 MiB", "1.5 GiB", "512 B" (binary units).
+std::string human_bytes(std::uint64_t bytes);
+
+}  // namespace devops::core

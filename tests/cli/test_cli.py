@@ -1,0 +1,151 @@
+"""Runs the built devops-info binary: every format, every exit code, bad flags.
+
+DEVOPS_INFO_BIN names the binary (ctest sets it).
+"""
+import json
+import os
+import re
+import shlex
+import subprocess
+import unittest
+
+import jsonschema
+
+BIN = os.environ.get("DEVOPS_INFO_BIN", "devops-info")
+SOURCE_DIR = os.environ.get("DEVOPS_INFO_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+with open(os.path.join(SOURCE_DIR, "docs", "info.schema.json"), encoding="utf-8") as f:
+    SCHEMA = json.load(f)
+
+
+def run(*args, env=None):
+    full_env = dict(os.environ)
+    full_env.pop("NO_COLOR", None)
+    full_env.update(env or {})
+    return subprocess.run([BIN, *args], capture_output=True, text=True, env=full_env, timeout=30)
+
+
+class InfoTest(unittest.TestCase):
+    def test_default_is_pretty_json_with_the_flask_keys(self):
+        r = run("info")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        doc = json.loads(r.stdout)
+        self.assertIn("\n  ", r.stdout)
+        self.assertEqual(doc["service"]["name"], "devops-info-service")
+        for section, keys in {
+            "service": ["name", "version", "description", "framework"],
+            "system": ["hostname", "platform", "platform_version", "architecture", "cpu_count"],
+            "runtime": ["uptime_seconds", "uptime_human", "current_time", "timezone"],
+        }.items():
+            for key in keys:
+                self.assertIn(key, doc[section], f"{section}.{key}")
+        self.assertEqual(doc["system"]["platform"], "Linux")
+        self.assertEqual(doc["system"]["platform_version"], os.uname().release)
+        self.assertEqual(doc["system"]["architecture"], os.uname().machine)
+        self.assertIsInstance(doc["runtime"]["uptime_seconds"], int)
+        self.assertRegex(doc["runtime"]["current_time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
+        self.assertEqual([e["path"] for e in doc["endpoints"]][:2], ["/", "/health"])
+        self.assertNotIn("request", doc)
+
+    def test_report_validates_against_the_documented_schema(self):
+        jsonschema.validate(json.loads(run("info").stdout), SCHEMA)
+
+    def test_golden_reports_validate_against_the_schema(self):
+        golden = os.path.join(SOURCE_DIR, "tests", "fixtures", "golden")
+        names = [n for n in sorted(os.listdir(golden)) if n.endswith(".json")]
+        self.assertGreaterEqual(len(names), 5)
+        for name in names:
+            with self.subTest(name=name), open(os.path.join(golden, name), encoding="utf-8") as f:
+                jsonschema.validate(json.load(f), SCHEMA)
+
+    def test_schema_rejects_a_broken_report(self):
+        doc = json.loads(run("info").stdout)
+        del doc["system"]["hostname"]
+        with self.assertRaises(jsonschema.ValidationError):
+            jsonschema.validate(doc, SCHEMA)
+
+    def test_compact_is_one_line(self):
+        r = run("info", "--compact")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.count("\n"), 1)
+        json.loads(r.stdout)
+
+    def test_table_has_sections_and_no_colour_off_a_terminal(self):
+        r = run("info", "--format", "table")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for title in ("Service", "System", "Runtime", "Container", "Build", "Endpoints"):
+            self.assertRegex(r.stdout, rf"(?m)^{title}$")
+        self.assertNotIn("\x1b", r.stdout)
+
+    def test_colour_only_when_asked_and_never_with_no_color(self):
+        self.assertIn("\x1b[1m", run("info", "-f", "table", "--color", "always").stdout)
+        self.assertNotIn("\x1b", run("info", "-f", "table", "--color", "never").stdout)
+        self.assertNotIn("\x1b", run("info", "-f", "table", env={"NO_COLOR": "1"}).stdout)
+
+    def test_env_format_evaluates_in_a_shell(self):
+        r = run("info", "--format", "env")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for line in r.stdout.splitlines():
+            self.assertRegex(line, r"^DEVOPS_INFO_[A-Z0-9_]+='")
+        out = subprocess.run(
+            ["sh", "-c", 'eval "$1"; printf %s "$DEVOPS_INFO_SYSTEM_HOSTNAME"', "sh", r.stdout],
+            capture_output=True, text=True, check=True).stdout
+        self.assertEqual(out, os.uname().nodename)
+
+    def test_field_prints_the_raw_value(self):
+        r = run("info", "--field", "system.hostname")
+        self.assertEqual((r.returncode, r.stdout), (0, os.uname().nodename + "\n"))
+        r = run("info", "--field", "system.cpu_count")
+        self.assertTrue(r.stdout.strip().isdigit(), r.stdout)
+        r = run("info", "--field", "service")
+        self.assertEqual(json.loads(r.stdout)["name"], "devops-info-service")
+
+    def test_unknown_field_is_a_usage_error(self):
+        r = run("info", "--field", "system.nope")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stdout, "")
+        self.assertRegex(r.stderr, r"^devops-info: error: unknown field 'system.nope'; fields of system: hostname")
+
+    def test_bad_values_and_flags_are_usage_errors(self):
+        for args in (["info", "--format", "xml"], ["info", "--bogus"], ["info", "--compact", "-f", "table"],
+                     ["info", "--field", "a", "--format", "json"], ["nope"], [], ["info", "extra"]):
+            with self.subTest(args=args):
+                r = run(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stdout, "")
+                self.assertTrue(r.stderr.startswith("devops-info: error: "), r.stderr)
+
+
+class HealthTest(unittest.TestCase):
+    def test_local_document(self):
+        r = run("health", "--local")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(list(doc), ["status", "timestamp", "uptime_seconds"])
+        self.assertEqual(doc["status"], "healthy")
+        self.assertIsInstance(doc["uptime_seconds"], int)
+
+    def test_local_table(self):
+        r = run("health", "--local", "--format", "table")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^status\s+healthy$")
+
+
+class TopLevelTest(unittest.TestCase):
+    def test_help_exits_zero(self):
+        for args in (["--help"], ["info", "--help"], ["health", "--help"], ["serve", "--help"]):
+            with self.subTest(args=args):
+                r = run(*args)
+                self.assertEqual(r.returncode, 0)
+                self.assertIn("Usage", r.stdout)
+
+    def test_version_names_version_commit_and_compiler(self):
+        r = run("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^devops-info \d+\.\d+\.\d+")
+        self.assertIn("commit: ", r.stdout)
+        self.assertIn("compiler: ", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,83 @@
+#include "catch.hpp"
+#include "core/collect.hpp"
+#include "core/render.hpp"
+#include "fixture.hpp"
+
+using namespace devops::core;
+using devops::test::matches_golden;
+
+namespace {
+
+// A report from a fixture with the build-dependent parts fixed.
+Report fixed_report(const std::string& name) {
+  using namespace std::chrono;
+  auto r = collect_report(devops::test::fixture(name), devops::test::fixed_now() - seconds(7260), 4242);
+  r.service.version = "1.2.3";
+  r.build = {"0123456789ab", "GCC 12.2.0", "Release", "C++20"};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("JSON rendering matches the golden files") {
+  for (const std::string name : {"host-v2", "podman-v1", "docker-v2", "kubepods-v1", "empty"}) {
+    INFO(name);
+    const auto doc = report_to_json(fixed_report(name));
+    CHECK(matches_golden(name + ".json", render_json(doc, JsonStyle::Pretty)));
+  }
+}
+
+TEST_CASE("compact JSON is one line") {
+  const auto text = render_json(report_to_json(fixed_report("host-v2")), JsonStyle::Compact);
+  CHECK(text.find('\n') == text.size() - 1);
+  CHECK(Json::parse(text) == report_to_json(fixed_report("host-v2")));
+}
+
+TEST_CASE("the JSON keeps the Flask service's keys and types") {
+  const auto doc = report_to_json(fixed_report("host-v2"));
+  for (const char* key : {"name", "version", "description", "framework"}) CHECK(doc["service"][key].is_string());
+  CHECK(doc["service"]["name"] == "devops-info-service");
+  CHECK(doc["service"]["description"] == "DevOps course info service");
+  for (const char* key : {"hostname", "platform", "platform_version", "architecture"}) {
+    CHECK(doc["system"][key].is_string());
+  }
+  CHECK(doc["system"]["cpu_count"].is_number_integer());
+  CHECK(doc["runtime"]["uptime_seconds"] == 7260);
+  CHECK(doc["runtime"]["uptime_human"] == "2 hours, 1 minute");
+  CHECK(doc["runtime"]["current_time"] == "2026-11-28T14:34:56.789012+00:00");
+  CHECK(doc["runtime"]["timezone"] == "UTC");
+  REQUIRE(doc["endpoints"].is_array());
+  CHECK(doc["endpoints"][0]["path"] == "/");
+  CHECK(doc["endpoints"][1]["path"] == "/health");
+  CHECK_FALSE(doc.contains("request"));
+}
+
+TEST_CASE("the request section is added for GET /") {
+  const RequestInfo req{"127.0.0.1", "curl/8.0", "GET", "/"};
+  const auto doc = report_to_json(fixed_report("host-v2"), &req);
+  CHECK(doc["request"]["client_ip"] == "127.0.0.1");
+  CHECK(doc["request"]["user_agent"] == "curl/8.0");
+  CHECK(doc["request"]["method"] == "GET");
+  CHECK(doc["request"]["path"] == "/");
+}
+
+TEST_CASE("invalid UTF-8 in a fact is replaced, not thrown") {
+  auto r = fixed_report("host-v2");
+  r.system.hostname = std::string("bad\xff\xfe");
+  const auto text = render_json(report_to_json(r), JsonStyle::Compact);
+  CHECK(text.find("bad\xEF\xBF\xBD") != std::string::npos);
+}
+
+TEST_CASE("table rendering matches the golden files") {
+  for (const std::string name : {"host-v2", "podman-v1", "empty"}) {
+    INFO(name);
+    CHECK(matches_golden(name + ".table", render_table(fixed_report(name), Color::Off)));
+  }
+  const auto colored = render_table(fixed_report("podman-v1"), Color::On);
+  CHECK(colored.find("\x1b[1mService\x1b[0m") != std::string::npos);
+  CHECK(render_table(fixed_report("podman-v1"), Color::Off).find('\x1b') == std::string::npos);
+}
+
+TEST_CASE("env rendering matches the golden file") {
+  CHECK(matches_golden("podman-v1.env", render_env(report_to_json(fixed_report("podman-v1")))));
+}
