@@ -6,13 +6,16 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
+#include <system_error>
 #include <fstream>
 #include <sstream>
 
 namespace devops::core {
 
 namespace {
+
+// strerror() is not thread-safe and serve reads files from many threads.
+std::string errno_text(int err) { return std::system_category().message(err); }
 
 std::string trim_newline(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
@@ -24,10 +27,10 @@ std::string trim_newline(std::string s) {
 ReadResult Host::read(const std::string& path) const {
   const auto full = root / std::filesystem::path(path).relative_path();
   std::ifstream in(full, std::ios::binary);
-  if (!in) return {std::nullopt, "cannot read " + path + ": " + std::strerror(errno)};
+  if (!in) return {std::nullopt, "cannot read " + path + ": " + errno_text(errno)};
   std::ostringstream buf;
   buf << in.rdbuf();
-  if (in.bad()) return {std::nullopt, "cannot read " + path + ": " + std::strerror(errno)};
+  if (in.bad()) return {std::nullopt, "cannot read " + path + ": " + errno_text(errno)};
   return {buf.str(), {}};
 }
 
