@@ -13,7 +13,8 @@ cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake ninja-build pkg-config git
   libcli11-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev catch2
-  python3 python3-jsonschema)
+  python3 python3-jsonschema
+  scdoc mandoc groff-base bash-completion zsh fish dpkg-dev file)
 
 missing_packages() {
   local p missing=()
@@ -28,7 +29,8 @@ install_packages() {
     echo "build.sh: apt is not available on this machine." >&2
     echo "Install these packages (or your system's equivalents), then run again:" >&2
     echo "  $*" >&2
-    echo "(C++20 compiler, CMake >= 3.22, Ninja, pkg-config, CLI11, fmt, nlohmann-json, cpp-httplib, Catch2, Python 3)" >&2
+    echo "(C++20 compiler, CMake >= 3.22, Ninja, pkg-config, CLI11, fmt, nlohmann-json, cpp-httplib, Catch2, Python 3;" >&2
+    echo " for the documentation tests scdoc, mandoc, groff, bash-completion, zsh, fish; for the .deb dpkg-dev, file)" >&2
     exit 1
   fi
   local missing

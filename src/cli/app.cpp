@@ -51,6 +51,16 @@ int run(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(cmd.name, cmd.description);
     runners.emplace_back(sub, cmd.setup(*sub));
   }
+  // Set after the subcommands, which copied the footer above: these examples
+  // belong to the top level only.
+  app.footer(
+      "Run 'devops-info COMMAND --help' for the options of a command, 'man devops-info' for the rest.\n"
+      "Exit status: 0 success, 1 runtime failure or unhealthy, 2 usage error.\n"
+      "\n"
+      "Examples:\n"
+      "  devops-info info --format table\n"
+      "  devops-info info --field container.memory_limit_bytes\n"
+      "  devops-info serve --port 8080");
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,64 @@
+# fish completion for devops-info. Installed as
+# share/fish/vendor_completions.d/devops-info.fish. The options per command
+# mirror `devops-info COMMAND --help` (a test compares them).
+
+# --field PATH, one key at a time: the program itself says which keys exist
+# below a path, in the error it gives for an unknown one.
+function __devops_info_fields
+    set -l prog (commandline -opc)[1]
+    set -l tok (string replace -r -- '^--field=' '' (commandline -ct))
+    set -l parent (string replace -r -- '\.[^.]*$' '' $tok)
+    test "$parent" = "$tok"; and set parent ''
+    set -l arg ''
+    test -n "$parent"; and set arg "$parent."
+    set -l msg ($prog info --field "$arg" 2>&1 >/dev/null)
+    set -l list (string match -r -g -- 'fields(?: of [^:]*)?: (.*)$' $msg)
+    test -n "$list"; or return
+    set -l keys
+    if string match -q -r -- '^0\.\.\d+$' $list
+        set keys (seq 0 (string replace -- '0..' '' $list))
+    else
+        set keys (string split -- ', ' $list)
+    end
+    for key in $keys
+        echo $arg$key
+    end
+end
+
+set -l commands info health serve
+set -l top "not __fish_seen_subcommand_from $commands"
+set -l info '__fish_seen_subcommand_from info'
+set -l health '__fish_seen_subcommand_from health'
+set -l serve '__fish_seen_subcommand_from serve'
+set -l durations '500ms 1s 5s 10s 30s 1m'
+
+complete -c devops-info -f
+
+complete -c devops-info -n $top -s h -l help -d 'Print help and exit'
+complete -c devops-info -n $top -s V -l version -d 'Print version, commit and compiler'
+complete -c devops-info -n $top -a info -d 'Report of the service, the host and the runtime'
+complete -c devops-info -n $top -a health -d 'Probe a server, or print the local health document'
+complete -c devops-info -n $top -a serve -d 'Run the HTTP service'
+
+complete -c devops-info -n $info -s h -l help -d 'Print the options of info'
+complete -c devops-info -n $info -s f -l format -x -a 'json table env' -d 'Output format'
+complete -c devops-info -n $info -s c -l compact -d 'JSON on one line'
+complete -c devops-info -n $info -l field -x -a '(__devops_info_fields)' -d 'Print one value alone'
+complete -c devops-info -n $info -l color -x -a 'auto always never' -d 'Colour in table output'
+
+complete -c devops-info -n $health -s h -l help -d 'Print the options of health'
+complete -c devops-info -n $health -l url -x -d 'Health endpoint to probe'
+complete -c devops-info -n $health -l timeout -x -a $durations -d 'Give up on one request after'
+complete -c devops-info -n $health -l wait -x -a $durations -d 'Retry until healthy, at most'
+complete -c devops-info -n $health -l interval -x -a $durations -d 'Pause between attempts'
+complete -c devops-info -n $health -l local -d 'Print the local health document'
+complete -c devops-info -n $health -s f -l format -x -a 'json table' -d 'Output format'
+complete -c devops-info -n $health -s c -l compact -d 'JSON on one line'
+
+complete -c devops-info -n $serve -s h -l help -d 'Print the options of serve'
+complete -c devops-info -n $serve -l host -x -a '0.0.0.0 127.0.0.1' -d 'Address to listen on'
+complete -c devops-info -n $serve -l port -x -d 'TCP port to listen on'
+complete -c devops-info -n $serve -l threads -x -d 'Worker threads'
+complete -c devops-info -n $serve -l log-format -x -a 'json text' -d 'Log line format'
+complete -c devops-info -n $serve -l log-level -x -a 'debug info warning error' -d 'Least severe level logged'
+complete -c devops-info -n $serve -l shutdown-timeout -x -a $durations -d 'Time for requests in flight after SIGTERM'
