@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""The image test: build the Dockerfile for real, then inspect and run it.
+
+    tests/image/test_image.py            # from anywhere; needs an engine
+
+Engine: `docker` when a daemon answers (`docker info`), otherwise podman
+(building with buildah inside it). Where ../shared/tools/container-sandbox sits
+next to the clone (these CI machines: no Docker engine, no registry), its
+`env` set-up is applied before podman runs.
+
+Environment:
+  IMAGE_TEST_BASE        base image for BASE_IMAGE (default: the Dockerfile's
+                         pinned tag when present locally, else debian:<major>-slim
+                         when present locally, else the pinned tag, pulled)
+  IMAGE_TEST_VERSION     the VERSION build argument (default 0.0.0-imagetest)
+  IMAGE_TEST_KEEP_CACHE  1 keeps the build-stage cache images podman leaves
+
+Prints one PASS or FAIL line per check and `N passed, N failed`; exits 1 if
+anything failed. Every wait is bounded; all traffic goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SANDBOX = ROOT.parent / "shared" / "tools" / "container-sandbox"
+SIZE_LIMIT = 5_000_000  # bytes: "under 5 MB"
+MIN_ID = 10001
+CPUS, MEMORY, MEMORY_BYTES = "0.5", "64m", 64 * 1024 * 1024
+LABELS = ("title", "description", "version", "revision", "source", "created")
+
+TAG = f"localhost/devops-info-imagetest:{os.getpid()}"
+DEBUG_TAG = f"localhost/devops-info-imagetest:{os.getpid()}-debug"
+NAME = f"devops-info-imagetest-{os.getpid()}"
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(ok: bool, what: str, detail: str = "") -> bool:
+    if ok:
+        results["passed"] += 1
+        print(f"PASS: {what}", flush=True)
+    else:
+        results["failed"] += 1
+        print(f"FAIL: {what}" + (f": {detail}" if detail else ""), flush=True)
+    return ok
+
+
+def note(msg: str) -> None:
+    print(f"  .. {msg}", flush=True)
+
+
+class Engine:
+    """The few commands the test needs, on docker or podman."""
+
+    def __init__(self) -> None:
+        self.env = dict(os.environ)
+        if shutil.which("docker") and self._ok(["docker", "info"]) and not self._is_podman_shim():
+            self.name = "docker"
+        elif shutil.which("podman") or SANDBOX.exists():
+            self.name = "podman"
+            if SANDBOX.exists():
+                self._apply_sandbox_env()
+        else:
+            raise SystemExit("image test: neither a docker daemon nor podman is available")
+
+    def _ok(self, cmd: list[str]) -> bool:
+        try:
+            return subprocess.run(cmd, capture_output=True, timeout=30, env=self.env).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    def _is_podman_shim(self) -> bool:
+        r = subprocess.run(["docker", "--version"], capture_output=True, text=True, timeout=30)
+        return "podman" in r.stdout.lower()
+
+    def _apply_sandbox_env(self) -> None:
+        out = subprocess.run([str(SANDBOX), "env"], capture_output=True, text=True, timeout=300, check=True)
+        for line in out.stdout.splitlines():
+            m = re.fullmatch(r"export (\w+)='(.*)'", line.strip())
+            if m:
+                self.env[m.group(1)] = m.group(2)
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run([self.name, *args], capture_output=True, text=True, timeout=timeout, env=self.env)
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            return subprocess.CompletedProcess(e.cmd, 124, out, f"timed out after {timeout:.0f} s")
+
+    def image_exists(self, ref: str) -> bool:
+        return self.run("image", "inspect", ref, timeout=30).returncode == 0
+
+    def inspect(self, kind: str, ref: str) -> dict | None:
+        r = self.run(kind, "inspect", ref, timeout=30)
+        if r.returncode != 0:
+            return None
+        data = json.loads(r.stdout)
+        return data[0] if isinstance(data, list) else data
+
+    def dangling(self) -> set[str]:
+        r = self.run("images", "-q", "--no-trunc", "--filter", "dangling=true", timeout=60)
+        return set(r.stdout.split()) if r.returncode == 0 else set()
+
+
+def pinned_base() -> str:
+    m = re.search(r"^ARG BASE_IMAGE=(\S+)", (ROOT / "Dockerfile").read_text(), re.M)
+    return m.group(1) if m else ""
+
+
+def choose_base(engine: Engine) -> tuple[str, bool]:
+    """The base image to build on, and whether it is already in local storage."""
+    if os.environ.get("IMAGE_TEST_BASE"):
+        base = os.environ["IMAGE_TEST_BASE"]
+        return base, engine.image_exists(base)
+    pinned = pinned_base()
+    if engine.image_exists(pinned):
+        return pinned, True
+    # The same release made locally (container-sandbox base 13), where no
+    # registry can be reached to pull the pinned point release.
+    m = re.fullmatch(r"(.*debian):(\d+)(\.\d+)*-slim", pinned)
+    if m:
+        major = f"{m.group(1)}:{m.group(2)}-slim"
+        if engine.image_exists(major):
+            return major, True
+    return pinned, False
+
+
+def git_revision() -> str:
+    try:
+        r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def build(engine: Engine, base: str, local: bool, args: dict[str, str], tag: str, target: str | None) -> bool:
+    cmd = ["build", "-t", tag, "-f", str(ROOT / "Dockerfile")]
+    if engine.name == "podman":
+        # docker format keeps HEALTHCHECK (the OCI format drops it); never
+        # reach for a registry when the base is already here.
+        cmd += ["--format", "docker"] + (["--pull=never"] if local else [])
+    for k, v in {"BASE_IMAGE": base, **args}.items():
+        cmd += ["--build-arg", f"{k}={v}"]
+    if target:
+        cmd += ["--target", target]
+    cmd.append(str(ROOT))
+    start = time.monotonic()
+    r = engine.run(*cmd, timeout=1800)
+    took = time.monotonic() - start
+    what = f"build{' --target ' + target if target else ''} ({took:.1f} s)"
+    if not check(r.returncode == 0, what, "exit code %d" % r.returncode):
+        print((r.stdout + r.stderr)[-4000:])
+        return False
+    return True
+
+
+def elf_facts(data: bytes) -> tuple[bool, bool, bool]:
+    """(is a 64-bit ELF, has no program interpreter = static, has no symbol table = stripped)."""
+    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] != 2:
+        return False, False, False
+    end = "<" if data[5] == 1 else ">"
+    phoff, shoff = struct.unpack_from(end + "QQ", data, 0x20)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", data, 0x36)
+    static = all(struct.unpack_from(end + "I", data, phoff + i * phentsize)[0] != 3 for i in range(phnum))
+    stripped = all(struct.unpack_from(end + "I", data, shoff + i * shentsize + 4)[0] != 2 for i in range(shnum))
+    return True, static, stripped
+
+
+def check_contents(engine: Engine) -> None:
+    """The image's one layer holds /devops-info, a static stripped ELF, and nothing else."""
+    with tempfile.TemporaryDirectory(prefix="devops-info-image-") as tmp:
+        archive = Path(tmp) / "image.tar"
+        extra = ["--format", "docker-archive"] if engine.name == "podman" else []
+        r = engine.run("save", *extra, "-o", str(archive), TAG, timeout=120)
+        if not check(r.returncode == 0, "image can be saved for inspection", r.stderr.strip()):
+            return
+        with tarfile.open(archive) as outer:
+            manifest = json.load(outer.extractfile("manifest.json"))
+            layers = manifest[0]["Layers"]
+            files: dict[str, bytes | None] = {}
+            for layer in layers:
+                with tarfile.open(fileobj=io.BytesIO(outer.extractfile(layer).read())) as inner:
+                    for m in inner.getmembers():
+                        name = m.name.lstrip("./")
+                        if name:
+                            files[name] = inner.extractfile(m).read() if m.isfile() else None
+    check(list(files) == ["devops-info"], "the image holds only /devops-info", f"found {sorted(files)[:10]}")
+    binary = files.get("devops-info")
+    is_elf, static, stripped = elf_facts(binary or b"")
+    check(is_elf and static, "/devops-info is a static ELF executable (no program interpreter)")
+    check(is_elf and stripped, "/devops-info is stripped (no symbol table)")
+
+
+def check_config(engine: Engine, args: dict[str, str]) -> None:
+    img = engine.inspect("image", TAG)
+    if not check(img is not None, "image inspect"):
+        return
+    size = int(img.get("Size") or 0)
+    check(0 < size < SIZE_LIMIT, f"image size {size / 1e6:.2f} MB is under {SIZE_LIMIT / 1e6:.0f} MB")
+    layers = (img.get("RootFS") or {}).get("Layers") or []
+    check(len(layers) == 1, f"one layer of content ({len(layers)})")
+    cfg = img.get("Config") or {}
+    user = cfg.get("User") or img.get("User") or ""
+    m = re.fullmatch(r"(\d+):(\d+)", user)
+    check(bool(m) and int(m.group(1)) >= MIN_ID and int(m.group(2)) >= MIN_ID,
+          f"numeric non-root user uid:gid >= {MIN_ID} ({user!r})")
+    hc = cfg.get("Healthcheck") or img.get("Healthcheck") or {}
+    test = hc.get("Test") or []
+    check(len(test) >= 2 and test[0] == "CMD" and test[1] == "/devops-info" and "health" in test[2:],
+          f"healthcheck runs the binary's own probe in exec form ({test})")
+    check(all(hc.get(k) for k in ("Interval", "Timeout", "Retries")),
+          "healthcheck sets interval, timeout and retries")
+    check("5000/tcp" in (cfg.get("ExposedPorts") or {}), "exposes 5000/tcp")
+    check(cfg.get("Entrypoint") == ["/devops-info"] and cfg.get("Cmd") == ["serve"],
+          f"ENTRYPOINT [\"/devops-info\"] and CMD [\"serve\"] ({cfg.get('Entrypoint')} {cfg.get('Cmd')})")
+    labels = cfg.get("Labels") or img.get("Labels") or {}
+    want = {"version": args["VERSION"], "revision": args["REVISION"], "created": args["CREATED"]}
+    for key in LABELS:
+        value = labels.get(f"org.opencontainers.image.{key}", "")
+        check(bool(value) and want.get(key, value) == value, f"label org.opencontainers.image.{key} = {value!r}")
+
+
+def run_info(engine: Engine, *run_args: str) -> tuple[dict | None, str]:
+    r = engine.run("run", "--rm", *run_args, TAG, "info", "--compact", timeout=60)
+    if r.returncode != 0:
+        return None, f"exit {r.returncode}: {r.stderr.strip()[-500:]}"
+    try:
+        return json.loads(r.stdout), ""
+    except json.JSONDecodeError as e:
+        return None, f"not JSON ({e}): {r.stdout[:200]!r}"
+
+
+def check_info(engine: Engine, version: str) -> None:
+    doc, err = run_info(engine)
+    if not check(doc is not None, "run --rm IMAGE info prints valid JSON", err):
+        return
+    c = doc.get("container") or {}
+    check(c.get("in_container") is True and c.get("runtime") == engine.name,
+          f"info reports the container runtime ({c.get('in_container')}, {c.get('runtime')!r})")
+    check((doc.get("service") or {}).get("version") == version,
+          f"service.version equals the VERSION build argument ({(doc.get('service') or {}).get('version')!r})")
+    user = (doc.get("runtime") or {}).get("user") or {}
+    check(user.get("uid", 0) >= MIN_ID and user.get("gid", 0) >= MIN_ID, f"info runs as a non-root user ({user})")
+
+    doc, err = run_info(engine, "--cpus", CPUS, "--memory", MEMORY)
+    if not check(doc is not None, f"info under --cpus {CPUS} --memory {MEMORY}", err):
+        return
+    c = doc.get("container") or {}
+    check(c.get("cpu_limit") == float(CPUS), f"cpu_limit is {CPUS} ({c.get('cpu_limit')})")
+    check(c.get("memory_limit_bytes") == MEMORY_BYTES, f"memory_limit_bytes is {MEMORY_BYTES} ({c.get('memory_limit_bytes')})")
+
+    doc, err = run_info(engine, "--read-only", "--cap-drop", "ALL")
+    check(doc is not None, "info runs with --read-only --cap-drop ALL", err)
+
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 only, never a proxy
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with OPENER.open(url, timeout=3) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except (urllib.error.URLError, OSError):
+        return 0, b""
+
+
+def published_port(engine: Engine) -> int | None:
+    r = engine.run("port", NAME, "5000/tcp", timeout=30)
+    for line in r.stdout.split():
+        m = re.fullmatch(r"127\.0\.0\.1:(\d+)", line.strip())
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def logs_tail(engine: Engine, n: int = 5) -> str:
+    r = engine.run("logs", NAME, timeout=30)
+    return " | ".join((r.stdout + r.stderr).strip().splitlines()[-n:])
+
+
+def healthcheck_healthy(engine: Engine) -> tuple[bool, str]:
+    if engine.name == "podman":
+        # No systemd timers here: run the image's check once, as podman would.
+        deadline = time.monotonic() + 15
+        while True:
+            r = engine.run("healthcheck", "run", NAME, timeout=30)
+            if r.returncode == 0 or time.monotonic() > deadline:
+                return r.returncode == 0, (r.stdout + r.stderr).strip()[-300:]
+            time.sleep(1)
+    deadline = time.monotonic() + 40
+    status = ""
+    while time.monotonic() < deadline:
+        r = engine.run("inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", NAME)
+        status = r.stdout.strip()
+        if status in ("healthy", "unhealthy"):
+            break
+        time.sleep(1)
+    return status == "healthy", status
+
+
+def check_daemon(engine: Engine) -> None:
+    run_args = ["run", "-d", "--name", NAME, "-p", "127.0.0.1::5000", "--read-only", "--cap-drop", "ALL"]
+    if engine.name == "docker":
+        run_args += ["--health-interval", "2s"]  # the image's own check, polled sooner
+    r = engine.run(*run_args, TAG, timeout=60)
+    if not check(r.returncode == 0, "run -d IMAGE (serve) with --read-only --cap-drop ALL", r.stderr.strip()[-500:]):
+        return
+    time.sleep(0.5)
+    state = (engine.inspect("container", NAME) or {}).get("State") or {}
+    if not check(bool(state.get("Running")), "the serve container keeps running",
+                 f"exited {state.get('ExitCode')}: {logs_tail(engine)}"):
+        return
+    port = published_port(engine)
+    if not check(port is not None, f"port 5000 published on 127.0.0.1 ({port})"):
+        return
+    base = f"http://127.0.0.1:{port}"
+
+    deadline, status, body = time.monotonic() + 20, 0, b""
+    while time.monotonic() < deadline:
+        status, body = get(base + "/health")
+        if status == 200:
+            break
+        time.sleep(0.2)
+    try:
+        health = json.loads(body) if status == 200 else {}
+    except json.JSONDecodeError:
+        health = {}
+    if not check(status == 200 and health.get("status") == "healthy", f"GET /health answers 200 healthy ({status})",
+                 body[:200].decode(errors="replace")):
+        note(logs_tail(engine, 20))
+    status, body = get(base + "/")
+    try:
+        root = json.loads(body)
+    except json.JSONDecodeError:
+        root = {}
+    check(status == 200 and "service" in root and "container" in root and "request" in root,
+          f"GET / answers 200 with the info document and the request ({status})")
+
+    ok, detail = healthcheck_healthy(engine)
+    check(ok, f"the runtime's healthcheck reports healthy", detail)
+
+    start = time.monotonic()
+    r = engine.run("stop", "--time", "10", NAME, timeout=30)
+    took = time.monotonic() - start
+    check(r.returncode == 0 and took < 2.0, f"stop returns within 2 s ({took:.2f} s)", r.stderr.strip()[-300:])
+    state = (engine.inspect("container", NAME) or {}).get("State") or {}
+    check(state.get("ExitCode") == 0 and not state.get("Running"), f"the container exits 0 on SIGTERM ({state.get('ExitCode')})")
+    logs = engine.run("logs", NAME)
+    lines = (logs.stdout + logs.stderr).splitlines()
+    shutdown = [l for l in lines if re.search(r"shut ?down|shutting|stopp", l, re.I)]
+    check(bool(shutdown), "its logs have a shutdown line", (lines[-1] if lines else "no log lines"))
+
+
+def check_debug(engine: Engine, runtime_built: bool, version: str) -> None:
+    img = engine.inspect("image", DEBUG_TAG) or {}
+    user = (img.get("Config") or {}).get("User") or img.get("User") or ""
+    check(user == "10001:10001", f"debug has the same numeric non-root user ({user!r})")
+    r = engine.run("run", "--rm", "--entrypoint", "/bin/sh", DEBUG_TAG, "-c",
+                   'id -u; /devops-info --version | head -n 1; ls /bin/ls >/dev/null', timeout=60)
+    out = r.stdout.split("\n")
+    check(r.returncode == 0 and out[0] == "10001" and version in r.stdout,
+          "debug target has a shell, coreutils and the same binary, as uid 10001",
+          (r.stdout + r.stderr).strip()[-300:])
+    if runtime_built:
+        r = engine.run("run", "--rm", "--entrypoint", "/bin/sh", TAG, "-c", "true", timeout=60)
+        check(r.returncode != 0, "the runtime image has no shell")
+
+
+def cleanup(engine: Engine, before: set[str]) -> None:
+    engine.run("rm", "-f", NAME, timeout=60)
+    for tag in (TAG, DEBUG_TAG):
+        if engine.image_exists(tag):
+            engine.run("rmi", "-f", tag, timeout=120)
+    if os.environ.get("IMAGE_TEST_KEEP_CACHE") != "1":
+        # podman keeps each build stage as an untagged image (the layer cache).
+        for image in sorted(engine.dangling() - before):
+            engine.run("rmi", image, timeout=120)
+
+
+def main() -> int:
+    engine = Engine()
+    base, local = choose_base(engine)
+    version = os.environ.get("IMAGE_TEST_VERSION", "0.0.0-imagetest")
+    args = {
+        "VERSION": version,
+        "REVISION": git_revision(),
+        "CREATED": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    print(f"image test: engine {engine.name}, base {base}{'' if local else ' (will be pulled)'}, "
+          f"VERSION={version} REVISION={args['REVISION']}", flush=True)
+    before = engine.dangling()
+    try:
+        # Both targets first, back to back: they share the build stage.
+        built = build(engine, base, local, args, TAG, None)
+        debug_built = build(engine, base, local, args, DEBUG_TAG, "debug")
+        if built:
+            check_config(engine, args)
+            check_contents(engine)
+            check_info(engine, version)
+            check_daemon(engine)
+        if debug_built:
+            check_debug(engine, built, version)
+    finally:
+        cleanup(engine, before)
+    print(f"{results['passed']} passed, {results['failed']} failed")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
