@@ -1,15 +1,21 @@
 // devops-info health
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "core/collect.hpp"
+#include "core/config.hpp"
 #include "core/exit_codes.hpp"
 #include "core/health.hpp"
 #include "core/render.hpp"
+#include "serve/probe.hpp"
 
 namespace devops::cli {
 
@@ -21,24 +27,121 @@ struct HealthOptions {
   Format format = Format::Json;
   bool compact = false;
   bool local = false;
+  std::string url;
+  std::string timeout = "5s";
+  std::string wait = "0s";
+  std::string interval = "1s";
 };
 
-int run_health(const HealthOptions& o) {
-  if (o.compact && o.format != Format::Json) {
-    print_error("--compact applies to --format json only");
-    return kExitUsage;
+std::optional<std::string> getenv_value(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  return v == nullptr ? std::nullopt : std::optional<std::string>(v);
+}
+
+std::string render(const HealthOptions& o, const core::Json& doc) {
+  if (o.format == Format::Table) {
+    if (auto h = core::health_from_json(doc)) return core::health_to_table(*h);
   }
+  return core::render_json(doc, o.compact ? core::JsonStyle::Compact : core::JsonStyle::Pretty);
+}
+
+int run_local(const HealthOptions& o) {
   const auto h =
       core::make_health(core::HealthStatus::Healthy, std::chrono::system_clock::now(), core::process_start());
-  const std::string out =
-      o.format == Format::Table
-          ? core::health_to_table(h)
-          : core::render_json(core::health_to_json(h), o.compact ? core::JsonStyle::Compact : core::JsonStyle::Pretty);
-  if (!write_stdout(out)) {
+  if (!write_stdout(render(o, core::health_to_json(h)))) {
     print_error("cannot write to standard output");
     return kExitFailure;
   }
   return kExitOk;
+}
+
+// What one probe found: healthy or not, why not, and the document if any.
+struct Verdict {
+  bool healthy = false;
+  std::string problem;
+  std::optional<core::Json> doc;
+};
+
+Verdict judge(const std::string& url, const serve::ProbeResult& r) {
+  Verdict v;
+  if (r.error != serve::NetError::None) {
+    v.problem = fmt::format("{}: {}", url, serve::describe(r.error));
+    return v;
+  }
+  auto doc = core::Json::parse(r.body, nullptr, false);
+  if (doc.is_discarded()) {
+    const auto type = r.content_type.empty() ? std::string("no Content-Type") : r.content_type;
+    v.problem = fmt::format("{} answered HTTP {} but not with JSON ({})", url, r.status, type);
+    return v;
+  }
+  std::string status = "(none)";
+  if (doc.is_object() && doc.contains("status") && doc["status"].is_string()) status = doc["status"].get<std::string>();
+  v.doc = std::move(doc);
+  if (r.status != 200) {
+    v.problem = fmt::format("{} answered HTTP {} (status: {})", url, r.status, status);
+  } else if (status != "healthy") {
+    v.problem = fmt::format("{} answered HTTP 200 but status is {}", url, status);
+  } else {
+    v.healthy = true;
+  }
+  return v;
+}
+
+int run_probe(const HealthOptions& o, const CLI::App& sub) {
+  using namespace std::chrono;
+  std::string url = o.url;
+  if (sub.count("--url") == 0) {
+    auto d = core::default_probe_url(getenv_value);
+    if (auto* e = std::get_if<core::ConfigError>(&d)) {
+      print_error(e->message);
+      return kExitUsage;
+    }
+    url = std::get<std::string>(d);
+  }
+  auto target = core::parse_http_url(url);
+  auto timeout = core::parse_duration_option("--timeout", o.timeout);
+  auto wait = core::parse_duration_option("--wait", o.wait);
+  auto interval = core::parse_duration_option("--interval", o.interval);
+  for (const core::ConfigError* e :
+       {std::get_if<core::ConfigError>(&target), std::get_if<core::ConfigError>(&timeout),
+        std::get_if<core::ConfigError>(&wait), std::get_if<core::ConfigError>(&interval)}) {
+    if (e != nullptr) {
+      print_error(e->message);
+      return kExitUsage;
+    }
+  }
+  const auto per_try = std::get<milliseconds>(timeout);
+  const auto wait_for = std::get<milliseconds>(wait);
+  const auto pause = std::max(std::get<milliseconds>(interval), milliseconds(10));
+  if (per_try <= milliseconds(0)) {
+    print_error("--timeout: must be more than 0");
+    return kExitUsage;
+  }
+
+  const auto deadline = steady_clock::now() + wait_for;
+  Verdict v;
+  while (true) {
+    auto limit = per_try;
+    if (wait_for > milliseconds(0)) {
+      // Never run past the deadline by more than a short connect attempt.
+      const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+      limit = std::clamp(left, milliseconds(100), per_try);
+    }
+    v = judge(url, serve::http_get(std::get<core::HttpTarget>(target), limit));
+    if (v.healthy || steady_clock::now() + pause >= deadline) break;
+    std::this_thread::sleep_for(pause);
+  }
+  if (v.doc && !write_stdout(render(o, *v.doc))) {
+    print_error("cannot write to standard output");
+    return kExitFailure;
+  }
+  if (v.healthy) return kExitOk;
+  if (wait_for > milliseconds(0)) {
+    print_error(fmt::format("not healthy after {}: {}", core::format_duration(wait_for), v.problem));
+  } else {
+    print_error(v.problem);
+  }
+  return kExitFailure;
 }
 
 }  // namespace
@@ -50,19 +153,35 @@ Runner setup_health(CLI::App& sub) {
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
       ->option_text("json|table");
   sub.add_flag("-c,--compact", o->compact, "With --format json: one line instead of indented");
-  sub.add_flag("--local", o->local, "Print this process's own health document instead of probing a server");
+  sub.add_option("--url", o->url,
+                 "Server to probe (default, without --local: http://127.0.0.1:${PORT:-5000}/health). "
+                 "Exit 0 only for HTTP 200 with \"status\": \"healthy\"")
+      ->option_text("URL");
+  sub.add_option("--timeout", o->timeout, "Limit for each attempt: connect, send, read (default 5s)")
+      ->option_text("DURATION");
+  sub.add_option("--wait", o->wait, "Retry until healthy or this much time has passed (default 0: one attempt)")
+      ->option_text("DURATION");
+  sub.add_option("--interval", o->interval, "With --wait: pause between attempts (default 1s)")
+      ->option_text("DURATION");
+  sub.add_flag("--local", o->local,
+               "Print this process's own health document instead of probing a server (probing is the default)");
   sub.footer(
+      "Durations: 500ms, 5s, 1.5s, 2m (a bare number is seconds).\n"
       "Examples:\n"
-      "  devops-info health --local\n"
-      "  devops-info health --local --format table");
-  return [o] { return run_health(*o); };
-}
-
-Runner setup_serve(CLI::App& sub) {
-  return [&sub] {
-    (void)sub;
-    print_error("serve is not built yet");
-    return static_cast<int>(kExitFailure);
+      "  devops-info health                # probe http://127.0.0.1:${PORT:-5000}/health\n"
+      "  devops-info health --url http://10.0.0.5:8080/health --timeout 2s --format table\n"
+      "  devops-info health --wait 30s     # CI: wait until the service is up");
+  const CLI::App* self = &sub;
+  return [o, self] {
+    if (!o->local) return run_probe(*o, *self);
+    // Checked here rather than with CLI11's excludes(), which clutters --help.
+    for (const char* name : {"--url", "--timeout", "--wait", "--interval"}) {
+      if (self->count(name) > 0) {
+        print_error(fmt::format("--local cannot be combined with {}", name));
+        return static_cast<int>(kExitUsage);
+      }
+    }
+    return run_local(*o);
   };
 }
 

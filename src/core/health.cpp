@@ -25,4 +25,25 @@ std::string health_to_table(const Health& h) {
                      h.uptime_seconds);
 }
 
+std::optional<Health> health_from_json(const nlohmann::ordered_json& doc) {
+  if (!doc.is_object()) return std::nullopt;
+  const auto status = doc.find("status");
+  const auto timestamp = doc.find("timestamp");
+  const auto uptime = doc.find("uptime_seconds");
+  if (status == doc.end() || timestamp == doc.end() || uptime == doc.end()) return std::nullopt;
+  if (!status->is_string() || !timestamp->is_string() || !uptime->is_number_integer()) return std::nullopt;
+  Health h;
+  const auto& s = status->get_ref<const std::string&>();
+  if (s == "healthy") {
+    h.status = HealthStatus::Healthy;
+  } else if (s == "unhealthy") {
+    h.status = HealthStatus::Unhealthy;
+  } else {
+    return std::nullopt;
+  }
+  h.timestamp = timestamp->get<std::string>();
+  h.uptime_seconds = uptime->get<std::int64_t>();
+  return h;
+}
+
 }  // namespace devops::core

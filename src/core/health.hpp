@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,9 @@ Health make_health(HealthStatus status, std::chrono::system_clock::time_point no
 nlohmann::ordered_json health_to_json(const Health& h);
 // Aligned "key  value" lines.
 std::string health_to_table(const Health& h);
+// The document back from JSON (what a probe received); nullopt when `doc`
+// lacks a field or has one of the wrong type.
+std::optional<Health> health_from_json(const nlohmann::ordered_json& doc);
 
 const char* to_string(HealthStatus s);
 

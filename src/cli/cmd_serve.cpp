@@ -1,0 +1,94 @@
+// devops-info serve
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "core/config.hpp"
+#include "core/exit_codes.hpp"
+#include "serve/serve.hpp"
+
+namespace devops::cli {
+
+namespace {
+
+struct ServeOptions {
+  std::string host;
+  std::string port;
+  std::size_t threads = 0;
+  core::LogFormat log_format = core::LogFormat::JsonLines;
+  core::LogLevel log_level = core::LogLevel::Info;
+  std::string shutdown_timeout;
+  std::string fail_path;
+};
+
+std::optional<std::string> getenv_value(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  return v == nullptr ? std::nullopt : std::optional<std::string>(v);
+}
+
+int run_serve(const ServeOptions& o, const CLI::App& sub) {
+  core::ServeFlags flags;
+  auto given = [&](const char* name) { return sub.count(name) > 0; };
+  if (given("--host")) flags.host = o.host;
+  if (given("--port")) flags.port = o.port;
+  if (given("--threads")) flags.max_threads = o.threads;
+  if (given("--log-format")) flags.log_format = o.log_format;
+  if (given("--log-level")) flags.log_level = o.log_level;
+  if (given("--shutdown-timeout")) flags.shutdown_timeout = o.shutdown_timeout;
+  flags.fail_path = o.fail_path;
+  auto resolved = core::resolve_serve_config(flags, getenv_value);
+  if (const auto* err = std::get_if<core::ConfigError>(&resolved)) {
+    print_error(err->message);
+    return kExitUsage;
+  }
+  const auto result = serve::run(std::get<core::ServeConfig>(resolved));
+  if (!result.error.empty()) print_error(result.error);
+  return result.exit_code;
+}
+
+}  // namespace
+
+Runner setup_serve(CLI::App& sub) {
+  auto o = std::make_shared<ServeOptions>();
+  const std::map<std::string, core::LogFormat> formats{{"json", core::LogFormat::JsonLines},
+                                                       {"text", core::LogFormat::Text}};
+  const std::map<std::string, core::LogLevel> levels{{"debug", core::LogLevel::Debug},
+                                                     {"info", core::LogLevel::Info},
+                                                     {"warning", core::LogLevel::Warning},
+                                                     {"error", core::LogLevel::Error}};
+  sub.add_option("--host", o->host, "Address to listen on, numeric IPv4 or IPv6 (env HOST; default 0.0.0.0)")
+      ->option_text("ADDR");
+  sub.add_option("--port", o->port, "TCP port; 0 picks a free one, printed in the startup log (env PORT; default 5000)")
+      ->option_text("PORT");
+  sub.add_option("--threads", o->threads,
+                 "Most connections served at once, one thread each; threads start on demand and idle ones exit "
+                 "(default 512)")
+      ->option_text("N");
+  sub.add_option("--log-format", o->log_format, "Logs on stdout: json (default, one object per line) or text")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
+      ->option_text("json|text");
+  sub.add_option("--log-level", o->log_level,
+                 "Least severe level logged: debug, info (default; debug when DEBUG=true), warning or error")
+      ->transform(CLI::CheckedTransformer(levels, CLI::ignore_case))
+      ->option_text("LEVEL");
+  sub.add_option("--shutdown-timeout", o->shutdown_timeout,
+                 "After SIGTERM or SIGINT, how long requests in flight may take before the process exits anyway "
+                 "(default 10s)")
+      ->option_text("DURATION");
+  // For the integration tests: requests to PATH fail inside the handler (500).
+  sub.add_option("--fail-path", o->fail_path, "")->group("");
+  sub.footer(
+      "Routes: GET / (report), /health, /ready, /metrics (Prometheus); HEAD works wherever GET does.\n"
+      "Examples:\n"
+      "  devops-info serve\n"
+      "  PORT=8080 devops-info serve --log-format text\n"
+      "  devops-info serve --host 127.0.0.1 --port 0 --shutdown-timeout 30s");
+  const CLI::App* self = &sub;
+  return [o, self] { return run_serve(*o, *self); };
+}
+
+}  // namespace devops::cli

@@ -1,0 +1,222 @@
+#include "core/config.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <netinet/in.h>
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+
+namespace devops::core {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+           return lower(x) == lower(y);
+         });
+}
+
+// "PORT: 'abc' is not a port number (0 to 65535)"
+ConfigError invalid(std::string_view name, std::string_view value, std::string_view expected) {
+  return {fmt::format("{}: '{}' is not {}", name, value, expected)};
+}
+
+constexpr std::string_view kPortExpected = "a port number (0 to 65535)";
+constexpr std::string_view kHostExpected = "a numeric IPv4 or IPv6 address (e.g. 0.0.0.0, 127.0.0.1, ::)";
+constexpr std::string_view kDurationExpected = "a duration (e.g. 10s, 500ms, 2m)";
+
+}  // namespace
+
+const char* to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::Debug: return "DEBUG";
+    case LogLevel::Info: return "INFO";
+    case LogLevel::Warning: return "WARNING";
+    case LogLevel::Error: return "ERROR";
+  }
+  return "INFO";
+}
+
+std::optional<int> parse_port(std::string_view text) {
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  int port = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || p != text.data() + text.size() || port < 0 || port > 65535) return std::nullopt;
+  return port;
+}
+
+std::optional<std::string> parse_host(std::string_view text) {
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+  if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
+  const std::string s(text);
+  std::array<unsigned char, sizeof(in6_addr)> buf{};
+  if (::inet_pton(AF_INET, s.c_str(), buf.data()) == 1) return s;
+  if (::inet_pton(AF_INET6, s.c_str(), buf.data()) == 1) return s;
+  return std::nullopt;
+}
+
+std::optional<bool> parse_bool(std::string_view text) {
+  for (const char* t : {"true", "1", "yes", "on"}) {
+    if (iequals(text, t)) return true;
+  }
+  for (const char* f : {"false", "0", "no", "off", ""}) {
+    if (iequals(text, f)) return false;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  auto unit_at = text.find_first_not_of("0123456789.");
+  const std::string_view number = text.substr(0, unit_at);
+  const std::string_view unit = unit_at == std::string_view::npos ? std::string_view() : text.substr(unit_at);
+  if (number.empty() || number.front() == '.' || number.back() == '.') return std::nullopt;
+  double value = 0;
+  auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc() || p != number.data() + number.size()) return std::nullopt;
+  double scale = 0;
+  if (unit.empty() || unit == "s") {
+    scale = 1000;
+  } else if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "m") {
+    scale = 60'000;
+  } else if (unit == "h") {
+    scale = 3'600'000;
+  } else {
+    return std::nullopt;
+  }
+  const double ms = std::round(value * scale);
+  if (!std::isfinite(ms) || ms < 0 || ms > 1e12) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
+std::variant<std::chrono::milliseconds, ConfigError> parse_duration_option(std::string_view name,
+                                                                           std::string_view text) {
+  if (auto d = parse_duration(text)) return *d;
+  return invalid(name, text, kDurationExpected);
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms == 0) return "0s";
+  if (ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+  if (ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  if (ms < 1000) return fmt::format("{}ms", ms);
+  std::string frac = fmt::format("{:03}", ms % 1000);
+  while (frac.back() == '0') frac.pop_back();
+  return fmt::format("{}.{}s", ms / 1000, frac);
+}
+
+std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env) {
+  ServeConfig c;
+  auto from_env = [&](const char* name) { return env ? env(name) : std::nullopt; };
+
+  // Host and port: the flag, else the environment, else the default. An
+  // empty variable counts as unset, as in the service this replaces.
+  auto pick = [&](const std::optional<std::string>& flag, const char* flag_name,
+                  const char* var) -> std::optional<std::pair<std::string, std::string>> {
+    if (flag) return std::pair<std::string, std::string>{flag_name, *flag};
+    if (auto v = from_env(var); v && !v->empty()) return std::pair<std::string, std::string>{var, *v};
+    return std::nullopt;
+  };
+  if (auto h = pick(flags.host, "--host", "HOST")) {
+    auto host = parse_host(h->second);
+    if (!host) return invalid(h->first, h->second, kHostExpected);
+    c.host = *host;
+  }
+  if (auto p = pick(flags.port, "--port", "PORT")) {
+    auto port = parse_port(p->second);
+    if (!port) return invalid(p->first, p->second, kPortExpected);
+    c.port = *port;
+  }
+
+  if (flags.log_level) {
+    c.log_level = *flags.log_level;
+  } else if (auto d = from_env("DEBUG")) {
+    auto on = parse_bool(*d);
+    if (!on) return invalid("DEBUG", *d, "a boolean (true or false)");
+    c.log_level = *on ? LogLevel::Debug : LogLevel::Info;
+  }
+  if (flags.log_format) c.log_format = *flags.log_format;
+
+  if (flags.max_threads) {
+    if (*flags.max_threads < 1 || *flags.max_threads > 100'000) {
+      return invalid("--threads", std::to_string(*flags.max_threads), "a thread count (1 to 100000)");
+    }
+    c.max_threads = *flags.max_threads;
+  }
+  if (flags.shutdown_timeout) {
+    auto d = parse_duration_option("--shutdown-timeout", *flags.shutdown_timeout);
+    if (auto* e = std::get_if<ConfigError>(&d)) return *e;
+    c.shutdown_timeout = std::get<std::chrono::milliseconds>(d);
+  }
+  c.fail_path = flags.fail_path;
+  return c;
+}
+
+std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url) {
+  auto fail = [&](std::string_view why) { return ConfigError{fmt::format("--url: '{}': {}", url, why)}; };
+  std::string_view rest = url;
+  if (rest.size() >= 7 && iequals(rest.substr(0, 7), "http://")) {
+    rest.remove_prefix(7);
+  } else if (rest.find("://") != std::string_view::npos) {
+    return fail("only http:// URLs are supported");
+  }
+  const auto path_at = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, path_at);
+  std::string_view path = path_at == std::string_view::npos ? std::string_view() : rest.substr(path_at);
+  if (auto hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
+  if (authority.find('@') != std::string_view::npos) return fail("user names in the URL are not supported");
+  if (authority.empty()) return fail("no host");
+
+  HttpTarget t;
+  std::string_view port_text;
+  if (authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return fail("unclosed '[' in the host");
+    t.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return fail("unexpected text after the IPv6 address");
+      port_text = after.substr(1);
+    }
+  } else {
+    const auto colon = authority.find(':');
+    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+      return fail("an IPv6 address needs brackets, e.g. http://[::1]:5000/health");
+    }
+    t.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (t.host.empty()) return fail("no host");
+  if (!port_text.empty() || authority.back() == ':') {
+    auto port = parse_port(port_text);
+    if (!port || *port == 0) return fail("the port is not a number from 1 to 65535");
+    t.port = *port;
+  }
+  if (path.empty()) {
+    t.path = "/";
+  } else if (path.front() == '?') {
+    t.path = "/" + std::string(path);
+  } else {
+    t.path = std::string(path);
+  }
+  return t;
+}
+
+std::variant<std::string, ConfigError> default_probe_url(const EnvLookup& env) {
+  int port = kDefaultPort;
+  if (auto v = env ? env("PORT") : std::nullopt; v && !v->empty()) {
+    auto p = parse_port(*v);
+    if (!p || *p == 0) return invalid("PORT", *v, "a port number (1 to 65535)");
+    port = *p;
+  }
+  return fmt::format("http://127.0.0.1:{}/health", port);
+}
+
+}  // namespace devops::core

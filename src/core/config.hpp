@@ -1,0 +1,90 @@
+#pragma once
+
+// The configuration rules of `serve` and of the health probe: which values are
+// valid, and which source wins (flag, then environment, then default). Pure
+// functions: the environment comes in through a getter, so tests need no
+// process state.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace devops::core {
+
+enum class LogLevel { Debug, Info, Warning, Error };
+enum class LogFormat { JsonLines, Text };
+
+// "DEBUG", "INFO", "WARNING", "ERROR".
+const char* to_string(LogLevel level);
+
+inline constexpr const char* kDefaultHost = "0.0.0.0";
+inline constexpr int kDefaultPort = 5000;
+inline constexpr std::size_t kDefaultMaxThreads = 512;
+inline constexpr std::chrono::milliseconds kDefaultShutdownTimeout{10'000};
+
+// Everything `serve` needs to start.
+struct ServeConfig {
+  std::string host{kDefaultHost};  // a numeric IPv4 or IPv6 address
+  int port{kDefaultPort};          // 0: any free port
+  std::size_t max_threads{kDefaultMaxThreads};
+  LogFormat log_format{LogFormat::JsonLines};
+  LogLevel log_level{LogLevel::Info};
+  std::chrono::milliseconds shutdown_timeout{kDefaultShutdownTimeout};
+  std::string fail_path;  // tests only: requests to this path fail inside the handler
+};
+
+// The flags as given on the command line; unset when absent.
+struct ServeFlags {
+  std::optional<std::string> host;
+  std::optional<std::string> port;
+  std::optional<std::size_t> max_threads;
+  std::optional<LogFormat> log_format;
+  std::optional<LogLevel> log_level;
+  std::optional<std::string> shutdown_timeout;
+  std::string fail_path;
+};
+
+// Reads one environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// Why a value was rejected; the message names the flag or the variable.
+struct ConfigError {
+  std::string message;
+};
+
+// Flag beats environment (HOST, PORT, DEBUG) beats default.
+std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env);
+
+// 0 to 65535, decimal digits only.
+std::optional<int> parse_port(std::string_view text);
+// A numeric IPv4 or IPv6 address (brackets allowed around IPv6), returned
+// without brackets. Names are refused: a static binary cannot resolve them.
+std::optional<std::string> parse_host(std::string_view text);
+// true/false, 1/0, yes/no, on/off (any case); empty is false.
+std::optional<bool> parse_bool(std::string_view text);
+// "500ms", "30s", "1.5s", "2m", "1h"; a bare number is seconds. Not negative.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+// parse_duration for the option or variable `name`, with the error message.
+std::variant<std::chrono::milliseconds, ConfigError> parse_duration_option(std::string_view name,
+                                                                           std::string_view text);
+// "1.5s", "250ms", "2m": the shortest exact form for messages.
+std::string format_duration(std::chrono::milliseconds d);
+
+// Where the health probe connects: http://HOST[:PORT][/PATH].
+struct HttpTarget {
+  std::string host;  // numeric address or name, without brackets
+  int port{80};
+  std::string path{"/"};  // with the query, if any
+};
+// Parses an http:// URL (the scheme may be left out). Errors say why.
+std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url);
+
+// http://127.0.0.1:${PORT:-5000}/health: a numeric address, so that a scratch
+// image without /etc/hosts can probe itself.
+std::variant<std::string, ConfigError> default_probe_url(const EnvLookup& env);
+
+}  // namespace devops::core

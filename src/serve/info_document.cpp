@@ -1,0 +1,164 @@
+#include "serve/info_document.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "core/timefmt.hpp"
+#include "serve/json_text.hpp"
+
+namespace devops::serve {
+
+namespace {
+
+// The per-request values, in the order of the gaps' names below.
+enum Slot : std::size_t { kUptime, kUptimeHuman, kCurrentTime, kClientIp, kUserAgent, kMethod, kPath, kSlots };
+
+// A marker no real value contains: it starts with a control character,
+// which JSON always escapes.
+std::string marker(std::size_t slot) {
+  return fmt::format("\x01slot-{}\x01", slot);
+}
+
+}  // namespace
+
+struct InfoDocument::Template {
+  Clock::time_point collected;
+  // parts[0] gap parts[1] gap ... parts[n]; slots[i] fills the gap after parts[i].
+  std::vector<std::string> parts;
+  std::vector<Slot> slots;
+  std::size_t size_hint{};
+  // Set when the markers were not found as expected: render the slow way.
+  std::shared_ptr<const core::Report> fallback;
+};
+
+InfoDocument::InfoDocument(Collect collect, std::chrono::milliseconds max_age, Clock::time_point started)
+    : collect_(std::move(collect)), max_age_(max_age), started_(started) {
+  static std::atomic<std::uint64_t> instances{0};
+  id_ = instances.fetch_add(1) + 1;
+}
+
+std::shared_ptr<const InfoDocument::Template> InfoDocument::build(Clock::time_point now) const {
+  auto t = std::make_shared<Template>();
+  t->collected = now;
+  auto report = std::make_shared<core::Report>(collect_());
+  const core::RequestInfo gaps{marker(kClientIp), marker(kUserAgent), marker(kMethod), marker(kPath)};
+  auto doc = core::report_to_json(*report, &gaps);
+  doc["runtime"]["uptime_seconds"] = marker(kUptime);
+  doc["runtime"]["uptime_human"] = marker(kUptimeHuman);
+  doc["runtime"]["current_time"] = marker(kCurrentTime);
+  const std::string text = core::render_json(doc, core::JsonStyle::Compact);
+
+  // The rendered markers, quotes included, in document order.
+  std::array<std::string, kSlots> rendered;
+  for (std::size_t s = 0; s < kSlots; ++s) rendered[s] = nlohmann::json(marker(s)).dump();
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t best = std::string::npos;
+    std::size_t which = 0;
+    for (std::size_t s = 0; s < kSlots; ++s) {
+      const auto at = text.find(rendered[s], pos);
+      if (at < best) {
+        best = at;
+        which = s;
+      }
+    }
+    if (best == std::string::npos) break;
+    t->parts.push_back(text.substr(pos, best - pos));
+    t->slots.push_back(static_cast<Slot>(which));
+    pos = best + rendered[which].size();
+  }
+  t->parts.push_back(text.substr(pos));
+  std::array<int, kSlots> seen{};
+  for (const auto s : t->slots) ++seen[s];
+  bool exact = t->slots.size() == kSlots;
+  for (const int n : seen) exact = exact && n == 1;
+  if (!exact) {
+    t->parts.clear();
+    t->slots.clear();
+    t->fallback = std::move(report);
+  }
+  t->size_hint = text.size() + 256;
+  return t;
+}
+
+std::shared_ptr<const InfoDocument::Template> InfoDocument::current(Clock::time_point now) {
+  // Each thread keeps its own reference and only takes the lock when a newer
+  // template was published: the request path stays lock-free.
+  struct Cached {
+    std::uint64_t owner = 0;
+    std::uint64_t generation = 0;
+    std::shared_ptr<const Template> tpl;
+  };
+  thread_local Cached cached;
+  const auto gen = generation_.load(std::memory_order_acquire);
+  if (cached.owner != id_ || cached.generation != gen || !cached.tpl) {
+    std::lock_guard lock(publish_mu_);
+    cached = {id_, generation_.load(std::memory_order_relaxed), template_};
+  }
+  const bool stale = !cached.tpl || now - cached.tpl->collected >= max_age_ || now < cached.tpl->collected;
+  if (!stale) return cached.tpl;
+
+  // The first request waits for the collection; later ones let one thread
+  // refresh while the rest answer from the previous template.
+  std::unique_lock refresh(refresh_mu_, std::defer_lock);
+  if (cached.tpl) {
+    if (!refresh.try_lock()) return cached.tpl;
+  } else {
+    refresh.lock();
+  }
+  {
+    std::lock_guard lock(publish_mu_);
+    if (template_ && template_ != cached.tpl && now - template_->collected < max_age_) {
+      cached = {id_, generation_.load(std::memory_order_relaxed), template_};
+      return cached.tpl;
+    }
+  }
+  auto fresh = build(now);
+  {
+    std::lock_guard lock(publish_mu_);
+    template_ = fresh;
+    const auto next = generation_.load(std::memory_order_relaxed) + 1;
+    generation_.store(next, std::memory_order_release);
+    cached = {id_, next, fresh};
+  }
+  return fresh;
+}
+
+void InfoDocument::prime(Clock::time_point now) {
+  (void)current(now);
+}
+
+std::string InfoDocument::render(const core::RequestInfo& request, Clock::time_point now) {
+  const auto t = current(now);
+  const auto up_raw = std::chrono::duration_cast<std::chrono::seconds>(now - started_).count();
+  const std::int64_t up = up_raw < 0 ? 0 : up_raw;
+
+  if (t->fallback) {
+    core::Report r = *t->fallback;
+    r.runtime.uptime_seconds = up;
+    r.runtime.uptime_human = core::humanize_uptime(up);
+    r.runtime.current_time = core::iso8601_utc(now);
+    return core::render_json(core::report_to_json(r, &request), core::JsonStyle::Compact);
+  }
+
+  std::string out;
+  out.reserve(t->size_hint + request.user_agent.size() + request.path.size());
+  for (std::size_t i = 0; i < t->slots.size(); ++i) {
+    out += t->parts[i];
+    switch (t->slots[i]) {
+      case kUptime: fmt::format_to(std::back_inserter(out), "{}", up); break;
+      case kUptimeHuman: append_json_string(out, core::humanize_uptime(up)); break;
+      case kCurrentTime: append_json_string(out, core::iso8601_utc(now)); break;
+      case kClientIp: append_json_string(out, request.client_ip); break;
+      case kUserAgent: append_json_string(out, request.user_agent); break;
+      case kMethod: append_json_string(out, request.method); break;
+      case kPath: append_json_string(out, request.path); break;
+      case kSlots: break;
+    }
+  }
+  out += t->parts.back();
+  return out;
+}
+
+}  // namespace devops::serve

@@ -1,0 +1,100 @@
+#include "serve/log.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/timefmt.hpp"
+#include "serve/json_text.hpp"
+
+namespace devops::serve {
+
+namespace {
+
+constexpr std::size_t kMaxTextValue = 2048;
+
+void append_json_value(std::string& out, const LogValue& v) {
+  switch (v.kind()) {
+    case LogValue::Kind::Text: append_json_string(out, clip(v.text(), kMaxTextValue)); break;
+    case LogValue::Kind::Int: fmt::format_to(std::back_inserter(out), "{}", v.integer()); break;
+    case LogValue::Kind::Real: fmt::format_to(std::back_inserter(out), "{:.3f}", v.real()); break;
+    case LogValue::Kind::Bool: out += v.flag() ? "true" : "false"; break;
+  }
+}
+
+// Bare when it is a plain word, JSON-quoted otherwise (spaces, quotes, '=',
+// control characters, non-ASCII, empty).
+void append_text_value(std::string& out, const LogValue& v) {
+  if (v.kind() != LogValue::Kind::Text) return append_json_value(out, v);
+  const auto s = clip(v.text(), kMaxTextValue);
+  bool plain = !s.empty();
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7F || c == '"' || c == '=' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out += s;
+  } else {
+    append_json_string(out, s);
+  }
+}
+
+}  // namespace
+
+std::string format_log_line(core::LogFormat format, std::chrono::system_clock::time_point when, core::LogLevel level,
+                            std::string_view msg, std::span<const LogField> fields) {
+  std::string out;
+  out.reserve(256);
+  const std::string ts = core::iso8601_utc(when);
+  if (format == core::LogFormat::JsonLines) {
+    out += R"({"timestamp":")";
+    out += ts;
+    out += R"(","level":")";
+    out += core::to_string(level);
+    out += R"(","msg":)";
+    append_json_string(out, msg);
+    for (const auto& f : fields) {
+      out += ',';
+      append_json_string(out, f.key);
+      out += ':';
+      append_json_value(out, f.value);
+    }
+    out += "}\n";
+  } else {
+    fmt::format_to(std::back_inserter(out), "{} {:<7} {}", ts, core::to_string(level), msg);
+    for (const auto& f : fields) {
+      out += ' ';
+      out += f.key;
+      out += '=';
+      append_text_value(out, f.value);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+Logger::Logger(core::LogFormat format, core::LogLevel min_level, int fd)
+    : format_(format), min_level_(min_level), fd_(fd) {}
+
+void Logger::log(core::LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) const {
+  log(level, msg, std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+void Logger::log(core::LogLevel level, std::string_view msg, std::span<const LogField> fields) const {
+  if (!enabled(level)) return;
+  const std::string line = format_log_line(format_, std::chrono::system_clock::now(), level, msg, fields);
+  // One write per line; a short write (a full pipe, a signal) resumes where it stopped.
+  std::size_t done = 0;
+  while (done < line.size()) {
+    const auto n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stdout closed: logging must never stop the service
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace devops::serve

@@ -1,0 +1,39 @@
+#pragma once
+
+// The network failures this program tells apart, whatever library saw them.
+
+#include <chrono>
+#include <string>
+
+namespace devops::serve {
+
+enum class NetError {
+  None,
+  AddressInUse,        // bind: another socket has the port
+  AccessDenied,        // bind: a privileged port, or a policy
+  AddressUnavailable,  // bind: no interface has that address
+  Refused,             // connect: nothing listens there
+  TimedOut,            // connect or read: no answer in time
+  Unreachable,         // connect: no route to the host
+  Connection,          // connect: failed otherwise
+  Read,                // the answer could not be read
+  Write,               // the request could not be sent
+  Resolve,             // the host name did not resolve
+  Other,
+};
+
+// "address already in use", "connection refused", ...
+const char* describe(NetError e);
+
+// The NetError for an errno value from bind(2) or connect(2).
+NetError from_errno(int err);
+
+// Why binding `host:port` fails, asked of the kernel with a socket of our own
+// (libraries often say only that it failed). `host` is a numeric address.
+NetError diagnose_bind(const std::string& host, int port);
+
+// Why connecting to `host:port` fails (refused, unreachable, timed out), the
+// same way; NetError::Connection when `host` is not a numeric address.
+NetError diagnose_connect(const std::string& host, int port, std::chrono::milliseconds timeout);
+
+}  // namespace devops::serve

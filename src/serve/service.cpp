@@ -1,0 +1,171 @@
+#include "serve/service.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <typeinfo>
+
+#include "core/build_info.hpp"
+#include "core/health.hpp"
+#include "core/render.hpp"
+
+namespace devops::serve {
+
+namespace {
+
+constexpr std::string_view kAllowGet = "GET, HEAD";
+
+std::string_view reason(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Server Error" : "Client Error";
+  }
+}
+
+HttpResponse json_response(int status, const core::Json& doc) {
+  return {status, "application/json", core::render_json(doc, core::JsonStyle::Compact), {}};
+}
+
+std::string type_name(const std::type_info& t) {
+  int rc = 0;
+  std::unique_ptr<char, decltype(&std::free)> name(abi::__cxa_demangle(t.name(), nullptr, nullptr, &rc), &std::free);
+  return rc == 0 && name ? std::string(name.get()) : std::string(t.name());
+}
+
+}  // namespace
+
+Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
+                 std::string fail_path)
+    : info_(info), metrics_(metrics), logger_(logger), started_(started), fail_path_(std::move(fail_path)) {
+  // The router is the endpoint table: every published route needs a handler here.
+  static constexpr std::pair<std::string_view, Handler> kHandlers[] = {
+      {"/", &Service::info},
+      {"/health", &Service::health},
+      {"/ready", &Service::ready},
+      {"/metrics", &Service::metrics},
+  };
+  for (const auto& e : core::endpoints()) {
+    Handler h = nullptr;
+    for (const auto& [path, handler] : kHandlers) {
+      if (path == e.path) h = handler;
+    }
+    if (h == nullptr || e.method != "GET") throw std::logic_error("no GET handler for endpoint " + std::string(e.path));
+    routes_.push_back({e, h});
+    labels_.push_back(e.path);
+  }
+  if (labels_.size() + 1 > Metrics::kMaxLabels) throw std::logic_error("more routes than metric label slots");
+  labels_.push_back(kUnknownEndpoint);
+  metrics_route_ = endpoint_index("/metrics");
+}
+
+std::size_t Service::endpoint_index(std::string_view path) const {
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    if (routes_[i].endpoint.path == path) return i;
+  }
+  return routes_.size();
+}
+
+HttpResponse Service::handle(const HttpRequest& req) noexcept {
+  try {
+    return dispatch(req);
+  } catch (const std::exception& e) {
+    logger_.log(
+        core::LogLevel::Error, "request failed",
+        {{"error_type", type_name(typeid(e))}, {"error", e.what()}, {"method", req.method}, {"path", req.path}});
+  } catch (...) {
+    logger_.log(
+        core::LogLevel::Error, "request failed",
+        {{"error_type", "unknown"}, {"error", "unknown exception"}, {"method", req.method}, {"path", req.path}});
+  }
+  try {
+    return error(500, req.path);
+  } catch (...) {
+    return {500,
+            "application/json",
+            R"({"error":"Internal Server Error","status":500})"
+            "\n",
+            {}};
+  }
+}
+
+HttpResponse Service::dispatch(const HttpRequest& req) {
+  if (!fail_path_.empty() && req.path == fail_path_) throw std::runtime_error("injected failure (--fail-path)");
+  const auto i = endpoint_index(req.path);
+  if (i == routes_.size()) return error(404, req.path);
+  if (req.method != "GET" && req.method != "HEAD") {
+    auto r = error(405, req.path);
+    r.allow = kAllowGet;
+    return r;
+  }
+  return (this->*routes_[i].handler)(req);
+}
+
+HttpResponse Service::error(int status, std::string_view path) const {
+  core::Json doc{{"error", reason(status)}, {"status", status}};
+  if (!path.empty()) doc["path"] = path;
+  if (status == 405) doc["allowed"] = {"GET", "HEAD"};
+  auto r = json_response(status, doc);
+  if (status == 405) r.allow = kAllowGet;
+  return r;
+}
+
+HttpResponse Service::info(const HttpRequest& req) {
+  const core::RequestInfo request{std::string(req.client_ip), std::string(req.user_agent), std::string(req.method),
+                                  std::string(req.path)};
+  return {200, "application/json", info_.render(request, Clock::now()), {}};
+}
+
+HttpResponse Service::health(const HttpRequest&) {
+  const auto status = draining() ? core::HealthStatus::Unhealthy : core::HealthStatus::Healthy;
+  const auto h = core::make_health(status, Clock::now(), started_);
+  return json_response(draining() ? 503 : 200, core::health_to_json(h));
+}
+
+HttpResponse Service::ready(const HttpRequest&) {
+  if (draining()) return json_response(503, {{"status", "draining"}});
+  return json_response(200, {{"status", "ready"}});
+}
+
+HttpResponse Service::metrics(const HttpRequest&) {
+  std::string out;
+  out.reserve(4096);
+  metrics_.render(out, labels_);
+  render_process(out, read_process_stats(started_));
+  render_build_info(out, core::build_info());
+  return {200, kMetricsContentType, std::move(out), {}};
+}
+
+bool Service::started(std::string_view path) {
+  if (endpoint_index(path) == metrics_route_) return false;
+  metrics_.started();
+  return true;
+}
+
+void Service::finished(const HttpRequest& req, int status, std::chrono::nanoseconds took, bool counted) {
+  const auto endpoint = endpoint_index(req.path);
+  if (counted) metrics_.finished();
+  if (endpoint != metrics_route_) metrics_.observe(method_index(req.method), endpoint, status, took);
+  if (!logger_.enabled(core::LogLevel::Info)) return;
+  const double ms = std::chrono::duration<double, std::milli>(took).count();
+  logger_.log(core::LogLevel::Info, "request",
+              {{"method", req.method},
+               {"path", req.path},
+               {"status", status},
+               {"client_ip", req.client_ip},
+               {"user_agent", req.user_agent},
+               {"duration_ms", ms}});
+}
+
+}  // namespace devops::serve

@@ -1,0 +1,88 @@
+#include "serve/signals.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <stdexcept>
+
+namespace devops::serve {
+
+namespace {
+
+volatile std::sig_atomic_t g_write_fd = -1;
+struct sigaction g_old_term {};
+struct sigaction g_old_int {};
+struct sigaction g_old_pipe {};
+
+extern "C" void on_signal(int sig) {
+  const int saved = errno;
+  const auto byte = static_cast<unsigned char>(sig);
+  if (g_write_fd >= 0) (void)!::write(g_write_fd, &byte, 1);
+  errno = saved;
+}
+
+}  // namespace
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    default: return "signal";
+  }
+}
+
+SignalWatch::SignalWatch() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("cannot create the signal pipe");
+  read_fd_ = fds[0];
+  write_fd_ = fds[1];
+  g_write_fd = write_fd_;
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGTERM, &sa, &g_old_term);
+  ::sigaction(SIGINT, &sa, &g_old_int);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  ::sigaction(SIGPIPE, &ignore, &g_old_pipe);  // a client that hangs up is an error code, not a death
+}
+
+SignalWatch::~SignalWatch() {
+  ::sigaction(SIGTERM, &g_old_term, nullptr);
+  ::sigaction(SIGINT, &g_old_int, nullptr);
+  ::sigaction(SIGPIPE, &g_old_pipe, nullptr);
+  g_write_fd = -1;
+  ::close(read_fd_);
+  ::close(write_fd_);
+}
+
+SignalWatch::Wait SignalWatch::wait(std::optional<std::chrono::milliseconds> timeout) {
+  using namespace std::chrono;
+  const auto deadline = timeout ? steady_clock::now() + *timeout : steady_clock::time_point::max();
+  while (true) {
+    unsigned char byte = 0;
+    const auto n = ::read(read_fd_, &byte, 1);
+    if (n == 1) return byte == 0 ? Wait{Event::Woken} : Wait{Event::Signal, byte};
+    int wait_ms = -1;
+    if (timeout) {
+      const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+      if (left <= 0) return {Event::TimedOut};
+      wait_ms = static_cast<int>(std::min<long long>(left, 60'000));
+    }
+    pollfd p{read_fd_, POLLIN, 0};
+    (void)::poll(&p, 1, wait_ms);
+  }
+}
+
+void SignalWatch::wake() {
+  const unsigned char byte = 0;
+  (void)!::write(write_fd_, &byte, 1);
+}
+
+}  // namespace devops::serve

@@ -1,0 +1,40 @@
+#pragma once
+
+// SIGTERM and SIGINT as events a thread can wait for. The handlers only
+// write the signal number to a pipe (the self-pipe trick); installing them
+// explicitly also makes the signals work for PID 1 in a container, which the
+// kernel would otherwise ignore.
+
+#include <chrono>
+#include <optional>
+
+namespace devops::serve {
+
+class SignalWatch {
+ public:
+  // Installs the handlers (and ignores SIGPIPE). One instance at a time.
+  SignalWatch();
+  // Restores the previous handlers.
+  ~SignalWatch();
+  SignalWatch(const SignalWatch&) = delete;
+  SignalWatch& operator=(const SignalWatch&) = delete;
+
+  enum class Event { Signal, Woken, TimedOut };
+  struct Wait {
+    Event event;
+    int signal{};  // with Event::Signal
+  };
+  // Blocks until a signal, a wake() or the timeout (none: wait forever).
+  Wait wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // Makes wait() return Event::Woken; safe from any thread.
+  void wake();
+
+ private:
+  int read_fd_{-1};
+  int write_fd_{-1};
+};
+
+// "SIGTERM", "SIGINT", or the number.
+const char* signal_name(int sig);
+
+}  // namespace devops::serve
