@@ -59,8 +59,8 @@ int run(int argc, char** argv) {
       "\n"
       "Examples:\n"
       "  devops-info info --format table\n"
-      "  devops-info info --field container.memory_limit_bytes\n"
-      "  devops-info serve --port 8080");
+      "  devops-info serve --port 8080 &\n"
+      "  devops-info health --url http://127.0.0.1:8080/health --wait 30s");
 
   try {
     app.parse(argc, argv);
