@@ -1,4 +1,4 @@
-"""The man page and the shell completions against the real --help output.
+"""The man page, the shell completions and the help examples against the real --help output.
 
 Every option that `devops-info --help` or `devops-info COMMAND --help` shows
 must be documented under that command in the man page and be offered by the
@@ -98,6 +98,35 @@ def scopes():
 
 def scope_name(scope):
     return "devops-info" if scope == TOP else f"devops-info {scope}"
+
+
+class HelpTest(unittest.TestCase):
+    """Each --help ends with two or three examples that use real options."""
+
+    @staticmethod
+    def examples(scope):
+        r = run([BIN, *([scope] if scope else []), "--help"])
+        lines = r.stdout.rstrip("\n").split("\n")
+        starts = [i for i, line in enumerate(lines) if line.strip() == "Examples:"]
+        return lines[starts[-1] + 1:] if starts else None
+
+    def test_every_help_ends_with_examples(self):
+        for scope in scopes():
+            with self.subTest(scope=scope_name(scope)):
+                examples = self.examples(scope)
+                self.assertIsNotNone(examples, f"'{scope_name(scope)} --help' has no Examples: section")
+                self.assertTrue(all(line.startswith("  ") and "devops-info" in line for line in examples),
+                                f"'{scope_name(scope)} --help' does not end with its examples: {examples}")
+                self.assertIn(len(examples), (2, 3), f"'{scope_name(scope)} --help': {len(examples)} examples")
+
+    def test_examples_use_real_commands_and_options(self):
+        for scope in scopes():
+            for line in self.examples(scope) or []:
+                for cmd, args in re.findall(r"devops-info\s+([\w-]+)([^;|&#)\"\n]*)", line):
+                    with self.subTest(example=line.strip()):
+                        self.assertIn(cmd, HELP.commands)
+                        for opt in re.findall(r"(?<!\S)(--?[A-Za-z][\w-]*)", args):
+                            self.assertIn(opt, HELP.options[cmd], f"{opt} is no option of {cmd}")
 
 
 class ManPageTest(unittest.TestCase):
