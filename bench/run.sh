@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# bench/run.sh [OUTDIR]: measure devops-info serve and info, and the peer
+# implementations of the same service when ../shared/peers is beside the
+# clone, in one run on this machine. Prints a table (also OUTDIR/summary.md).
+#
+# What: requests/s, p50/p99 latency and errors for / and /health at 1, 50 and
+# 200 connections (wrk, on the same cores as the server); idle and peak RSS;
+# exec to first healthy response; a one-shot `info` against /bin/true.
+# All traffic goes to 127.0.0.1; every load run is bounded by DURATION.
+#
+# Env: DURATION (10s), STARTS (10 startup samples), BIN (the devops-info to
+# measure; default: the static release build from scripts/build-static.sh,
+# the binary the image ships), PEERS_DIR (../shared/peers; empty to skip),
+# PEERS ("go-nethttp gunicorn-gthread").
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+OUT=${1:-$ROOT/build/bench/run-$(date +%Y%m%d-%H%M%S)}
+DURATION=${DURATION:-10s}
+STARTS=${STARTS:-10}
+PEERS_DIR=${PEERS_DIR-$ROOT/../shared/peers}
+PEERS=${PEERS:-"go-nethttp gunicorn-gthread"}
+PY=/usr/bin/python3
+mkdir -p "$OUT"/{wrk,logs}
+
+pkgs=""
+command -v wrk >/dev/null || pkgs="$pkgs wrk"
+command -v hyperfine >/dev/null || pkgs="$pkgs hyperfine"
+if [ -n "$PEERS_DIR" ] && [ -d "$PEERS_DIR" ]; then
+  command -v go >/dev/null || pkgs="$pkgs golang-go"
+  $PY -c 'import flask, gunicorn' 2>/dev/null || pkgs="$pkgs python3-flask gunicorn"
+else
+  PEERS=""
+fi
+if [ -n "$pkgs" ]; then
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >/dev/null
+fi
+
+BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
+GO_BIN=$OUT/info-svc-go
+if [[ " $PEERS " == *" go-nethttp "* ]]; then
+  (cd "$PEERS_DIR/go" && CGO_ENABLED=0 GOPROXY=off GOFLAGS= go build -trimpath -ldflags='-s -w' -o "$GO_BIN" .)
+fi
+
+# cmd for a peer; {port} is replaced, HOST/PORT are exported too
+peer_cmd() {
+  case $1 in
+    devops-info) echo "$BIN serve" ;;
+    go-nethttp) echo "$GO_BIN" ;;
+    gunicorn-gthread) echo "$PY -m gunicorn -w 2 -k gthread --threads 4 -b 127.0.0.1:{port} --chdir $PEERS_DIR flask_app:app" ;;
+  esac
+}
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "kernel: $(uname -r)  nproc: $(nproc)  cpu:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+  echo "binary: $("$BIN" --version | tr '\n' ' ')"
+  echo "binary size: $(stat -c %s "$BIN") bytes, $(file -b "$BIN" | cut -d, -f1-2)"
+  echo "wrk: $(wrk -v 2>&1 | head -1)"
+  echo "peers: ${PEERS:-none}"
+  echo "loadavg before: $(cat /proc/loadavg)"
+} | tee "$OUT/env.txt"
+
+echo "== one-shot info (hyperfine)"
+hyperfine -N --warmup 10 --runs 300 --export-json "$OUT/hyperfine.json" \
+  -n /bin/true /bin/true -n "devops-info info" "$BIN info" \
+  > "$OUT/hyperfine.txt" 2>&1
+grep -E 'Benchmark|Time' "$OUT/hyperfine.txt"
+
+echo "== exec to first healthy response, idle RSS (x$STARTS, alternating)"
+: > "$OUT/startup.jsonl"
+for _ in $(seq 1 "$STARTS"); do
+  for p in devops-info $PEERS; do
+    # shellcheck disable=SC2046
+    line=$($PY "$HERE/startup.py" -- $(peer_cmd "$p"))
+    echo "{\"peer\": \"$p\", ${line#\{}" >> "$OUT/startup.jsonl"
+  done
+done
+
+declare -A PID PORT
+cleanup() {
+  local p
+  for p in "${!PID[@]}"; do kill "${PID[$p]}" 2>/dev/null || true; done
+  for p in "${!PID[@]}"; do wait "${PID[$p]}" 2>/dev/null || true; done
+  PID=()
+}
+trap cleanup EXIT
+
+echo "== start servers"
+for p in devops-info $PEERS; do
+  PORT[$p]=$(free_port)
+  cmd=$(peer_cmd "$p"); cmd=${cmd//\{port\}/${PORT[$p]}}
+  # shellcheck disable=SC2086
+  HOST=127.0.0.1 PORT=${PORT[$p]} $cmd > "$OUT/logs/$p.log" 2>&1 &
+  PID[$p]=$!
+done
+for p in devops-info $PEERS; do
+  for _ in $(seq 1 200); do
+    $PY -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:${PORT[$p]}/health', timeout=1)" \
+      2>/dev/null && break
+    sleep 0.05
+  done
+  echo "$p pid=${PID[$p]} port=${PORT[$p]}"
+done
+sleep 1
+for p in devops-info $PEERS; do
+  echo "{\"peer\": \"$p\", \"idle_rss_kb\": $(awk '/^VmRSS/ {print $2}' /proc/${PID[$p]}/status)}"
+done > "$OUT/idle.jsonl"
+for p in devops-info $PEERS; do
+  wrk -t2 -c10 -d2s "http://127.0.0.1:${PORT[$p]}/" > "$OUT/wrk/warmup-$p.txt" 2>&1
+done
+
+echo "== load (wrk -d$DURATION, peers alternating)"
+for test in c50-root c50-health c1-root c1-health c200-root c200-health; do
+  conns=${test%%-*}; conns=${conns#c}
+  path=/; [[ $test == *health ]] && path=/health
+  threads=2; (( conns < 2 )) && threads=1
+  for p in devops-info $PEERS; do
+    wrk -t$threads -c"$conns" -d"$DURATION" --latency "http://127.0.0.1:${PORT[$p]}$path" \
+      > "$OUT/wrk/$p.$test.txt" 2>&1 || true
+    printf '  %-17s %-11s %s\n' "$p" "$test" "$(grep -h 'Requests/sec' "$OUT/wrk/$p.$test.txt" || echo FAILED)"
+    sleep 1
+  done
+done
+for p in devops-info $PEERS; do
+  # peak: the process's own high-water mark (gunicorn: the master only)
+  echo "{\"peer\": \"$p\", \"peak_rss_kb\": $(awk '/^VmHWM/ {print $2}' /proc/${PID[$p]}/status)}"
+done > "$OUT/peak.jsonl"
+cleanup
+echo "loadavg after: $(cat /proc/loadavg)" | tee -a "$OUT/env.txt"
+gzip -f "$OUT"/logs/*.log
+$PY "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"
