@@ -22,7 +22,7 @@ struct ServeOptions {
   core::LogFormat log_format = core::LogFormat::JsonLines;
   core::LogLevel log_level = core::LogLevel::Info;
   std::string shutdown_timeout;
-  std::string fail_path;
+  core::TestHooks test;
 };
 
 std::optional<std::string> getenv_value(const std::string& name) {
@@ -39,7 +39,7 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   if (given("--log-format")) flags.log_format = o.log_format;
   if (given("--log-level")) flags.log_level = o.log_level;
   if (given("--shutdown-timeout")) flags.shutdown_timeout = o.shutdown_timeout;
-  flags.fail_path = o.fail_path;
+  flags.test = o.test;
   auto resolved = core::resolve_serve_config(flags, getenv_value);
   if (const auto* err = std::get_if<core::ConfigError>(&resolved)) {
     print_error(err->message);
@@ -79,8 +79,10 @@ Runner setup_serve(CLI::App& sub) {
                  "After SIGTERM or SIGINT, how long requests in flight may take before the process exits anyway "
                  "(default 10s)")
       ->option_text("DURATION");
-  // For the integration tests: requests to PATH fail inside the handler (500).
-  sub.add_option("--fail-path", o->fail_path, "")->group("");
+  // For the integration tests (hidden): requests to PATH fail inside the
+  // handler (500), or wait a second before they are answered.
+  sub.add_option("--fail-path", o->test.fail_path, "")->group("");
+  sub.add_option("--delay-path", o->test.delay_path, "")->group("");
   sub.footer(
       "Routes: GET / (report), /health, /ready, /metrics (Prometheus); HEAD works wherever GET does.\n"
       "Examples:\n"

@@ -155,7 +155,7 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
     if (auto* e = std::get_if<ConfigError>(&d)) return *e;
     c.shutdown_timeout = std::get<std::chrono::milliseconds>(d);
   }
-  c.fail_path = flags.fail_path;
+  c.test = flags.test;
   return c;
 }
 

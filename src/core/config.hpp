@@ -26,6 +26,13 @@ inline constexpr int kDefaultPort = 5000;
 inline constexpr std::size_t kDefaultMaxThreads = 512;
 inline constexpr std::chrono::milliseconds kDefaultShutdownTimeout{10'000};
 
+// For the integration tests only (hidden options): make a path fail or slow.
+struct TestHooks {
+  std::string fail_path;   // requests to this path throw inside the handler (500)
+  std::string delay_path;  // requests to this path wait kTestDelay before they are answered
+};
+inline constexpr std::chrono::milliseconds kTestDelay{1000};
+
 // Everything `serve` needs to start.
 struct ServeConfig {
   std::string host{kDefaultHost};  // a numeric IPv4 or IPv6 address
@@ -34,7 +41,7 @@ struct ServeConfig {
   LogFormat log_format{LogFormat::JsonLines};
   LogLevel log_level{LogLevel::Info};
   std::chrono::milliseconds shutdown_timeout{kDefaultShutdownTimeout};
-  std::string fail_path;  // tests only: requests to this path fail inside the handler
+  TestHooks test;
 };
 
 // The flags as given on the command line; unset when absent.
@@ -45,7 +52,7 @@ struct ServeFlags {
   std::optional<LogFormat> log_format;
   std::optional<LogLevel> log_level;
   std::optional<std::string> shutdown_timeout;
-  std::string fail_path;
+  TestHooks test;
 };
 
 // Reads one environment variable; nullopt when unset.

@@ -65,12 +65,12 @@ struct RequestView {
   }
 };
 
-void write_response(HttpResponse&& r, bool draining, httplib::Response& res) {
+void write_response(HttpResponse&& r, bool close, httplib::Response& res) {
   res.status = r.status;
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Cache-Control", "no-store");
   if (!r.allow.empty()) res.set_header("Allow", std::string(r.allow));
-  if (draining) res.set_header("Connection", "close");
+  if (close) res.set_header("Connection", "close");  // draining, or a broken request
   res.body = std::move(r.body);
   res.set_header("Content-Type", std::string(r.content_type));
 }
@@ -127,7 +127,7 @@ RunResult run(const core::ServeConfig& cfg) {
   // Zero-initialised in .bss: the counters no request touched take no memory.
   static constinit Metrics metrics;
   InfoDocument info([] { return core::collect_report(core::real_host()); }, kReportMaxAge, started);
-  Service service(info, metrics, logger, started, cfg.fail_path);
+  Service service(info, metrics, logger, started, cfg.test);
   WorkerPool pool(cfg.max_threads, kWorkerIdleTimeout);
   SignalWatch signals;  // before bind: a SIGTERM from now on is not lost
 
@@ -170,7 +170,9 @@ RunResult run(const core::ServeConfig& cfg) {
         if (t_request.active && t_request.deferred && res.status == 404) {
           answer(service, req, res);  // the body was read: route it now
         } else {
-          write_response(service.error(res.status, req.path), service.draining(), res);
+          // A request that could not even be parsed leaves the stream in an
+          // unknown state: ask the client to close the connection.
+          write_response(service.error(res.status, req.path), service.draining() || !t_request.active, res);
         }
         return httplib::Server::HandlerResponse::Handled;
       }));

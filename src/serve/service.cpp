@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <typeinfo>
 
 #include "core/build_info.hpp"
@@ -47,8 +48,8 @@ std::string type_name(const std::type_info& t) {
 }  // namespace
 
 Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
-                 std::string fail_path)
-    : info_(info), metrics_(metrics), logger_(logger), started_(started), fail_path_(std::move(fail_path)) {
+                 core::TestHooks test)
+    : info_(info), metrics_(metrics), logger_(logger), started_(started), test_(std::move(test)) {
   // The router is the endpoint table: every published route needs a handler here.
   static constexpr std::pair<std::string_view, Handler> kHandlers[] = {
       {"/", &Service::info},
@@ -101,7 +102,10 @@ HttpResponse Service::handle(const HttpRequest& req) noexcept {
 }
 
 HttpResponse Service::dispatch(const HttpRequest& req) {
-  if (!fail_path_.empty() && req.path == fail_path_) throw std::runtime_error("injected failure (--fail-path)");
+  if (!test_.fail_path.empty() && req.path == test_.fail_path) {
+    throw std::runtime_error("injected failure (--fail-path)");
+  }
+  if (!test_.delay_path.empty() && req.path == test_.delay_path) std::this_thread::sleep_for(core::kTestDelay);
   const auto i = endpoint_index(req.path);
   if (i == routes_.size()) return error(404, req.path);
   if (req.method != "GET" && req.method != "HEAD") {

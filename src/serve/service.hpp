@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/config.hpp"
 #include "core/endpoints.hpp"
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
@@ -40,7 +41,7 @@ class Service {
 
   // Throws std::logic_error when an endpoint of core::endpoints() has no handler.
   Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
-          std::string fail_path = {});
+          core::TestHooks test = {});
 
   // Answers a request; never throws (a failing handler gives 500 and an ERROR line).
   HttpResponse handle(const HttpRequest& req) noexcept;
@@ -81,7 +82,7 @@ class Service {
   Metrics& metrics_;
   const Logger& logger_;
   Clock::time_point started_;
-  std::string fail_path_;
+  core::TestHooks test_;
   std::vector<Route> routes_;
   std::vector<std::string_view> labels_;
   std::size_t metrics_route_;

@@ -1,0 +1,174 @@
+"""`devops-info health` probing a server: a live one, a closed port, one that
+starts late (--wait), and fakes that answer 503, not JSON, or nothing."""
+import http.server
+import json
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import BIN, TIMEOUT, Server, clean_env, free_port, run_cli
+
+
+class Fake:
+    """A stdlib HTTP server on 127.0.0.1 answering every GET with one fixed reply."""
+
+    def __init__(self, status, body, content_type="application/json"):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (stdlib name)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/health"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class LiveServerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server().start()
+        cls.url = f"http://127.0.0.1:{cls.server.port}/health"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.kill()
+
+    def test_healthy_server_exits_0_and_prints_its_document(self):
+        r = run_cli("health", "--url", self.url)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        doc = json.loads(r.stdout)
+        self.assertEqual(list(doc), ["status", "timestamp", "uptime_seconds"])
+        self.assertEqual(doc["status"], "healthy")
+        self.assertIn("\n  ", r.stdout)
+
+    def test_formats(self):
+        r = run_cli("health", "--url", self.url, "--format", "table")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^status\s+healthy$")
+        r = run_cli("health", "--url", self.url, "--compact")
+        self.assertEqual(r.stdout.count("\n"), 1)
+
+    def test_default_url_is_loopback_and_port_from_env(self):
+        since = self.server.mark()
+        r = run_cli("health", env={"PORT": str(self.server.port)})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        line = self.server.wait_for_log(lambda d: d.get("user_agent", "").startswith("devops-info-health/"),
+                                        what="the probe's request", since=since)
+        self.assertEqual((line["path"], line["client_ip"]), ("/health", "127.0.0.1"))
+
+    def test_url_forms(self):
+        for url in (f"127.0.0.1:{self.server.port}/health", f"HTTP://127.0.0.1:{self.server.port}/health?x=1"):
+            with self.subTest(url=url):
+                self.assertEqual(run_cli("health", "--url", url).returncode, 0)
+
+    def test_a_route_that_is_not_health_fails(self):
+        r = run_cli("health", "--url", f"http://127.0.0.1:{self.server.port}/nope")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("answered HTTP 404", r.stderr)
+
+
+class UnhealthyTest(unittest.TestCase):
+    def test_closed_port_is_refused(self):
+        r = run_cli("health", "--url", f"http://127.0.0.1:{free_port()}/health")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "")
+        self.assertRegex(r.stderr, r"^devops-info: error: http://127\.0\.0\.1:\d+/health: connection refused\n$")
+
+    def test_default_url_on_a_closed_port(self):
+        port = free_port()
+        r = run_cli("health", env={"PORT": str(port)})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"http://127.0.0.1:{port}/health: connection refused", r.stderr)
+
+    def test_503_exits_1_and_still_prints_the_document(self):
+        with Fake(503, '{"status": "unhealthy", "timestamp": "t", "uptime_seconds": 3}') as fake:
+            r = run_cli("health", "--url", fake.url)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(json.loads(r.stdout)["status"], "unhealthy")
+        self.assertIn("answered HTTP 503 (status: unhealthy)", r.stderr)
+
+    def test_200_with_a_status_other_than_healthy_exits_1(self):
+        with Fake(200, '{"status": "degraded"}') as fake:
+            r = run_cli("health", "--url", fake.url)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("status is degraded", r.stderr)
+
+    def test_not_json_exits_1(self):
+        with Fake(200, "<html>ok</html>", "text/html") as fake:
+            r = run_cli("health", "--url", fake.url)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("answered HTTP 200 but not with JSON (text/html)", r.stderr)
+
+    def test_silent_server_times_out(self):
+        with socket.socket() as silent:  # accepts (the kernel does), never answers
+            silent.bind(("127.0.0.1", 0))
+            silent.listen()
+            start = time.monotonic()
+            r = run_cli("health", "--url", f"http://127.0.0.1:{silent.getsockname()[1]}/health", "--timeout", "300ms")
+            took = time.monotonic() - start
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("timed out", r.stderr)
+        self.assertLess(took, 5)
+
+    def test_bad_arguments_are_usage_errors(self):
+        for args, env in ((["--url", "https://127.0.0.1/health"], {}), (["--url", "http://[::1/health"], {}),
+                          (["--url", "http://127.0.0.1:99999/"], {}), (["--timeout", "soon"], {}),
+                          (["--wait", "-1s"], {}), (["--timeout", "0"], {}), ([], {"PORT": "abc"}),
+                          (["--local", "--url", "http://127.0.0.1/"], {})):
+            with self.subTest(args=args, env=env):
+                r = run_cli("health", *args, env=env)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertTrue(r.stderr.startswith("devops-info: error: "), r.stderr)
+
+
+class WaitTest(unittest.TestCase):
+    def test_wait_for_a_server_that_starts_late(self):
+        port = free_port()
+        probe = subprocess.Popen([BIN, "health", "--url", f"http://127.0.0.1:{port}/health", "--wait", "20s",
+                                  "--interval", "100ms"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 env=clean_env(), text=True)
+        try:
+            time.sleep(0.3)  # let it fail a few times first
+            self.assertIsNone(probe.poll(), "the probe gave up early")
+            with Server(port=port):
+                out, err = probe.communicate(timeout=TIMEOUT)
+            self.assertEqual(probe.returncode, 0, err)
+            self.assertEqual(json.loads(out)["status"], "healthy")
+        finally:
+            if probe.poll() is None:
+                probe.kill()
+                probe.communicate()
+
+    def test_wait_gives_up_at_the_deadline(self):
+        start = time.monotonic()
+        r = run_cli("health", "--url", f"http://127.0.0.1:{free_port()}/health", "--wait", "700ms",
+                    "--interval", "100ms")
+        took = time.monotonic() - start
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not healthy after 700ms: ", r.stderr)
+        self.assertIn("connection refused", r.stderr)
+        self.assertGreater(took, 0.5)
+        self.assertLess(took, 5)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,182 @@
+#include <map>
+
+#include "catch.hpp"
+#include "core/config.hpp"
+#include "core/health.hpp"
+
+using namespace devops::core;
+using std::chrono::milliseconds;
+
+namespace {
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+ServeConfig ok(const std::variant<ServeConfig, ConfigError>& r) {
+  if (const auto* e = std::get_if<ConfigError>(&r)) FAIL(e->message);
+  return std::get<ServeConfig>(r);
+}
+
+std::string error_of(const std::variant<ServeConfig, ConfigError>& r) {
+  REQUIRE(std::holds_alternative<ConfigError>(r));
+  return std::get<ConfigError>(r).message;
+}
+
+}  // namespace
+
+TEST_CASE("parse_port takes 0 to 65535 in plain digits") {
+  CHECK(parse_port("0") == 0);
+  CHECK(parse_port("5000") == 5000);
+  CHECK(parse_port("65535") == 65535);
+  for (const char* bad : {"", "65536", "70000", "-1", "+80", "abc", "80a", " 80", "80 ", "1e3", "000000080"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_port(bad));
+  }
+}
+
+TEST_CASE("parse_host takes numeric IPv4 and IPv6 addresses only") {
+  CHECK(parse_host("0.0.0.0") == "0.0.0.0");
+  CHECK(parse_host("127.0.0.1") == "127.0.0.1");
+  CHECK(parse_host("::") == "::");
+  CHECK(parse_host("[::1]") == "::1");
+  CHECK(parse_host("fe80::1") == "fe80::1");
+  for (const char* bad : {"", "localhost", "example.com", "300.1.2.3", "1.2.3", "[::1", "::1]", "1.2.3.4:80", " ::"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_host(bad));
+  }
+}
+
+TEST_CASE("parse_bool knows the usual spellings") {
+  for (const char* t : {"true", "TRUE", "True", "1", "yes", "on"}) CHECK(parse_bool(t) == true);
+  for (const char* f : {"false", "False", "0", "no", "off", ""}) CHECK(parse_bool(f) == false);
+  CHECK_FALSE(parse_bool("maybe"));
+  CHECK_FALSE(parse_bool("2"));
+}
+
+TEST_CASE("parse_duration: units, fractions, bare seconds") {
+  CHECK(parse_duration("10s") == milliseconds(10'000));
+  CHECK(parse_duration("500ms") == milliseconds(500));
+  CHECK(parse_duration("1.5s") == milliseconds(1500));
+  CHECK(parse_duration("2m") == milliseconds(120'000));
+  CHECK(parse_duration("1h") == milliseconds(3'600'000));
+  CHECK(parse_duration("3") == milliseconds(3000));
+  CHECK(parse_duration("0") == milliseconds(0));
+  CHECK(parse_duration("0.25") == milliseconds(250));
+  for (const char* bad : {"", "s", "-1s", "1.s", ".5s", "1..5s", "10 s", "10sec", "1e3s", "abc", "1.5.2s"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_duration(bad));
+  }
+  CHECK(std::get<ConfigError>(parse_duration_option("--wait", "soon")).message ==
+        "--wait: 'soon' is not a duration (e.g. 10s, 500ms, 2m)");
+}
+
+TEST_CASE("format_duration gives the shortest exact form") {
+  CHECK(format_duration(milliseconds(0)) == "0s");
+  CHECK(format_duration(milliseconds(250)) == "250ms");
+  CHECK(format_duration(milliseconds(1500)) == "1.5s");
+  CHECK(format_duration(milliseconds(1250)) == "1.25s");
+  CHECK(format_duration(milliseconds(10'000)) == "10s");
+  CHECK(format_duration(milliseconds(120'000)) == "2m");
+  CHECK(format_duration(milliseconds(7'200'000)) == "2h");
+}
+
+TEST_CASE("serve configuration: defaults") {
+  const auto c = ok(resolve_serve_config({}, env_of({})));
+  CHECK(c.host == "0.0.0.0");
+  CHECK(c.port == 5000);
+  CHECK(c.log_level == LogLevel::Info);
+  CHECK(c.log_format == LogFormat::JsonLines);
+  CHECK(c.max_threads == kDefaultMaxThreads);
+  CHECK(c.shutdown_timeout == milliseconds(10'000));
+}
+
+TEST_CASE("serve configuration: the environment beats the default") {
+  const auto c = ok(resolve_serve_config({}, env_of({{"HOST", "127.0.0.1"}, {"PORT", "8080"}, {"DEBUG", "true"}})));
+  CHECK(c.host == "127.0.0.1");
+  CHECK(c.port == 8080);
+  CHECK(c.log_level == LogLevel::Debug);
+  CHECK(ok(resolve_serve_config({}, env_of({{"DEBUG", "false"}}))).log_level == LogLevel::Info);
+  // Empty variables count as unset.
+  CHECK(ok(resolve_serve_config({}, env_of({{"HOST", ""}, {"PORT", ""}}))).port == 5000);
+}
+
+TEST_CASE("serve configuration: a flag beats the environment, which is then not read") {
+  ServeFlags f;
+  f.host = "::1";
+  f.port = "0";
+  f.log_level = LogLevel::Warning;
+  f.shutdown_timeout = "2.5s";
+  f.max_threads = 4;
+  const auto c = ok(resolve_serve_config(f, env_of({{"HOST", "bad"}, {"PORT", "abc"}, {"DEBUG", "true"}})));
+  CHECK(c.host == "::1");
+  CHECK(c.port == 0);
+  CHECK(c.log_level == LogLevel::Warning);
+  CHECK(c.shutdown_timeout == milliseconds(2500));
+  CHECK(c.max_threads == 4);
+}
+
+TEST_CASE("serve configuration: bad values name the variable or the flag") {
+  CHECK(error_of(resolve_serve_config({}, env_of({{"PORT", "abc"}}))) ==
+        "PORT: 'abc' is not a port number (0 to 65535)");
+  CHECK(error_of(resolve_serve_config({}, env_of({{"PORT", "70000"}}))).starts_with("PORT: '70000'"));
+  CHECK(error_of(resolve_serve_config({}, env_of({{"HOST", "localhost"}}))).starts_with("HOST: 'localhost' is not a "));
+  CHECK(error_of(resolve_serve_config({}, env_of({{"DEBUG", "maybe"}}))).starts_with("DEBUG: 'maybe'"));
+  ServeFlags f;
+  f.port = "70000";
+  CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--port: '70000'"));
+  f = {};
+  f.shutdown_timeout = "later";
+  CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--shutdown-timeout: 'later'"));
+  f = {};
+  f.max_threads = 0;
+  CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--threads: '0'"));
+}
+
+TEST_CASE("parse_http_url") {
+  auto target = [](std::string_view url) {
+    auto r = parse_http_url(url);
+    if (const auto* e = std::get_if<ConfigError>(&r)) FAIL(e->message);
+    return std::get<HttpTarget>(r);
+  };
+  auto t = target("http://127.0.0.1:5000/health");
+  CHECK((t.host == "127.0.0.1" && t.port == 5000 && t.path == "/health"));
+  t = target("HTTP://10.0.0.5");
+  CHECK((t.host == "10.0.0.5" && t.port == 80 && t.path == "/"));
+  t = target("127.0.0.1:8080/health?verbose=1#frag");
+  CHECK((t.port == 8080 && t.path == "/health?verbose=1"));
+  t = target("http://[::1]:9000/ready");
+  CHECK((t.host == "::1" && t.port == 9000 && t.path == "/ready"));
+  t = target("http://host.example?x");
+  CHECK((t.host == "host.example" && t.path == "/?x"));
+  for (const char* bad : {"https://127.0.0.1/", "ftp://x/", "http://", "http://:80/", "http://[::1/x", "http://::1/x",
+                          "http://1.2.3.4:0/", "http://1.2.3.4:99999/", "http://1.2.3.4:/", "http://u@h/"}) {
+    INFO(bad);
+    CHECK(std::holds_alternative<ConfigError>(parse_http_url(bad)));
+  }
+  CHECK(std::get<ConfigError>(parse_http_url("https://x/")).message.starts_with("--url: 'https://x/': only http://"));
+}
+
+TEST_CASE("the probe's default URL is numeric loopback on PORT") {
+  CHECK(std::get<std::string>(default_probe_url(env_of({}))) == "http://127.0.0.1:5000/health");
+  CHECK(std::get<std::string>(default_probe_url(env_of({{"PORT", "8080"}}))) == "http://127.0.0.1:8080/health");
+  CHECK(std::get<std::string>(default_probe_url(env_of({{"PORT", ""}}))) == "http://127.0.0.1:5000/health");
+  CHECK(std::get<ConfigError>(default_probe_url(env_of({{"PORT", "abc"}}))).message.starts_with("PORT: 'abc'"));
+  CHECK(std::holds_alternative<ConfigError>(default_probe_url(env_of({{"PORT", "0"}}))));
+}
+
+TEST_CASE("health_from_json reads back what health_to_json wrote") {
+  const Health h{HealthStatus::Unhealthy, "2026-11-28T14:34:56.789012+00:00", 42};
+  const auto back = health_from_json(health_to_json(h));
+  REQUIRE(back);
+  CHECK(back->status == HealthStatus::Unhealthy);
+  CHECK(back->timestamp == h.timestamp);
+  CHECK(back->uptime_seconds == 42);
+  CHECK_FALSE(health_from_json(nlohmann::ordered_json::parse(R"({"status":"healthy"})")));
+  CHECK_FALSE(health_from_json(nlohmann::ordered_json::parse(R"({"status":"ok","timestamp":"t","uptime_seconds":1})")));
+  CHECK_FALSE(health_from_json(nlohmann::ordered_json::parse(R"([1,2])")));
+}

@@ -1,0 +1,180 @@
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "catch.hpp"
+#include "core/collect.hpp"
+#include "core/render.hpp"
+#include "core/timefmt.hpp"
+#include "fixture.hpp"
+#include "serve/info_document.hpp"
+#include "serve/service.hpp"
+
+using namespace devops;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A Service on the host-v2 fixture, logging into a temporary file.
+struct Harness {
+  std::chrono::system_clock::time_point started = std::chrono::system_clock::now() - 3725s;
+  std::FILE* log_file = std::tmpfile();
+  serve::Logger logger{core::LogFormat::JsonLines, core::LogLevel::Debug, fileno(log_file)};
+  std::unique_ptr<serve::Metrics> metrics = std::make_unique<serve::Metrics>();
+  serve::InfoDocument info{[] { return core::collect_report(test::fixture("host-v2"), test::fixed_now(), 4242); }, 1s,
+                           started};
+  serve::Service service;
+
+  explicit Harness(core::TestHooks hooks = {}) : service(info, *metrics, logger, started, std::move(hooks)) {}
+  ~Harness() { std::fclose(log_file); }
+
+  std::vector<nlohmann::json> logs() const {
+    std::fflush(log_file);
+    std::rewind(log_file);
+    std::vector<nlohmann::json> out;
+    char buf[8192];
+    while (std::fgets(buf, sizeof buf, log_file) != nullptr) out.push_back(nlohmann::json::parse(buf));
+    return out;
+  }
+};
+
+serve::HttpRequest get(std::string_view path, std::string_view method = "GET") {
+  return {method, path, "127.0.0.1", "unit-test"};
+}
+
+}  // namespace
+
+TEST_CASE("the router is the endpoint table") {
+  Harness h;
+  const auto labels = h.service.endpoint_labels();
+  REQUIRE(labels.size() == core::endpoints().size() + 1);
+  for (std::size_t i = 0; i < core::endpoints().size(); ++i) {
+    CHECK(labels[i] == core::endpoints()[i].path);
+    CHECK(h.service.endpoint_index(core::endpoints()[i].path) == i);
+    CHECK(h.service.handle(get(core::endpoints()[i].path)).status == 200);
+  }
+  CHECK(labels.back() == "unknown");
+  CHECK(h.service.endpoint_index("/nope") == labels.size() - 1);
+}
+
+TEST_CASE("GET / is the core report with the request, byte for byte") {
+  Harness h;
+  const auto r = h.service.handle({"GET", "/", "10.0.0.7", "agent \"x\""});
+  REQUIRE(r.status == 200);
+  CHECK(r.content_type == "application/json");
+  auto doc = nlohmann::ordered_json::parse(r.body);
+  // What core renders for the same report and request, with the live values copied over.
+  auto report = core::collect_report(test::fixture("host-v2"), test::fixed_now(), 4242);
+  report.runtime.uptime_seconds = doc["runtime"]["uptime_seconds"].get<std::int64_t>();
+  report.runtime.uptime_human = doc["runtime"]["uptime_human"].get<std::string>();
+  report.runtime.current_time = doc["runtime"]["current_time"].get<std::string>();
+  const core::RequestInfo req{"10.0.0.7", "agent \"x\"", "GET", "/"};
+  CHECK(r.body == core::render_json(core::report_to_json(report, &req), core::JsonStyle::Compact));
+  CHECK(doc["runtime"]["uptime_seconds"].get<std::int64_t>() >= 3725);
+  CHECK(doc["runtime"]["uptime_human"] == "1 hour, 2 minutes");
+  CHECK(doc["runtime"]["pid"] == 4242);
+}
+
+TEST_CASE("InfoDocument collects at most once per max age and fills the per-request values") {
+  int collections = 0;
+  const auto started = test::fixed_now() - 90s;
+  serve::InfoDocument info(
+      [&] {
+        ++collections;
+        return core::collect_report(test::fixture("docker-v2"), test::fixed_now(), 7);
+      },
+      1s, started);
+  const core::RequestInfo req{"::1", "ua", "HEAD", "/"};
+  auto a = nlohmann::json::parse(info.render(req, test::fixed_now()));
+  auto b = nlohmann::json::parse(info.render(req, test::fixed_now() + 500ms));
+  CHECK(collections == 1);
+  CHECK(a["runtime"]["current_time"] == "2026-11-28T14:34:56.789012+00:00");
+  CHECK(b["runtime"]["current_time"] == "2026-11-28T14:34:57.289012+00:00");
+  CHECK(a["runtime"]["uptime_seconds"] == 90);
+  CHECK(a["runtime"]["uptime_human"] == "0 hours, 1 minute");
+  CHECK(a["request"]["method"] == "HEAD");
+  (void)info.render(req, test::fixed_now() + 1500ms);
+  CHECK(collections == 2);
+}
+
+TEST_CASE("a report whose text collides with the gap markers still renders right") {
+  const auto started = test::fixed_now();
+  serve::InfoDocument info(
+      [] {
+        auto r = core::collect_report(test::fixture("host-v2"), test::fixed_now(), 7);
+        r.system.hostname = "\x01slot-0\x01";  // what a marker looks like
+        return r;
+      },
+      1s, started);
+  const core::RequestInfo req{"1.2.3.4", "ua", "GET", "/x"};
+  auto doc = nlohmann::json::parse(info.render(req, test::fixed_now() + 5s));
+  CHECK(doc["system"]["hostname"] == "\x01slot-0\x01");
+  CHECK(doc["runtime"]["uptime_seconds"] == 5);
+  CHECK(doc["request"]["path"] == "/x");
+}
+
+TEST_CASE("errors: 404, 405 with Allow, and 500 with an ERROR line") {
+  Harness h({"/boom", ""});
+  auto r = h.service.handle(get("/nope"));
+  CHECK(r.status == 404);
+  CHECK(nlohmann::json::parse(r.body)["error"] == "Not Found");
+  r = h.service.handle(get("/health", "DELETE"));
+  CHECK(r.status == 405);
+  CHECK(r.allow == "GET, HEAD");
+  CHECK(h.service.handle(get("/health", "HEAD")).status == 200);
+  r = h.service.handle(get("/boom"));
+  CHECK(r.status == 500);
+  CHECK(nlohmann::json::parse(r.body)["error"] == "Internal Server Error");
+  const auto logs = h.logs();
+  REQUIRE(logs.size() == 1);
+  CHECK(logs[0]["level"] == "ERROR");
+  CHECK(logs[0]["error_type"] == "std::runtime_error");
+  CHECK(logs[0]["path"] == "/boom");
+  CHECK(h.service.error(413, "/").status == 413);
+  CHECK(nlohmann::json::parse(h.service.error(413, "/").body)["error"] == "Payload Too Large");
+}
+
+TEST_CASE("draining turns /health and /ready to 503") {
+  Harness h;
+  CHECK(nlohmann::json::parse(h.service.handle(get("/health")).body)["status"] == "healthy");
+  h.service.begin_drain();
+  auto r = h.service.handle(get("/health"));
+  CHECK(r.status == 503);
+  CHECK(nlohmann::json::parse(r.body)["status"] == "unhealthy");
+  r = h.service.handle(get("/ready"));
+  CHECK(r.status == 503);
+  CHECK(nlohmann::json::parse(r.body)["status"] == "draining");
+  CHECK(h.service.handle(get("/")).status == 200);
+}
+
+TEST_CASE("a finished request is counted and logged; /metrics does not count itself") {
+  Harness h;
+  CHECK(h.service.started("/health"));
+  CHECK(h.metrics->in_progress() == 1);
+  h.service.finished(get("/health"), 200, 1500us, true);
+  CHECK(h.metrics->in_progress() == 0);
+  CHECK_FALSE(h.service.started("/metrics"));
+  h.service.finished(get("/metrics"), 200, 1ms, false);
+  h.service.finished(get("/x/y"), 404, 1ms, false);
+  const auto get_i = serve::method_index("GET");
+  CHECK(h.metrics->requests(get_i, h.service.endpoint_index("/health"), 200) == 1);
+  CHECK(h.metrics->requests(get_i, h.service.endpoint_index("/metrics"), 200) == 0);
+  CHECK(h.metrics->requests(get_i, h.service.endpoint_index("/x/y"), 404) == 1);
+  const auto logs = h.logs();
+  REQUIRE(logs.size() == 3);
+  CHECK(logs[0]["msg"] == "request");
+  CHECK(logs[0]["status"] == 200);
+  CHECK(logs[0]["duration_ms"] == 1.5);
+  CHECK(logs[0]["client_ip"] == "127.0.0.1");
+  CHECK(logs[0]["user_agent"] == "unit-test");
+  CHECK(logs[1]["path"] == "/metrics");  // logged, though not counted
+  const auto page = h.service.handle(get("/metrics"));
+  CHECK(page.content_type == serve::kMetricsContentType);
+  CHECK(page.body.find("http_requests_total{method=\"GET\",endpoint=\"/health\",status=\"200\"} 1\n") !=
+        std::string::npos);
+  CHECK(page.body.find("http_requests_total{method=\"GET\",endpoint=\"unknown\",status=\"404\"} 1\n") !=
+        std::string::npos);
+  CHECK(page.body.find("devops_info_build_info{") != std::string::npos);
+}
