@@ -67,7 +67,7 @@ RUN groupadd --gid 10001 app \
 COPY --from=build /devops-info /devops-info
 USER 10001:10001
 EXPOSE 5000
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/devops-info", "health"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/devops-info", "health", "--timeout", "2s"]
 ENTRYPOINT ["/devops-info"]
 CMD ["serve"]
 
@@ -90,7 +90,7 @@ USER 10001:10001
 EXPOSE 5000
 # The binary's own probe of http://127.0.0.1:${PORT:-5000}/health: a numeric
 # address, no curl, no name resolution.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/devops-info", "health"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/devops-info", "health", "--timeout", "2s"]
 # Exec form: the binary is PID 1 and receives SIGTERM from `docker stop`.
 ENTRYPOINT ["/devops-info"]
 CMD ["serve"]

@@ -297,24 +297,26 @@ def logs_tail(engine: Engine, n: int = 5) -> str:
     return " | ".join((r.stdout + r.stderr).strip().splitlines()[-n:])
 
 
-def healthcheck_healthy(engine: Engine) -> tuple[bool, str]:
+def healthcheck_status(engine: Engine, name: str, want: str) -> tuple[bool, str]:
+    """Whether the runtime's healthcheck reaches `want` (healthy or unhealthy) within a bounded wait."""
     if engine.name == "podman":
-        # No systemd timers here: run the image's check once, as podman would.
+        # No systemd timers here: run the image's check, as podman's timer would.
         deadline = time.monotonic() + 15
         while True:
-            r = engine.run("healthcheck", "run", NAME, timeout=30)
-            if r.returncode == 0 or time.monotonic() > deadline:
-                return r.returncode == 0, (r.stdout + r.stderr).strip()[-300:]
+            r = engine.run("healthcheck", "run", name, timeout=30)
+            got = "healthy" if r.returncode == 0 else "unhealthy"
+            if got == want or time.monotonic() > deadline:
+                return got == want, (r.stdout + r.stderr).strip()[-300:]
             time.sleep(1)
     deadline = time.monotonic() + 40
     status = ""
     while time.monotonic() < deadline:
-        r = engine.run("inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", NAME)
+        r = engine.run("inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", name)
         status = r.stdout.strip()
         if status in ("healthy", "unhealthy"):
             break
         time.sleep(1)
-    return status == "healthy", status
+    return status == want, status
 
 
 def check_daemon(engine: Engine) -> None:
@@ -355,8 +357,8 @@ def check_daemon(engine: Engine) -> None:
     check(status == 200 and "service" in root and "container" in root and "request" in root,
           f"GET / answers 200 with the info document and the request ({status})")
 
-    ok, detail = healthcheck_healthy(engine)
-    check(ok, f"the runtime's healthcheck reports healthy", detail)
+    ok, detail = healthcheck_status(engine, NAME, "healthy")
+    check(ok, "the runtime's healthcheck reports healthy", detail)
 
     start = time.monotonic()
     r = engine.run("stop", "--time", "10", NAME, timeout=30)
@@ -368,6 +370,19 @@ def check_daemon(engine: Engine) -> None:
     lines = (logs.stdout + logs.stderr).splitlines()
     shutdown = [l for l in lines if re.search(r"shut ?down|shutting|stopp", l, re.I)]
     check(bool(shutdown), "its logs have a shutdown line", (lines[-1] if lines else "no log lines"))
+
+
+def check_unhealthy(engine: Engine) -> None:
+    """The healthcheck is a real probe: with serve on another port than PORT it fails."""
+    name = NAME + "-unhealthy"
+    run_args = ["run", "-d", "--name", name, "--read-only", "--cap-drop", "ALL"]
+    if engine.name == "docker":
+        run_args += ["--health-interval", "1s", "--health-retries", "1"]
+    r = engine.run(*run_args, TAG, "serve", "--port", "5001", timeout=60)
+    if check(r.returncode == 0, "run -d IMAGE serve --port 5001", r.stderr.strip()[-300:]):
+        ok, detail = healthcheck_status(engine, name, "unhealthy")
+        check(ok, "the healthcheck reports unhealthy when nothing answers on PORT", detail)
+    engine.run("rm", "-f", name, timeout=60)
 
 
 def check_debug(engine: Engine, runtime_built: bool, version: str) -> None:
@@ -386,7 +401,8 @@ def check_debug(engine: Engine, runtime_built: bool, version: str) -> None:
 
 
 def cleanup(engine: Engine, before: set[str]) -> None:
-    engine.run("rm", "-f", NAME, timeout=60)
+    for name in (NAME, NAME + "-unhealthy"):
+        engine.run("rm", "-f", name, timeout=60)
     for tag in (TAG, DEBUG_TAG):
         if engine.image_exists(tag):
             engine.run("rmi", "-f", tag, timeout=120)
@@ -417,6 +433,7 @@ def main() -> int:
             check_contents(engine)
             check_info(engine, version)
             check_daemon(engine)
+            check_unhealthy(engine)
         if debug_built:
             check_debug(engine, built, version)
     finally:
