@@ -19,6 +19,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # shared library; its source package has the header-only httplib.h, with
 # Debian's security patches applied by `apt-get source`. No version pins: the
 # base tag pins the release, and stable updates only carry fixes.
+# (python3-minimal: the test tree's CMake wants a Python for its CLI tests.)
 RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources \
  && apt-get update -q \
  && apt-get install -y -q --no-install-recommends \
@@ -29,7 +30,9 @@ RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.s
  && apt-get source -q cpp-httplib \
  && cp cpp-httplib-*/httplib.h /opt/httplib/ \
  && grep -q 'CPPHTTPLIB_VERSION' /opt/httplib/httplib.h \
- && rm -rf /opt/httplib-src /var/lib/apt/lists/*
+ && rm -rf /opt/httplib-src \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 COPY . .
