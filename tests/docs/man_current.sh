@@ -10,6 +10,7 @@ sh "$man/generate.sh" "$man/devops-info.1.scd" "$work/devops-info.1"
 if ! diff -u "$man/devops-info.1" "$work/devops-info.1"; then
   echo "FAIL: man/devops-info.1 is out of date with man/devops-info.1.scd;" >&2
   echo "run 'cmake --build BUILD_DIR --target update-man' and commit the result" >&2
+  echo "($(scdoc -v 2>&1 | head -n1 || true) made the page above; another release may format differently)" >&2
   exit 1
 fi
 echo "man/devops-info.1 is current"
