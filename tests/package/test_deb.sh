@@ -107,7 +107,9 @@ if command -v man >/dev/null; then
 fi
 if [ -r /usr/share/bash-completion/bash_completion ]; then
   check "bash-completion loads the completion on demand" bash --norc --noprofile -c \
-    'source /usr/share/bash-completion/bash_completion; _completion_loader devops-info; complete -p devops-info | grep -q _devops_info'
+    'source /usr/share/bash-completion/bash_completion
+     if declare -F _comp_load >/dev/null; then _comp_load devops-info; else _completion_loader devops-info; fi
+     complete -p devops-info | grep -q _devops_info'
 fi
 if command -v zsh >/dev/null; then
   check "zsh's compinit finds _devops-info" zsh -f -c \
