@@ -2,6 +2,7 @@
 // limits and the shutdown sequence.
 #include <arpa/inet.h>
 #include <httplib.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -11,7 +12,7 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 
@@ -128,7 +129,8 @@ RunResult run(const core::ServeConfig& cfg) {
   static constinit Metrics metrics;
   InfoDocument info([] { return core::collect_report(core::real_host()); }, kReportMaxAge, started);
   Service service(info, metrics, logger, started, cfg.test);
-  WorkerPool pool(cfg.max_threads, kWorkerIdleTimeout);
+  // When a burst is over, give the memory its threads used back to the system.
+  WorkerPool pool(cfg.max_threads, kWorkerIdleTimeout, 1, [] { ::malloc_trim(0); });
   SignalWatch signals;  // before bind: a SIGTERM from now on is not lost
 
   httplib::Server svr;
@@ -259,7 +261,7 @@ RunResult run(const core::ServeConfig& cfg) {
   signals.wake();
   lifecycle.join();
   if (!ok) {
-    std::string text = "the listener failed: " + std::string(std::strerror(errno));
+    std::string text = "the listener failed: " + std::system_category().message(errno);
     logger.log(core::LogLevel::Error, "listener failed", {{"error_type", "accept"}, {"error", text}});
     return {kExitFailure, std::move(text)};
   }

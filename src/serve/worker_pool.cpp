@@ -4,8 +4,12 @@
 
 namespace devops::serve {
 
-WorkerPool::WorkerPool(std::size_t max_threads, std::chrono::milliseconds idle_timeout, std::size_t keep_idle)
-    : max_threads_(max_threads < 1 ? 1 : max_threads), idle_timeout_(idle_timeout), keep_idle_(keep_idle) {}
+WorkerPool::WorkerPool(std::size_t max_threads, std::chrono::milliseconds idle_timeout, std::size_t keep_idle,
+                       std::function<void()> on_quiet)
+    : max_threads_(max_threads < 1 ? 1 : max_threads),
+      idle_timeout_(idle_timeout),
+      keep_idle_(keep_idle),
+      on_quiet_(std::move(on_quiet)) {}
 
 WorkerPool::~WorkerPool() {
   shutdown();
@@ -43,8 +47,16 @@ void WorkerPool::work(Threads::iterator self) {
     const bool woken = wake_.wait_for(lock, idle_timeout_, [&] { return !jobs_.empty() || stopping_; });
     --idle_;
     if (!woken && running_.size() > keep_idle_) {
-      // Idle too long: leave, and let the next submit() or shutdown() join us.
+      // Idle too long: leave. Join the threads that left before (their
+      // stacks stay mapped until joined); the next leaver, submit() or
+      // shutdown() joins this one.
+      Threads before;
+      before.splice(before.end(), exited_);
       exited_.splice(exited_.end(), running_, self);
+      const bool quiet = running_.size() == keep_idle_;
+      lock.unlock();
+      for (auto& t : before) t.join();
+      if (quiet && on_quiet_) on_quiet_();
       return;
     }
   }

@@ -18,7 +18,10 @@ namespace devops::serve {
 
 class WorkerPool {
  public:
-  WorkerPool(std::size_t max_threads, std::chrono::milliseconds idle_timeout, std::size_t keep_idle = 1);
+  // `on_quiet` runs (on the leaving thread) whenever idle threads have left
+  // and only `keep_idle` remain: a moment to hand memory back.
+  WorkerPool(std::size_t max_threads, std::chrono::milliseconds idle_timeout, std::size_t keep_idle = 1,
+             std::function<void()> on_quiet = {});
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -41,11 +44,12 @@ class WorkerPool {
   const std::size_t max_threads_;
   const std::chrono::milliseconds idle_timeout_;
   const std::size_t keep_idle_;
+  const std::function<void()> on_quiet_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;
   Threads running_;
-  Threads exited_;  // threads that left after idling, to join
+  Threads exited_;  // threads that left after idling, to join (at most one or two at a time)
   std::size_t idle_{0};
   bool stopping_{false};
 };
