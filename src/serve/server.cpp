@@ -36,11 +36,11 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 // Limits that keep one client from hurting the others.
-constexpr time_t kReadTimeoutSeconds = 5;         // per read: a client that stops sending is dropped
-constexpr time_t kWriteTimeoutSeconds = 5;        // per write: a client that stops reading is dropped
-constexpr time_t kKeepAliveSeconds = 5;           // an idle kept-alive connection is closed after this
-constexpr std::size_t kKeepAliveRequests = 1000;  // requests per connection
-constexpr std::size_t kMaxBodyBytes = 64 * 1024;  // larger bodies get 413 (no route takes a body)
+constexpr time_t kReadTimeoutSeconds = 5;                      // per read: a client that stops sending is dropped
+constexpr time_t kWriteTimeoutSeconds = 5;                     // per write: a client that stops reading is dropped
+constexpr time_t kKeepAliveSeconds = 5;                        // an idle kept-alive connection is closed after this
+constexpr std::size_t kKeepAliveRequests = 1000;               // requests per connection
+constexpr std::size_t kMaxBodyBytes = std::size_t{64} * 1024;  // larger bodies get 413 (no route takes a body)
 constexpr auto kWorkerIdleTimeout = std::chrono::seconds(10);
 constexpr auto kReportMaxAge = std::chrono::seconds(1);
 
@@ -178,7 +178,8 @@ RunResult run(const core::ServeConfig& cfg) {
         }
         return httplib::Server::HandlerResponse::Handled;
       }));
-  svr.set_exception_handler([&service](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+  svr.set_exception_handler([&service](const httplib::Request& req, httplib::Response& res,
+                                       const std::exception_ptr& ep) {
     std::string what = "unknown exception";
     try {
       if (ep) std::rethrow_exception(ep);
