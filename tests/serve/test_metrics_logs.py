@@ -19,7 +19,9 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(s.request("HEAD", "/").status, 200)
             self.assertEqual(s.get("/ready").status, 200)
             s.get("/metrics")  # not counted
-            m = s.metrics()
+            # A request is counted once its answer is out: the last one may lag a moment.
+            m = wait_until(lambda: (lambda m: m if sum(v for _, _, v in m["http_requests_total"]["samples"]) >= 14
+                                    else None)(s.metrics()), what="14 counted requests")
 
             def total(**labels):
                 return sample_value(m, "http_requests_total", **labels)

@@ -70,9 +70,10 @@ class LiveServerTest(unittest.TestCase):
         since = self.server.mark()
         r = run_cli("health", env={"PORT": str(self.server.port)})
         self.assertEqual(r.returncode, 0, r.stderr)
-        line = self.server.wait_for_log(lambda d: d.get("user_agent", "").startswith("devops-info-health/"),
-                                        what="the probe's request", since=since)
-        self.assertEqual((line["path"], line["client_ip"]), ("/health", "127.0.0.1"))
+        # (A line of an earlier test may still come after `since`: lines are written after the answer.)
+        line = self.server.wait_for_log(lambda d: d.get("user_agent", "").startswith("devops-info-health/")
+                                        and d.get("path") == "/health", what="the probe's request", since=since)
+        self.assertEqual((line["status"], line["client_ip"]), (200, "127.0.0.1"))
 
     def test_url_forms(self):
         for url in (f"127.0.0.1:{self.server.port}/health", f"HTTP://127.0.0.1:{self.server.port}/health?x=1"):
