@@ -3,6 +3,8 @@
 
 #include <httplib.h>
 
+#include <csignal>
+
 #include "core/build_info.hpp"
 
 namespace devops::serve {
@@ -25,6 +27,8 @@ NetError from_httplib(httplib::Error e, bool took_full_timeout) {
 
 ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds timeout) {
   using namespace std::chrono;
+  // A server that hangs up before reading the request is an error to report, not a death by SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   httplib::Client client(target.host, target.port);
   const auto sec = static_cast<time_t>(timeout.count() / 1000);
   const auto usec = static_cast<time_t>(timeout.count() % 1000 * 1000);

@@ -1,6 +1,7 @@
 // The HTTP server: cpp-httplib wired to the Service, the worker pool, the
 // limits and the shutdown sequence.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -123,6 +124,11 @@ std::string bind_error_text(const std::string& host, int port, NetError e) {
 }  // namespace
 
 RunResult run(const core::ServeConfig& cfg) {
+  // With stdin, stdout or stderr closed, the listening socket or a client's
+  // would take its number, and the log would go to a client: fill the gaps.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) (void)::open("/dev/null", O_RDWR | O_CLOEXEC);
+  }
   const auto started = core::process_start();
   const Logger logger(cfg.log_format, cfg.log_level, STDOUT_FILENO);
   // Zero-initialised in .bss: the counters no request touched take no memory.
