@@ -130,6 +130,23 @@ class HealthTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"(?m)^status\s+healthy$")
 
+    def test_default_probes_the_local_server(self):
+        # Without --local, health probes http://127.0.0.1:${PORT:-5000}/health
+        # (tests/serve has the live server); a closed port is an unhealthy exit.
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        r = run("health", env={"PORT": str(port)})
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr, f"devops-info: error: http://127.0.0.1:{port}/health: connection refused\n")
+
+    def test_local_does_not_mix_with_probe_options(self):
+        r = run("health", "--local", "--wait", "5s")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--local cannot be combined with --wait", r.stderr)
+
 
 class TopLevelTest(unittest.TestCase):
     def test_help_exits_zero(self):
