@@ -264,11 +264,12 @@ RunResult run(const core::ServeConfig& cfg) {
   });
 
   const bool ok = svr.listen_after_bind();  // returns once stopped and drained
+  const int listen_errno = errno;
   listener_done = true;
   signals.wake();
   lifecycle.join();
   if (!ok) {
-    std::string text = "the listener failed: " + std::system_category().message(errno);
+    std::string text = "the listener failed: " + std::system_category().message(listen_errno);
     logger.log(core::LogLevel::Error, "listener failed", {{"error_type", "accept"}, {"error", text}});
     return {kExitFailure, std::move(text)};
   }

@@ -132,9 +132,10 @@ HttpResponse Service::info(const HttpRequest& req) {
 }
 
 HttpResponse Service::health(const HttpRequest&) {
-  const auto status = draining() ? core::HealthStatus::Unhealthy : core::HealthStatus::Healthy;
-  const auto h = core::make_health(status, Clock::now(), started_);
-  return json_response(draining() ? 503 : 200, core::health_to_json(h));
+  const bool down = draining();  // read once: status and body must agree
+  const auto h =
+      core::make_health(down ? core::HealthStatus::Unhealthy : core::HealthStatus::Healthy, Clock::now(), started_);
+  return json_response(down ? 503 : 200, core::health_to_json(h));
 }
 
 HttpResponse Service::ready(const HttpRequest&) {
