@@ -6,16 +6,18 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <system_error>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace devops::core {
 
 namespace {
 
 // strerror() is not thread-safe and serve reads files from many threads.
-std::string errno_text(int err) { return std::system_category().message(err); }
+std::string errno_text(int err) {
+  return std::system_category().message(err);
+}
 
 std::string trim_newline(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
