@@ -23,7 +23,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources \
  && apt-get update -q \
  && apt-get install -y -q --no-install-recommends \
-      g++ cmake ninja-build dpkg-dev python3-minimal \
+      g++ cmake ninja-build ccache dpkg-dev python3-minimal \
       libcli11-dev libfmt-dev nlohmann-json3-dev catch2 \
  && mkdir -p /opt/httplib-src /opt/httplib \
  && cd /opt/httplib-src \
@@ -40,8 +40,13 @@ ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 # Release build, fully static (header-only fmt and httplib); only the binary
 # and the unit tests are built. The check on PT_INTERP fails the build if the
-# result is not static after all.
-RUN cmake -S . -B /build -G Ninja \
+# result is not static after all. ccache, in a cache mount, makes a rebuild
+# after a source change recompile only what changed; it keys on content and on
+# the compiler, so a stale object cannot slip in.
+RUN --mount=type=cache,id=devops-info-ccache,target=/ccache \
+    export CCACHE_DIR=/ccache \
+ && cmake -S . -B /build -G Ninja \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
       -DCMAKE_BUILD_TYPE=Release \
       -DDEVOPS_INFO_STATIC=ON \
       -DDEVOPS_INFO_HTTPLIB_INCLUDE_DIR=/opt/httplib \
