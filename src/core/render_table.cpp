@@ -39,14 +39,17 @@ std::vector<Section> sections(const Report& r) {
   }
   std::optional<std::string> host_up;
   if (s.uptime_seconds) host_up = humanize_uptime(*s.uptime_seconds);
-  std::optional<std::string> user = r.runtime.user.name.value_or("?");
-  user = fmt::format("{} (uid {}, gid {})", *user, r.runtime.user.uid, r.runtime.user.gid);
-
-  std::optional<std::string> cpu_limit = "none";
-  if (c.cpu_limit) cpu_limit = fmt::format("{:.3g} CPUs", *c.cpu_limit);
-  std::optional<std::string> mem_limit = "none";
-  if (c.memory_limit_bytes) mem_limit = human_bytes(*c.memory_limit_bytes);
-  if (!c.cgroup_version) cpu_limit = mem_limit = std::nullopt;
+  const std::string user =
+      fmt::format("{} (uid {}, gid {})", r.runtime.user.name.value_or("?"), r.runtime.user.uid, r.runtime.user.gid);
+  // A limit is "none" when cgroups say so and unknown without cgroups.
+  auto limit = [&](bool set, auto&& text) -> std::optional<std::string> {
+    if (!c.cgroup_version) return std::nullopt;
+    return set ? std::string(text()) : std::string("none");
+  };
+  const auto cpu_limit =
+      limit(c.cpu_limit.has_value(), [&] { return fmt::format("{:.3g} CPUs", c.cpu_limit.value_or(0)); });
+  const auto mem_limit =
+      limit(c.memory_limit_bytes.has_value(), [&] { return human_bytes(c.memory_limit_bytes.value_or(0)); });
 
   std::vector<Section> out{
       {"Service",
