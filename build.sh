@@ -6,7 +6,7 @@
 #   ./build.sh asan      the tests again under AddressSanitizer and UBSan
 #   ./build.sh deps      only install the packages
 #
-# Packages come from apt (Debian 12 or 13, Ubuntu 22.04 or later). Without
+# Packages come from apt (Debian 12 or 13; tested there). Without
 # apt, the list below is printed: install the equivalents and run again.
 set -euo pipefail
 cd "$(dirname "$0")"
