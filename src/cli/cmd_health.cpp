@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <thread>
@@ -14,6 +13,7 @@
 #include "core/config.hpp"
 #include "core/exit_codes.hpp"
 #include "core/health.hpp"
+#include "core/host.hpp"
 #include "core/render.hpp"
 #include "serve/probe.hpp"
 
@@ -33,11 +33,6 @@ struct HealthOptions {
   std::string interval = "1s";
 };
 
-std::optional<std::string> getenv_value(const std::string& name) {
-  const char* v = std::getenv(name.c_str());
-  return v == nullptr ? std::nullopt : std::optional<std::string>(v);
-}
-
 std::string render(const HealthOptions& o, const core::Json& doc) {
   if (o.format == Format::Table) {
     if (auto h = core::health_from_json(doc)) return core::health_to_table(*h);
@@ -48,11 +43,7 @@ std::string render(const HealthOptions& o, const core::Json& doc) {
 int run_local(const HealthOptions& o) {
   const auto h =
       core::make_health(core::HealthStatus::Healthy, std::chrono::system_clock::now(), core::process_start());
-  if (!write_stdout(render(o, core::health_to_json(h)))) {
-    print_error("cannot write to standard output");
-    return kExitFailure;
-  }
-  return kExitOk;
+  return write_stdout(render(o, core::health_to_json(h))) ? kExitOk : kExitFailure;
 }
 
 // What one probe found: healthy or not, why not, and the document if any.
@@ -91,7 +82,7 @@ int run_probe(const HealthOptions& o, const CLI::App& sub) {
   using namespace std::chrono;
   std::string url = o.url;
   if (sub.count("--url") == 0) {
-    auto d = core::default_probe_url(getenv_value);
+    auto d = core::default_probe_url(core::environment_value);
     if (auto* e = std::get_if<core::ConfigError>(&d)) {
       print_error(e->message);
       return kExitUsage;
@@ -131,10 +122,7 @@ int run_probe(const HealthOptions& o, const CLI::App& sub) {
     if (v.healthy || steady_clock::now() + pause >= deadline) break;
     std::this_thread::sleep_for(pause);
   }
-  if (v.doc && !write_stdout(render(o, *v.doc))) {
-    print_error("cannot write to standard output");
-    return kExitFailure;
-  }
+  if (v.doc && !write_stdout(render(o, *v.doc))) return kExitFailure;
   if (v.healthy) return kExitOk;
   if (wait_for > milliseconds(0)) {
     print_error(fmt::format("not healthy after {}: {}", core::format_duration(wait_for), v.problem));

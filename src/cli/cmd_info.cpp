@@ -48,11 +48,7 @@ int run_info(const InfoOptions& o, const CLI::App& sub) {
       case Format::Env: out = core::render_env(core::report_to_json(report)); break;
     }
   }
-  if (!write_stdout(out)) {
-    print_error("cannot write to standard output");
-    return kExitFailure;
-  }
-  return kExitOk;
+  return write_stdout(out) ? kExitOk : kExitFailure;
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // devops-info serve
 #include <CLI/CLI.hpp>
 
-#include <cstdlib>
 #include <map>
 #include <memory>
 
@@ -9,6 +8,7 @@
 #include "cli/output.hpp"
 #include "core/config.hpp"
 #include "core/exit_codes.hpp"
+#include "core/host.hpp"
 #include "serve/serve.hpp"
 
 namespace devops::cli {
@@ -25,11 +25,6 @@ struct ServeOptions {
   core::TestHooks test;
 };
 
-std::optional<std::string> getenv_value(const std::string& name) {
-  const char* v = std::getenv(name.c_str());
-  return v == nullptr ? std::nullopt : std::optional<std::string>(v);
-}
-
 int run_serve(const ServeOptions& o, const CLI::App& sub) {
   core::ServeFlags flags;
   auto given = [&](const char* name) { return sub.count(name) > 0; };
@@ -40,7 +35,7 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   if (given("--log-level")) flags.log_level = o.log_level;
   if (given("--shutdown-timeout")) flags.shutdown_timeout = o.shutdown_timeout;
   flags.test = o.test;
-  auto resolved = core::resolve_serve_config(flags, getenv_value);
+  auto resolved = core::resolve_serve_config(flags, core::environment_value);
   if (const auto* err = std::get_if<core::ConfigError>(&resolved)) {
     print_error(err->message);
     return kExitUsage;

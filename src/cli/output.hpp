@@ -13,7 +13,8 @@ enum class ColorMode { Auto, Always, Never };
 // Colour for stdout: never with NO_COLOR set (non-empty), only on a terminal in auto mode.
 core::Color resolve_color(ColorMode mode);
 
-// Writes `text` to stdout; false when that fails (a closed pipe, a full disk).
+// Writes `text` to stdout; when that fails (a closed pipe, a full disk) says
+// so on stderr and returns false.
 bool write_stdout(std::string_view text);
 
 // "devops-info: error: <message>" on stderr.

@@ -41,14 +41,16 @@ bool Host::exists(const std::string& path) const {
   return std::filesystem::exists(root / std::filesystem::path(path).relative_path(), ec);
 }
 
+std::optional<std::string> environment_value(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
 Host real_host() {
   Host h;
   h.root = "/";
-  h.getenv = [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-  };
+  h.getenv = environment_value;
   h.uname = []() -> std::optional<Uname> {
     struct utsname u {};
     if (::uname(&u) != 0) return std::nullopt;

@@ -42,6 +42,9 @@ struct Host {
   [[nodiscard]] bool exists(const std::string& path) const;
 };
 
+// A variable of this process's environment; nullopt when unset.
+std::optional<std::string> environment_value(const std::string& name);
+
 // The real host: root "/", the process environment, the real syscalls.
 Host real_host();
 
