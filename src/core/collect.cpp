@@ -28,8 +28,7 @@ Report collect_report(const Host& host, std::chrono::system_clock::time_point st
   collect_host_uptime(host, r.system, r.notes);
 
   const auto now = host.now ? host.now() : std::chrono::system_clock::now();
-  const auto up = std::chrono::duration_cast<std::chrono::seconds>(now - started).count();
-  r.runtime.uptime_seconds = up < 0 ? 0 : up;
+  r.runtime.uptime_seconds = elapsed_seconds(started, now);
   r.runtime.uptime_human = humanize_uptime(r.runtime.uptime_seconds);
   r.runtime.current_time = iso8601_utc(now);
   r.runtime.timezone = "UTC";

@@ -12,8 +12,7 @@ const char* to_string(HealthStatus s) {
 
 Health make_health(HealthStatus status, std::chrono::system_clock::time_point now,
                    std::chrono::system_clock::time_point started) {
-  auto up = std::chrono::duration_cast<std::chrono::seconds>(now - started).count();
-  return {status, iso8601_utc(now), up < 0 ? 0 : up};
+  return {status, iso8601_utc(now), elapsed_seconds(started, now)};
 }
 
 nlohmann::ordered_json health_to_json(const Health& h) {

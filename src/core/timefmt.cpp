@@ -21,6 +21,11 @@ std::string iso8601_utc(std::chrono::system_clock::time_point t, Precision p) {
   return out;
 }
 
+std::int64_t elapsed_seconds(std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to) {
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(to - from).count();
+  return s < 0 ? 0 : s;
+}
+
 namespace {
 std::string plural(std::int64_t n, const char* unit) {
   return fmt::format("{} {}{}", n, unit, n == 1 ? "" : "s");

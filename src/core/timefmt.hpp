@@ -12,6 +12,9 @@ enum class Precision { Seconds, Microseconds };
 // for an aware UTC datetime (the Flask service's current_time).
 std::string iso8601_utc(std::chrono::system_clock::time_point t, Precision p = Precision::Microseconds);
 
+// Whole seconds from `from` to `to`; 0 when the clock went backwards.
+std::int64_t elapsed_seconds(std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to);
+
 // "2 hours, 1 minute"; "3 days, 0 hours, 5 minutes" from a day on.
 std::string humanize_uptime(std::int64_t seconds);
 

@@ -131,8 +131,7 @@ void InfoDocument::prime(Clock::time_point now) {
 
 std::string InfoDocument::render(const core::RequestInfo& request, Clock::time_point now) {
   const auto t = current(now);
-  const auto up_raw = std::chrono::duration_cast<std::chrono::seconds>(now - started_).count();
-  const std::int64_t up = up_raw < 0 ? 0 : up_raw;
+  const std::int64_t up = core::elapsed_seconds(started_, now);
 
   if (t->fallback) {
     core::Report r = *t->fallback;
