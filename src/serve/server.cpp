@@ -21,6 +21,7 @@
 #include "core/collect.hpp"
 #include "core/config.hpp"
 #include "core/exit_codes.hpp"
+#include "core/timefmt.hpp"
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
@@ -184,19 +185,11 @@ RunResult run(const core::ServeConfig& cfg) {
         }
         return httplib::Server::HandlerResponse::Handled;
       }));
-  svr.set_exception_handler([&service](const httplib::Request& req, httplib::Response& res,
-                                       const std::exception_ptr& ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    service.logger().log(core::LogLevel::Error, "request failed",
-                         {{"error_type", "exception"}, {"error", what}, {"method", req.method}, {"path", req.path}});
-    write_response(service.error(500, req.path), service.draining(), res);
-  });
+  svr.set_exception_handler(
+      [&service](const httplib::Request& req, httplib::Response& res, const std::exception_ptr& ep) {
+        service.log_failure(req.method, req.path, ep);
+        write_response(service.error(500, req.path), service.draining(), res);
+      });
   svr.set_logger([&service](const httplib::Request& req, const httplib::Response& res) {
     auto& ctx = t_request;
     const auto took = ctx.active ? SteadyClock::now() - ctx.start : SteadyClock::duration::zero();
@@ -273,8 +266,8 @@ RunResult run(const core::ServeConfig& cfg) {
     logger.log(core::LogLevel::Error, "listener failed", {{"error_type", "accept"}, {"error", text}});
     return {kExitFailure, std::move(text)};
   }
-  const auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started).count();
-  logger.log(core::LogLevel::Info, "stopped", {{"uptime_seconds", static_cast<std::int64_t>(up)}});
+  logger.log(core::LogLevel::Info, "stopped",
+             {{"uptime_seconds", core::elapsed_seconds(started, std::chrono::system_clock::now())}});
   return {kExitOk, {}};
 }
 

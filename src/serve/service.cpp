@@ -78,17 +78,31 @@ std::size_t Service::endpoint_index(std::string_view path) const {
   return routes_.size();
 }
 
+void Service::log_failure(std::string_view method, std::string_view path, const std::exception_ptr& ep) const noexcept {
+  std::string type = "unknown";
+  std::string what = "unknown exception";
+  try {
+    if (ep) std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    try {
+      type = type_name(typeid(e));
+      what = e.what();
+    } catch (...) {  // out of memory while describing it: keep the defaults
+    }
+  } catch (...) {
+  }
+  try {
+    logger_.log(core::LogLevel::Error, "request failed",
+                {{"error_type", type}, {"error", what}, {"method", method}, {"path", path}});
+  } catch (...) {  // logging must never turn a 500 into a crash
+  }
+}
+
 HttpResponse Service::handle(const HttpRequest& req) noexcept {
   try {
     return dispatch(req);
-  } catch (const std::exception& e) {
-    logger_.log(
-        core::LogLevel::Error, "request failed",
-        {{"error_type", type_name(typeid(e))}, {"error", e.what()}, {"method", req.method}, {"path", req.path}});
   } catch (...) {
-    logger_.log(
-        core::LogLevel::Error, "request failed",
-        {{"error_type", "unknown"}, {"error", "unknown exception"}, {"method", req.method}, {"path", req.path}});
+    log_failure(req.method, req.path, std::current_exception());
   }
   try {
     return error(500, req.path);
@@ -108,11 +122,7 @@ HttpResponse Service::dispatch(const HttpRequest& req) {
   if (!test_.delay_path.empty() && req.path == test_.delay_path) std::this_thread::sleep_for(core::kTestDelay);
   const auto i = endpoint_index(req.path);
   if (i == routes_.size()) return error(404, req.path);
-  if (req.method != "GET" && req.method != "HEAD") {
-    auto r = error(405, req.path);
-    r.allow = kAllowGet;
-    return r;
-  }
+  if (req.method != "GET" && req.method != "HEAD") return error(405, req.path);
   return (this->*routes_[i].handler)(req);
 }
 

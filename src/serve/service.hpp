@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,6 +46,8 @@ class Service {
 
   // Answers a request; never throws (a failing handler gives 500 and an ERROR line).
   HttpResponse handle(const HttpRequest& req) noexcept;
+  // The ERROR line for a request whose handling threw `ep`: its type and message.
+  void log_failure(std::string_view method, std::string_view path, const std::exception_ptr& ep) const noexcept;
   // The JSON document for an error status the HTTP layer chose (400, 413, ...).
   HttpResponse error(int status, std::string_view path) const;
 
