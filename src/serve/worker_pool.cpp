@@ -17,10 +17,12 @@ WorkerPool::~WorkerPool() {
 
 bool WorkerPool::submit(std::function<void()> job) {
   std::unique_lock lock(mu_);
+  // Join the threads that left first: reaping drops the lock, so every check
+  // below must come after it.
+  reap_locked(lock);
   if (stopping_) return false;
   jobs_.push_back(std::move(job));
   if (jobs_.size() > idle_ && running_.size() < max_threads_) {
-    reap_locked(lock);
     running_.emplace_back();
     auto self = std::prev(running_.end());
     *self = std::thread(&WorkerPool::work, this, self);
