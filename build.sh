@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake ninja-build pkg-config git
-  libcli11-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev catch2
+  libcli11-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libboost-dev catch2
   python3 python3-jsonschema
   scdoc mandoc groff-base bash-completion zsh fish dpkg-dev file)
 

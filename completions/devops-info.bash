@@ -63,10 +63,10 @@ _devops_info() {
     serve:--host) values='0.0.0.0 127.0.0.1' ;;
     serve:--log-format) values='json text' ;;
     serve:--log-level) values='debug info warning error' ;;
-    health:--timeout | health:--wait | health:--interval | serve:--shutdown-timeout)
+    health:--timeout | health:--wait | health:--interval | serve:--shutdown-timeout | serve:--shutdown-delay)
       values='500ms 1s 5s 10s 30s 1m'
       ;;
-    health:--url | serve:--port | serve:--threads) return ;;
+    health:--url | serve:--port | serve:--threads | serve:--max-connections) return ;;
   esac
   if [[ -n $values ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
@@ -78,7 +78,7 @@ _devops_info() {
   case $cmd in
     info) opts='-h --help -f --format -c --compact --field --color' ;;
     health) opts='-h --help --url --timeout --wait --interval --local -f --format -c --compact' ;;
-    serve) opts='-h --help --host --port --threads --log-format --log-level --shutdown-timeout' ;;
+    serve) opts='-h --help --host --port --threads --max-connections --log-format --log-level --shutdown-delay --shutdown-timeout' ;;
     *)
       if [[ $cur == -* ]]; then
         opts='-h --help -V --version'

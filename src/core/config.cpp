@@ -144,16 +144,29 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
   }
   if (flags.log_format) c.log_format = *flags.log_format;
 
-  if (flags.max_threads) {
-    if (*flags.max_threads < 1 || *flags.max_threads > 100'000) {
-      return invalid("--threads", std::to_string(*flags.max_threads), "a thread count (1 to 100000)");
+  if (flags.threads) {
+    if (*flags.threads < 1 || *flags.threads > kMaxThreads) {
+      return invalid("--threads", std::to_string(*flags.threads),
+                     fmt::format("a number of event loops (1 to {})", kMaxThreads));
     }
-    c.max_threads = *flags.max_threads;
+    c.threads = *flags.threads;
+  }
+  if (flags.max_connections) {
+    if (*flags.max_connections < 1 || *flags.max_connections > kMaxMaxConnections) {
+      return invalid("--max-connections", std::to_string(*flags.max_connections),
+                     fmt::format("a number of connections (1 to {})", kMaxMaxConnections));
+    }
+    c.max_connections = *flags.max_connections;
   }
   if (flags.shutdown_timeout) {
     auto d = parse_duration_option("--shutdown-timeout", *flags.shutdown_timeout);
     if (auto* e = std::get_if<ConfigError>(&d)) return *e;
     c.shutdown_timeout = std::get<std::chrono::milliseconds>(d);
+  }
+  if (flags.shutdown_delay) {
+    auto d = parse_duration_option("--shutdown-delay", *flags.shutdown_delay);
+    if (auto* e = std::get_if<ConfigError>(&d)) return *e;
+    c.shutdown_delay = std::get<std::chrono::milliseconds>(d);
   }
   c.test = flags.test;
   return c;

@@ -23,7 +23,9 @@ const char* to_string(LogLevel level);
 
 inline constexpr const char* kDefaultHost = "0.0.0.0";
 inline constexpr int kDefaultPort = 5000;
-inline constexpr std::size_t kDefaultMaxThreads = 512;
+inline constexpr std::size_t kMaxThreads = 64;  // event loops
+inline constexpr std::size_t kDefaultMaxConnections = 10'000;
+inline constexpr std::size_t kMaxMaxConnections = 1'000'000;
 inline constexpr std::chrono::milliseconds kDefaultShutdownTimeout{10'000};
 
 // For the integration tests only (hidden options): make a path fail or slow.
@@ -37,10 +39,12 @@ inline constexpr std::chrono::milliseconds kTestDelay{1000};
 struct ServeConfig {
   std::string host{kDefaultHost};  // a numeric IPv4 or IPv6 address
   int port{kDefaultPort};          // 0: any free port
-  std::size_t max_threads{kDefaultMaxThreads};
+  std::size_t threads{0};          // event loops; 0: one per usable CPU
+  std::size_t max_connections{kDefaultMaxConnections};
   LogFormat log_format{LogFormat::JsonLines};
   LogLevel log_level{LogLevel::Info};
   std::chrono::milliseconds shutdown_timeout{kDefaultShutdownTimeout};
+  std::chrono::milliseconds shutdown_delay{0};  // /ready 503 but still serving, before the drain
   TestHooks test;
 };
 
@@ -48,10 +52,12 @@ struct ServeConfig {
 struct ServeFlags {
   std::optional<std::string> host;
   std::optional<std::string> port;
-  std::optional<std::size_t> max_threads;
+  std::optional<std::size_t> threads;
+  std::optional<std::size_t> max_connections;
   std::optional<LogFormat> log_format;
   std::optional<LogLevel> log_level;
   std::optional<std::string> shutdown_timeout;
+  std::optional<std::string> shutdown_delay;
   TestHooks test;
 };
 

@@ -7,6 +7,7 @@
 
 #include "core/timefmt.hpp"
 #include "serve/json_text.hpp"
+#include "serve/log_writer.hpp"
 
 namespace devops::serve {
 
@@ -77,8 +78,8 @@ std::string format_log_line(core::LogFormat format, std::chrono::system_clock::t
   return out;
 }
 
-Logger::Logger(core::LogFormat format, core::LogLevel min_level, int fd)
-    : format_(format), min_level_(min_level), fd_(fd) {}
+Logger::Logger(core::LogFormat format, core::LogLevel min_level, int fd, LogWriter* writer)
+    : format_(format), min_level_(min_level), fd_(fd), writer_(writer) {}
 
 void Logger::log(core::LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) const {
   log(level, msg, std::span<const LogField>(fields.begin(), fields.size()));
@@ -87,6 +88,10 @@ void Logger::log(core::LogLevel level, std::string_view msg, std::initializer_li
 void Logger::log(core::LogLevel level, std::string_view msg, std::span<const LogField> fields) const {
   if (!enabled(level)) return;
   const std::string line = format_log_line(format_, std::chrono::system_clock::now(), level, msg, fields);
+  if (writer_ != nullptr) {
+    writer_->push(line);
+    return;
+  }
   // One write per line; a short write (a full pipe, a signal) resumes where it stopped.
   std::size_t done = 0;
   while (done < line.size()) {

@@ -1,8 +1,8 @@
 #pragma once
 
 // Structured logs: one line per event on stdout, JSON for machines or
-// key=value text for a terminal. Each line is written with one write(2), so
-// lines from different threads never interleave.
+// key=value text for a terminal. Lines are written whole (one write(2) each,
+// or whole lines at a time through a LogWriter), so they never interleave.
 
 #include <chrono>
 #include <cstdint>
@@ -52,9 +52,12 @@ struct LogField {
 std::string format_log_line(core::LogFormat format, std::chrono::system_clock::time_point when, core::LogLevel level,
                             std::string_view msg, std::span<const LogField> fields);
 
+class LogWriter;
+
 class Logger {
  public:
-  Logger(core::LogFormat format, core::LogLevel min_level, int fd);
+  // Lines go to `writer` when one is given, else straight to `fd`.
+  Logger(core::LogFormat format, core::LogLevel min_level, int fd, LogWriter* writer = nullptr);
 
   bool enabled(core::LogLevel level) const { return level >= min_level_; }
   void log(core::LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {}) const;
@@ -64,6 +67,7 @@ class Logger {
   core::LogFormat format_;
   core::LogLevel min_level_;
   int fd_;
+  LogWriter* writer_;
 };
 
 }  // namespace devops::serve

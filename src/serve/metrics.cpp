@@ -114,6 +114,14 @@ void Metrics::render(std::string& out, std::span<const std::string_view> endpoin
 
   header(out, "http_requests_in_progress", "gauge", "HTTP requests being answered now.");
   fmt::format_to(it, "http_requests_in_progress {}\n", in_progress());
+
+  header(out, "devops_info_connections_open", "gauge", "Client connections open now.");
+  fmt::format_to(it, "devops_info_connections_open {}\n", connections_open.load(kRelaxed));
+  header(out, "devops_info_connections_rejected_total", "counter",
+         "Connections closed at once because --max-connections were open.");
+  fmt::format_to(it, "devops_info_connections_rejected_total {}\n", connections_rejected.load(kRelaxed));
+  header(out, "devops_info_log_lines_dropped_total", "counter", "Log lines dropped because stdout could not keep up.");
+  fmt::format_to(it, "devops_info_log_lines_dropped_total {}\n", log_lines_dropped.load(kRelaxed));
 }
 
 ProcessStats read_process_stats(std::chrono::system_clock::time_point started) {

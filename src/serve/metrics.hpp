@@ -45,7 +45,14 @@ class Metrics {
   std::uint64_t requests(std::size_t method, std::size_t endpoint, int status) const;
   std::int64_t in_progress() const { return in_progress_.load(std::memory_order_relaxed); }
 
-  // http_requests_total, http_request_duration_seconds, http_requests_in_progress.
+  // The connection layer's own counters.
+  std::atomic<std::int64_t> connections_open{0};       // client connections open now
+  std::atomic<std::uint64_t> connections_rejected{0};  // closed at once: --max-connections reached
+  std::atomic<std::uint64_t> log_lines_dropped{0};     // stdout could not keep up
+
+  // http_requests_total, http_request_duration_seconds, http_requests_in_progress,
+  // devops_info_connections_open, devops_info_connections_rejected_total,
+  // devops_info_log_lines_dropped_total.
   void render(std::string& out, std::span<const std::string_view> endpoint_labels) const;
 
  private:

@@ -44,9 +44,6 @@ NetError from_errno(int err) {
   }
 }
 
-namespace {
-
-// A socket address for a numeric IPv4 or IPv6 host; false otherwise.
 bool make_address(const std::string& host, int port, sockaddr_storage& ss, socklen_t& len) {
   ss = {};
   const auto p = htons(static_cast<std::uint16_t>(port));
@@ -67,8 +64,6 @@ bool make_address(const std::string& host, int port, sockaddr_storage& ss, sockl
   }
   return false;
 }
-
-}  // namespace
 
 NetError diagnose_bind(const std::string& host, int port) {
   sockaddr_storage ss{};

@@ -2,6 +2,8 @@
 
 // The network failures this program tells apart, whatever library saw them.
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <string>
 
@@ -27,6 +29,9 @@ const char* describe(NetError e);
 
 // The NetError for an errno value from bind(2) or connect(2).
 NetError from_errno(int err);
+
+// The socket address of a numeric IPv4 or IPv6 host; false for anything else.
+bool make_address(const std::string& host, int port, sockaddr_storage& ss, socklen_t& len);
 
 // Why binding `host:port` fails, asked of the kernel with a socket of our own
 // (libraries often say only that it failed). `host` is a numeric address.

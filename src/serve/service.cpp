@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
-#include <thread>
 #include <typeinfo>
 
 #include "core/build_info.hpp"
@@ -17,23 +16,6 @@ namespace devops::serve {
 namespace {
 
 constexpr std::string_view kAllowGet = "GET, HEAD";
-
-std::string_view reason(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Server Error" : "Client Error";
-  }
-}
 
 HttpResponse json_response(int status, const core::Json& doc) {
   return {status, "application/json", core::render_json(doc, core::JsonStyle::Compact), {}};
@@ -119,15 +101,16 @@ HttpResponse Service::dispatch(const HttpRequest& req) {
   if (!test_.fail_path.empty() && req.path == test_.fail_path) {
     throw std::runtime_error("injected failure (--fail-path)");
   }
-  if (!test_.delay_path.empty() && req.path == test_.delay_path) std::this_thread::sleep_for(core::kTestDelay);
   const auto i = endpoint_index(req.path);
   if (i == routes_.size()) return error(404, req.path);
   if (req.method != "GET" && req.method != "HEAD") return error(405, req.path);
-  return (this->*routes_[i].handler)(req);
+  auto r = (this->*routes_[i].handler)(req);
+  if (!test_.delay_path.empty() && req.path == test_.delay_path) r.delay = core::kTestDelay;
+  return r;
 }
 
 HttpResponse Service::error(int status, std::string_view path) const {
-  core::Json doc{{"error", reason(status)}, {"status", status}};
+  core::Json doc{{"error", reason_phrase(status)}, {"status", status}};
   if (!path.empty()) doc["path"] = path;
   if (status == 405) doc["allowed"] = {"GET", "HEAD"};
   auto r = json_response(status, doc);
@@ -149,7 +132,7 @@ HttpResponse Service::health(const HttpRequest&) {
 }
 
 HttpResponse Service::ready(const HttpRequest&) {
-  if (draining()) return json_response(503, {{"status", "draining"}});
+  if (shutting_down_.load(std::memory_order_relaxed)) return json_response(503, {{"status", "draining"}});
   return json_response(200, {{"status", "ready"}});
 }
 

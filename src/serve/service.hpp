@@ -14,25 +14,12 @@
 
 #include "core/config.hpp"
 #include "core/endpoints.hpp"
+#include "serve/http_types.hpp"
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
 
 namespace devops::serve {
-
-struct HttpRequest {
-  std::string_view method;
-  std::string_view path;  // without the query
-  std::string_view client_ip;
-  std::string_view user_agent;
-};
-
-struct HttpResponse {
-  int status{200};
-  std::string_view content_type{"application/json"};
-  std::string body;
-  std::string_view allow;  // set on 405
-};
 
 inline constexpr std::string_view kUnknownEndpoint = "unknown";
 
@@ -62,8 +49,14 @@ class Service {
   // A request was answered: its metrics (`counted`: what started() returned) and its log line.
   void finished(const HttpRequest& req, int status, std::chrono::nanoseconds took, bool counted);
 
+  // Shutdown was asked for (the --shutdown-delay before the drain): /ready
+  // answers 503 from now on, /health still 200.
+  void begin_shutdown() { shutting_down_.store(true, std::memory_order_relaxed); }
   // Shutdown has begun: /health and /ready answer 503 from now on.
-  void begin_drain() { draining_.store(true, std::memory_order_relaxed); }
+  void begin_drain() {
+    begin_shutdown();
+    draining_.store(true, std::memory_order_relaxed);
+  }
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
 
   const Logger& logger() const { return logger_; }
@@ -89,6 +82,7 @@ class Service {
   std::vector<Route> routes_;
   std::vector<std::string_view> labels_;
   std::size_t metrics_route_;
+  std::atomic<bool> shutting_down_{false};
   std::atomic<bool> draining_{false};
 };
 

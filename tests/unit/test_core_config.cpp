@@ -91,8 +91,10 @@ TEST_CASE("serve configuration: defaults") {
   CHECK(c.port == 5000);
   CHECK(c.log_level == LogLevel::Info);
   CHECK(c.log_format == LogFormat::JsonLines);
-  CHECK(c.max_threads == kDefaultMaxThreads);
+  CHECK(c.threads == 0);  // one event loop per usable CPU
+  CHECK(c.max_connections == 10'000);
   CHECK(c.shutdown_timeout == milliseconds(10'000));
+  CHECK(c.shutdown_delay == milliseconds(0));
 }
 
 TEST_CASE("serve configuration: the environment beats the default") {
@@ -111,13 +113,17 @@ TEST_CASE("serve configuration: a flag beats the environment, which is then not 
   f.port = "0";
   f.log_level = LogLevel::Warning;
   f.shutdown_timeout = "2.5s";
-  f.max_threads = 4;
+  f.threads = 4;
+  f.max_connections = 20'000;
+  f.shutdown_delay = "5s";
   const auto c = ok(resolve_serve_config(f, env_of({{"HOST", "bad"}, {"PORT", "abc"}, {"DEBUG", "true"}})));
   CHECK(c.host == "::1");
   CHECK(c.port == 0);
   CHECK(c.log_level == LogLevel::Warning);
   CHECK(c.shutdown_timeout == milliseconds(2500));
-  CHECK(c.max_threads == 4);
+  CHECK(c.threads == 4);
+  CHECK(c.max_connections == 20'000);
+  CHECK(c.shutdown_delay == milliseconds(5000));
 }
 
 TEST_CASE("serve configuration: bad values name the variable or the flag") {
@@ -133,8 +139,16 @@ TEST_CASE("serve configuration: bad values name the variable or the flag") {
   f.shutdown_timeout = "later";
   CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--shutdown-timeout: 'later'"));
   f = {};
-  f.max_threads = 0;
+  f.threads = 0;
   CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--threads: '0'"));
+  f.threads = 65;
+  CHECK(error_of(resolve_serve_config(f, env_of({}))) == "--threads: '65' is not a number of event loops (1 to 64)");
+  f = {};
+  f.max_connections = 0;
+  CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--max-connections: '0'"));
+  f = {};
+  f.shutdown_delay = "-1s";
+  CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--shutdown-delay: '-1s'"));
 }
 
 TEST_CASE("parse_http_url") {

@@ -1,0 +1,558 @@
+#include "serve/engine.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <ctime>
+#include <exception>
+#include <map>
+#include <system_error>
+
+#include "serve/log.hpp"
+#include "serve/metrics.hpp"
+#include "serve/service.hpp"
+
+namespace devops::serve {
+
+namespace {
+
+constexpr int kMaxEvents = 256;
+constexpr std::size_t kReadBuffer = std::size_t{64} * 1024;
+constexpr int kAcceptBatch = 64;
+constexpr int kSettleRounds = 64;                       // write/resume rounds per event, then back to epoll
+constexpr std::size_t kKeepOutputCapacity = 16 * 1024;  // a connection's output buffer beyond this is freed
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+constexpr std::int64_t kTrimAbove = 512;  // give memory back once a crowd of this size has left
+
+// epoll_event.data.ptr for what is not a connection.
+char g_listen_tag;
+char g_wake_tag;
+
+// "Sun, 29 Nov 2026 20:13:28 GMT" (RFC 9110 IMF-fixdate), without the locale.
+void format_http_date(std::time_t t, std::array<char, 32>& buf) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  std::snprintf(buf.data(), buf.size(), "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday % 7], tm.tm_mday,
+                kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+std::string peer_address(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  } else if (ss.ss_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  }
+  std::string_view ip = buf;
+  // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d.
+  if (ip.starts_with("::ffff:") && ip.find('.') != std::string_view::npos) ip.remove_prefix(7);
+  return std::string(ip);
+}
+
+struct Conn;
+
+// Connections in order of their deadlines. Every deadline in one list is
+// "now + the same span" when it is set, so appending keeps the order.
+struct TimerList {
+  Conn* head{nullptr};
+  Conn* tail{nullptr};
+};
+
+struct Conn {
+  Conn(int f, const HttpLimits& limits, std::string ip) : fd(f), proto(limits), client_ip(std::move(ip)) {}
+  int fd;
+  HttpProtocol proto;
+  std::string client_ip;
+  std::string out;  // answers the socket has not taken yet
+  std::size_t out_pos{0};
+  TimerList* list{nullptr};
+  Conn* prev{nullptr};
+  Conn* next{nullptr};
+  SteadyClock::time_point deadline{};
+  std::multimap<SteadyClock::time_point, Conn*>::iterator hold;
+  bool hold_armed{false};
+  std::size_t index{0};  // in Loop::conns_
+  std::uint32_t events{0};
+  bool eof{false};
+  bool lingering{false};
+};
+
+void unlink(Conn* c) {
+  if (c->list == nullptr) return;
+  auto& l = *c->list;
+  (c->prev != nullptr ? c->prev->next : l.head) = c->next;
+  (c->next != nullptr ? c->next->prev : l.tail) = c->prev;
+  c->prev = c->next = nullptr;
+  c->list = nullptr;
+}
+
+void append(TimerList& l, Conn* c, SteadyClock::time_point deadline) {
+  unlink(c);
+  c->deadline = deadline;
+  c->list = &l;
+  c->prev = l.tail;
+  (l.tail != nullptr ? l.tail->next : l.head) = c;
+  l.tail = c;
+}
+
+}  // namespace
+
+class Engine::Loop final : public HttpApplication {
+ public:
+  explicit Loop(Engine& engine) : e_(engine), cfg_(engine.config_) {
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    reserve_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (ep_ < 0 || wake_ < 0) throw std::system_error(errno, std::system_category(), "epoll");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &g_wake_tag;
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev) != 0) throw std::system_error(errno, std::system_category());
+    watch_listener(true);
+  }
+  ~Loop() override {
+    while (!conns_.empty()) close_conn(conns_.back());
+    for (int fd : {ep_, wake_, reserve_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  void run();
+  void request_drain() {
+    drain_requested_.store(true);
+    const std::uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof one);
+  }
+
+ private:
+  // HttpApplication: the Service answers, on this loop.
+  HttpResponse handle(ParsedRequest& req) override {
+    req.start = SteadyClock::now();
+    req.counted = e_.service_.started(req.path);
+    return e_.service_.handle(to_http(req));
+  }
+  HttpResponse reject(int status, ParsedRequest& req) override { return e_.service_.error(status, req.path); }
+  void complete(const ParsedRequest& req, int status) override {
+    e_.service_.finished(to_http(req), status, SteadyClock::now() - req.start, req.counted);
+  }
+  bool draining() const override { return e_.service_.draining(); }
+  std::string_view date() override {
+    const std::time_t t = ::time(nullptr);
+    if (t != date_second_) {
+      format_http_date(t, date_);
+      date_second_ = t;
+    }
+    return date_.data();
+  }
+
+  HttpRequest to_http(const ParsedRequest& r) const { return {r.method, r.path, current_->client_ip, r.user_agent}; }
+
+  void watch_listener(bool on);
+  void accept_ready();
+  void on_event(Conn* c, std::uint32_t events);
+  void on_readable(Conn* c);
+  // Writes `out` from `pos`, lets the protocol go on with kept input while the
+  // socket takes it, then sets the connection's interest and deadline.
+  void settle(Conn* c, std::string& out, std::size_t& pos);
+  bool send_out(Conn* c, std::string& out, std::size_t& pos);
+  void linger(Conn* c);
+  void close_conn(Conn* c);
+  void begin_drain();
+  void expire();
+  int next_timeout() const;
+
+  Engine& e_;
+  const EngineConfig& cfg_;
+  int ep_{-1};
+  int wake_{-1};
+  int reserve_{-1};  // given up for a moment to accept and close a client when out of descriptors
+  bool listening_{false};
+  SteadyClock::time_point accept_paused_until_{};
+  std::atomic<bool> drain_requested_{false};
+  bool draining_{false};
+  SteadyClock::time_point now_{SteadyClock::now()};
+  Conn* current_{nullptr};
+  std::vector<Conn*> conns_;
+  std::int64_t high_water_{0};
+  TimerList idle_;
+  TimerList request_;
+  TimerList write_;
+  TimerList linger_;
+  std::multimap<SteadyClock::time_point, Conn*> holds_;
+  std::string scratch_;  // answers are built here; only what the socket does not take is kept
+  std::array<char, kReadBuffer> read_buf_{};
+  std::time_t date_second_{-1};
+  std::array<char, 32> date_{};
+};
+
+void Engine::Loop::watch_listener(bool on) {
+  if (on == listening_ || e_.listen_fd_ < 0) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one loop wakes per new connection
+  ev.data.ptr = &g_listen_tag;
+  if (::epoll_ctl(ep_, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, e_.listen_fd_, &ev) == 0) listening_ = on;
+}
+
+void Engine::Loop::run() {
+  std::array<epoll_event, kMaxEvents> events{};
+  while (!(draining_ && conns_.empty())) {
+    const int n = ::epoll_wait(ep_, events.data(), kMaxEvents, next_timeout());
+    now_ = SteadyClock::now();
+    for (int i = 0; i < n; ++i) {
+      void* tag = events[static_cast<std::size_t>(i)].data.ptr;
+      if (tag == &g_listen_tag) {
+        accept_ready();
+      } else if (tag == &g_wake_tag) {
+        std::uint64_t v = 0;
+        (void)!::read(wake_, &v, sizeof v);
+        if (drain_requested_.load() && !draining_) begin_drain();
+      } else {
+        on_event(static_cast<Conn*>(tag), events[static_cast<std::size_t>(i)].events);
+      }
+    }
+    expire();
+  }
+}
+
+void Engine::Loop::accept_ready() {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    const int fd = ::accept4(e_.listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if ((errno == EMFILE || errno == ENFILE) && reserve_ >= 0) {
+        // Out of descriptors: free the spare one to take the client off the
+        // queue and close it, rather than leave it waiting.
+        ::close(reserve_);
+        const int victim = ::accept4(e_.listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (victim >= 0) ::close(victim);
+        reserve_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        // No descriptors or memory for now: stop accepting for a moment
+        // instead of spinning on a listener that stays readable.
+        watch_listener(false);
+        accept_paused_until_ = now_ + kAcceptPause;
+      }
+      return;
+    }
+    const auto open = e_.metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+    if (open >= static_cast<std::int64_t>(cfg_.max_connections)) {
+      e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+      e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+      ::close(fd);
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto* c = new Conn(fd, cfg_.limits, peer_address(ss));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = c;
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      ::close(fd);
+      delete c;
+      e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+      continue;
+    }
+    c->events = EPOLLIN;
+    c->index = conns_.size();
+    conns_.push_back(c);
+    high_water_ = std::max(high_water_, static_cast<std::int64_t>(conns_.size()));
+    append(idle_, c, now_ + cfg_.idle_timeout);
+  }
+}
+
+void Engine::Loop::on_event(Conn* c, std::uint32_t events) {
+  current_ = c;
+  try {
+    if ((events & EPOLLERR) != 0) {
+      close_conn(c);
+      return;
+    }
+    if ((events & EPOLLIN) != 0) {
+      on_readable(c);
+      return;
+    }
+    if ((events & EPOLLHUP) != 0) {  // both directions are shut: nothing can be delivered
+      close_conn(c);
+      return;
+    }
+    if ((events & EPOLLOUT) != 0) settle(c, c->out, c->out_pos);
+  } catch (const std::exception& ex) {
+    e_.logger_.log(core::LogLevel::Error, "connection failed", {{"error_type", "engine"}, {"error", ex.what()}});
+    close_conn(c);
+  }
+}
+
+void Engine::Loop::on_readable(Conn* c) {
+  if (c->lingering) {
+    // After a refusal: read and drop what the client still sends, so that
+    // closing does not reset the connection before it has read the answer.
+    for (int i = 0; i < 4; ++i) {
+      const auto n = ::recv(c->fd, read_buf_.data(), read_buf_.size(), 0);
+      if (n > 0) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      break;
+    }
+    close_conn(c);
+    return;
+  }
+  const auto n = ::recv(c->fd, read_buf_.data(), read_buf_.size(), 0);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    close_conn(c);
+    return;
+  }
+  const bool own = c->out.empty();
+  std::string& out = own ? scratch_ : c->out;
+  std::size_t scratch_pos = 0;
+  if (own) scratch_.clear();
+  if (n == 0) {
+    c->eof = true;
+  } else {
+    c->proto.receive({read_buf_.data(), static_cast<std::size_t>(n)}, out, *this, now_);
+  }
+  settle(c, out, own ? scratch_pos : c->out_pos);
+}
+
+bool Engine::Loop::send_out(Conn* c, std::string& out, std::size_t& pos) {
+  while (pos < out.size()) {
+    const auto n = ::send(c->fd, out.data() + pos, out.size() - pos, MSG_NOSIGNAL);
+    if (n >= 0) {
+      pos += static_cast<std::size_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      break;
+    } else if (errno != EINTR) {
+      close_conn(c);
+      return false;
+    }
+  }
+  if (pos == out.size()) {
+    out.clear();
+    pos = 0;
+  }
+  return true;
+}
+
+void Engine::Loop::settle(Conn* c, std::string& out, std::size_t& pos) {
+  for (int round = 0; round < kSettleRounds; ++round) {
+    if (!send_out(c, out, pos)) return;
+    if (!out.empty() || c->proto.holding() || c->proto.closing()) break;
+    c->proto.resume(out, *this, now_);
+    if (out.empty()) break;
+  }
+  if (&out == &scratch_) {
+    if (!out.empty()) {
+      c->out.assign(out, pos);
+      c->out_pos = 0;
+    }
+  } else if (c->out.empty() && c->out.capacity() > kKeepOutputCapacity) {
+    std::string().swap(c->out);
+  }
+  const bool pending = !c->out.empty();
+  if (!pending) {
+    if (c->proto.closing()) {
+      if (c->proto.unread_input() && !c->eof) {
+        linger(c);
+      } else {
+        close_conn(c);
+      }
+      return;
+    }
+    if ((c->eof && !c->proto.holding()) || (draining_ && c->proto.idle())) {
+      close_conn(c);
+      return;
+    }
+  }
+  std::uint32_t want = 0;
+  if (pending) want |= EPOLLOUT;
+  if (!c->eof && c->proto.wants_input(c->out.size())) want |= EPOLLIN;
+  if (want != c->events) {
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.ptr = c;
+    ::epoll_ctl(ep_, EPOLL_CTL_MOD, c->fd, &ev);
+    c->events = want;
+  }
+  if (pending) {
+    if (c->list != &write_) append(write_, c, now_ + cfg_.write_timeout);
+  } else if (c->proto.holding()) {
+    unlink(c);
+    if (!c->hold_armed) {
+      c->hold = holds_.emplace(c->proto.release_at(), c);
+      c->hold_armed = true;
+    }
+  } else if (c->proto.mid_request()) {
+    if (c->list != &request_) append(request_, c, c->proto.request_started() + cfg_.request_timeout);
+  } else {
+    append(idle_, c, now_ + cfg_.idle_timeout);
+  }
+}
+
+void Engine::Loop::linger(Conn* c) {
+  ::shutdown(c->fd, SHUT_WR);
+  c->lingering = true;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = c;
+  ::epoll_ctl(ep_, EPOLL_CTL_MOD, c->fd, &ev);
+  c->events = EPOLLIN;
+  append(linger_, c, now_ + cfg_.linger_timeout);
+}
+
+void Engine::Loop::close_conn(Conn* c) {
+  if (c->hold_armed) holds_.erase(c->hold);
+  // A held answer that will never be sent is no longer in progress.
+  if (c->proto.holding() && c->proto.held_request().counted) e_.metrics_.finished();
+  unlink(c);
+  conns_[c->index] = conns_.back();
+  conns_[c->index]->index = c->index;
+  conns_.pop_back();
+  ::close(c->fd);
+  delete c;
+  e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  if (high_water_ > kTrimAbove && static_cast<std::int64_t>(conns_.size()) < high_water_ / 8) {
+    high_water_ = static_cast<std::int64_t>(conns_.size());
+    ::malloc_trim(0);  // a crowd has left: give its memory back to the system
+  }
+}
+
+void Engine::Loop::begin_drain() {
+  draining_ = true;
+  watch_listener(false);
+  // Idle connections and requests not yet complete close now; answers being
+  // written or held back are finished first (and say Connection: close).
+  const auto all = conns_;
+  for (Conn* c : all) {
+    if (c->out.empty() && !c->proto.holding()) close_conn(c);
+  }
+  {
+    const std::lock_guard lock(e_.drain_mu_);
+    ++e_.drained_;
+  }
+  e_.drain_cv_.notify_all();
+}
+
+void Engine::Loop::expire() {
+  for (TimerList* l : {&idle_, &request_, &write_, &linger_}) {
+    while (l->head != nullptr && l->head->deadline <= now_) close_conn(l->head);
+  }
+  while (!holds_.empty() && holds_.begin()->first <= now_) {
+    Conn* c = holds_.begin()->second;
+    holds_.erase(holds_.begin());
+    c->hold_armed = false;
+    current_ = c;
+    const bool own = c->out.empty();
+    std::string& out = own ? scratch_ : c->out;
+    std::size_t scratch_pos = 0;
+    if (own) scratch_.clear();
+    c->proto.release(out, *this, now_);
+    settle(c, out, own ? scratch_pos : c->out_pos);
+  }
+  if (!listening_ && !draining_ && now_ >= accept_paused_until_) watch_listener(true);
+}
+
+int Engine::Loop::next_timeout() const {
+  auto next = SteadyClock::time_point::max();
+  for (const TimerList* l : {&idle_, &request_, &write_, &linger_}) {
+    if (l->head != nullptr) next = std::min(next, l->head->deadline);
+  }
+  if (!holds_.empty()) next = std::min(next, holds_.begin()->first);
+  if (!listening_ && !draining_) next = std::min(next, accept_paused_until_);
+  if (next == SteadyClock::time_point::max()) return -1;
+  if (next <= now_) return 0;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now_).count() + 1;
+  return static_cast<int>(std::min<std::int64_t>(ms, 60'000));
+}
+
+Engine::Engine(Service& service, Metrics& metrics, const Logger& logger, EngineConfig config)
+    : service_(service), metrics_(metrics), logger_(logger), config_(std::move(config)) {}
+
+Engine::~Engine() {
+  join();
+  loops_.clear();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+Engine::Bound Engine::listen(const std::string& host, int port) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (!make_address(host, port, ss, len)) return {NetError::AddressUnavailable, 0};
+  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return {from_errno(errno), 0};
+  const int one = 1;
+  const int zero = 0;
+  // SO_REUSEADDR, not SO_REUSEPORT: a second server on the port must fail.
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (ss.ss_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);  // "::" is both
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return {from_errno(err), 0};
+  }
+  sockaddr_storage got{};
+  socklen_t got_len = sizeof got;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len);
+  const auto p = got.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&got)->sin6_port
+                                           : reinterpret_cast<sockaddr_in*>(&got)->sin_port;
+  listen_fd_ = fd;
+  return {NetError::None, ntohs(p)};
+}
+
+void Engine::start(std::function<void()> stopped) {
+  on_stopped_ = std::move(stopped);
+  for (std::size_t i = 0; i < config_.loops; ++i) loops_.push_back(std::make_unique<Loop>(*this));
+  running_ = loops_.size();
+  started_ = true;
+  for (auto& loop : loops_) {
+    threads_.emplace_back([this, l = loop.get()] {
+      l->run();
+      if (running_.fetch_sub(1) == 1 && on_stopped_) on_stopped_();
+    });
+  }
+}
+
+std::int64_t Engine::drain() {
+  for (auto& loop : loops_) loop->request_drain();
+  {
+    // A loop answers within one turn: its handlers never block.
+    std::unique_lock lock(drain_mu_);
+    drain_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return drained_ == loops_.size(); });
+  }
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);  // from now on new connections are refused
+    listen_fd_ = -1;
+  }
+  return metrics_.connections_open.load();
+}
+
+std::int64_t Engine::open_connections() const {
+  return metrics_.connections_open.load();
+}
+
+void Engine::join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace devops::serve

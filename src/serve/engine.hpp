@@ -1,0 +1,85 @@
+#pragma once
+
+// The connection layer of `serve`: a few event loops (epoll, non-blocking
+// sockets, one thread each) that share one listening socket. Each connection
+// is an HttpProtocol fed with the bytes read; the Service answers its
+// requests on the loop. Deadlines are timers, every buffer is bounded, and no
+// client can hold a thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "serve/http_protocol.hpp"
+#include "serve/net_error.hpp"
+
+namespace devops::serve {
+
+class Service;
+class Metrics;
+class Logger;
+
+struct EngineConfig {
+  std::size_t loops{1};
+  std::size_t max_connections{10'000};
+  HttpLimits limits{};
+  std::chrono::milliseconds request_timeout{10'000};  // a whole request (head and body) from its first byte
+  std::chrono::milliseconds idle_timeout{5'000};      // a connection between requests
+  std::chrono::milliseconds write_timeout{5'000};     // an answer the client does not read
+  std::chrono::milliseconds linger_timeout{2'000};    // reading what is left after a refusal, before closing
+};
+
+class Engine {
+ public:
+  Engine(Service& service, Metrics& metrics, const Logger& logger, EngineConfig config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  struct Bound {
+    NetError error{NetError::None};
+    int port{0};  // the port bound (the one the kernel chose for port 0)
+  };
+  // Binds and listens on a numeric address.
+  Bound listen(const std::string& host, int port);
+  // Starts the loops; `stopped` is called once, from the last loop to end.
+  void start(std::function<void()> stopped);
+  // Stops accepting, closes the listener, idle connections and requests not
+  // yet complete, and lets the loops end once the answers in flight are
+  // written. Returns when every loop has done so, with the number of
+  // connections still open (0: nothing in flight).
+  std::int64_t drain();
+  // Every loop has ended.
+  bool stopped() const { return running_.load() == 0 && started_; }
+  // Connections still open (during a drain: requests still in flight).
+  std::int64_t open_connections() const;
+  // Joins the loops (after stopped()).
+  void join();
+
+ private:
+  class Loop;
+  friend class Loop;
+
+  Service& service_;
+  Metrics& metrics_;
+  const Logger& logger_;
+  EngineConfig config_;
+  int listen_fd_{-1};
+  bool started_{false};
+  std::atomic<std::size_t> running_{0};
+  std::mutex drain_mu_;
+  std::condition_variable drain_cv_;
+  std::size_t drained_{0};  // loops that have begun their drain
+  std::function<void()> on_stopped_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace devops::serve

@@ -1,0 +1,421 @@
+#include "serve/http_protocol.hpp"
+
+// Boost 1.74's Asio headers miss this include under C++20 with GCC 12.
+#include <utility>
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <cctype>
+#include <charconv>
+#include <cstring>
+
+namespace devops::serve {
+
+namespace {
+
+namespace http = boost::beast::http;
+using boost::beast::error_code;
+using BeastView = boost::beast::string_view;
+
+std::string_view view(BeastView s) {
+  return {s.data(), s.size()};
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void append_number(std::string& out, std::uint64_t n) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, r.ptr);
+}
+
+// The status for a request Beast's parser refused.
+int status_for(const error_code& ec) {
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::header_limit) return 431;
+  return 400;
+}
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::size_t kMaxChunkLine = 4096;  // a chunk-size line, extensions included
+
+}  // namespace
+
+// Beast's request parser, keeping what the application needs. It owns copies
+// of the request's strings, so a held answer can outlive the input buffer.
+struct HttpProtocol::Parser final : http::basic_parser<true> {
+  std::string method;
+  std::string target;
+  std::string path;
+  std::string user_agent;
+  int version{11};
+  int hosts{0};
+  bool expect_continue{false};
+  bool transfer_encoding{false};
+  int status{0};  // our own refusal, where Beast's error code says too little
+
+  explicit Parser(const HttpLimits& limits) {
+    header_limit(static_cast<std::uint32_t>(limits.max_head + 4));
+    body_limit(limits.max_body);
+    eager(true);
+  }
+
+  ParsedRequest request(SteadyClock::time_point start) const {
+    return {method, target, path, user_agent, version, start, false};
+  }
+
+ private:
+  void on_request_impl(http::verb, BeastView m, BeastView t, int v, error_code& ec) override {
+    method.assign(m.data(), m.size());
+    target.assign(t.data(), t.size());
+    version = v;
+    if (v != 10 && v != 11) {
+      status = 505;
+      ec = http::error::bad_version;
+    } else if (!decode_target_path(target, path)) {
+      status = 400;
+      ec = http::error::bad_target;
+    }
+  }
+  void on_response_impl(int, BeastView, int, error_code&) override {}
+  void on_field_impl(http::field f, BeastView, BeastView v, error_code&) override {
+    switch (f) {
+      case http::field::host: ++hosts; break;
+      case http::field::user_agent:
+        if (user_agent.empty()) user_agent.assign(v.data(), v.size());
+        break;
+      case http::field::expect: expect_continue = expect_continue || iequals(view(v), "100-continue"); break;
+      case http::field::transfer_encoding: transfer_encoding = true; break;
+      default: break;
+    }
+  }
+  void on_header_impl(error_code& ec) override {
+    // RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0.
+    if (hosts > 1 || (version == 11 && hosts == 0)) {
+      status = 400;
+      ec = http::error::bad_value;
+    }
+    // RFC 9112 6.1: chunked must be the final coding, and HTTP/1.0 has none.
+    if (transfer_encoding && (version == 10 || !chunked())) {
+      status = 400;
+      ec = http::error::bad_transfer_encoding;
+    }
+  }
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
+  std::size_t on_body_impl(BeastView body, error_code&) override { return body.size(); }  // discarded
+  void on_chunk_header_impl(std::uint64_t, BeastView, error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, BeastView body, error_code&) override { return body.size(); }
+  void on_finish_impl(error_code&) override {}
+};
+
+struct HttpProtocol::Held {
+  std::unique_ptr<Parser> parser;
+  ParsedRequest request;
+  HttpResponse response;
+  bool close{false};
+  SteadyClock::time_point release{};
+};
+
+HttpProtocol::HttpProtocol(const HttpLimits& limits) : limits_(limits) {}
+HttpProtocol::~HttpProtocol() = default;
+
+SteadyClock::time_point HttpProtocol::release_at() const {
+  return held_ ? held_->release : SteadyClock::time_point::max();
+}
+
+const ParsedRequest& HttpProtocol::held_request() const {
+  return held_->request;
+}
+
+bool HttpProtocol::wants_input(std::size_t queued_output) const {
+  return state_ != State::Closed && held_ == nullptr && queued_output < limits_.max_output;
+}
+
+void HttpProtocol::receive(std::string_view data, std::string& out, HttpApplication& app, SteadyClock::time_point now) {
+  if (state_ == State::Closed) {
+    unread_ = unread_ || !data.empty();
+    return;
+  }
+  if (pending_.empty()) {
+    // The usual case: parse straight from the read buffer, keep only a rest.
+    const auto used = process(data, out, app, now);
+    if (used < data.size() && state_ != State::Closed) pending_.assign(data.substr(used));
+    return;
+  }
+  pending_.append(data);
+  resume(out, app, now);
+}
+
+void HttpProtocol::resume(std::string& out, HttpApplication& app, SteadyClock::time_point now) {
+  if (pending_.empty()) return;
+  const auto used = process(pending_, out, app, now);
+  if (state_ == State::Closed) {
+    pending_.clear();
+  } else {
+    pending_.erase(0, used);
+  }
+}
+
+std::size_t HttpProtocol::process(std::string_view buf, std::string& out, HttpApplication& app,
+                                  SteadyClock::time_point now) {
+  std::size_t pos = 0;
+  while (pos < buf.size()) {
+    if (state_ == State::Closed) {
+      unread_ = true;  // e.g. requests pipelined behind one that closes
+      return buf.size();
+    }
+    if (held_ != nullptr || out.size() >= limits_.max_output) break;
+    const auto rest = buf.substr(pos);
+    if (state_ == State::Body) {
+      const auto n = feed_body(rest, out, app, now);
+      if (n == 0 && state_ == State::Body) break;  // needs more
+      pos += n;
+      continue;
+    }
+    if (state_ == State::Idle) {
+      // RFC 9112 2.2: empty lines before a request line are ignored.
+      if (rest.starts_with("\r\n")) {
+        pos += 2;
+        continue;
+      }
+      if (rest == "\r") break;
+      state_ = State::Head;
+      request_start_ = now;
+      scanned_ = 0;
+      fields_ = 0;
+    }
+    int status = 0;
+    const auto head_len = scan_head(rest, status);
+    if (status != 0) {
+      fail(status, out, app, now);
+      continue;
+    }
+    if (head_len == 0) break;  // needs more
+    pos += parse_head(rest, head_len, out, app, now);
+  }
+  return pos;
+}
+
+std::size_t HttpProtocol::scan_head(std::string_view buf, int& status) {
+  std::size_t i = scanned_;
+  while (true) {
+    const void* found = i < buf.size() ? std::memchr(buf.data() + i, '\n', buf.size() - i) : nullptr;
+    if (found == nullptr) {
+      if (buf.size() - i > limits_.max_line) {
+        status = i == 0 ? 414 : 431;
+      } else if (buf.size() > limits_.max_head) {
+        status = 431;
+      }
+      scanned_ = i;
+      return 0;
+    }
+    const auto end = static_cast<std::size_t>(static_cast<const char*>(found) - buf.data());
+    if (end == i || buf[end - 1] != '\r') {  // a bare LF ends no line in HTTP/1.1
+      status = 400;
+      return 0;
+    }
+    const auto len = end - 1 - i;
+    if (len > limits_.max_line) {
+      status = i == 0 ? 414 : 431;
+      return 0;
+    }
+    if (end + 1 > limits_.max_head) {
+      status = 431;
+      return 0;
+    }
+    if (i != 0) {
+      if (len == 0) return end + 1;           // the empty line: the head is complete
+      if (buf[i] == ' ' || buf[i] == '\t') {  // obs-fold (RFC 9112 5.2)
+        status = 400;
+        return 0;
+      }
+      if (++fields_ > limits_.max_fields) {
+        status = 431;
+        return 0;
+      }
+    }
+    i = end + 1;
+  }
+}
+
+std::size_t HttpProtocol::parse_head(std::string_view buf, std::size_t head_len, std::string& out, HttpApplication& app,
+                                     SteadyClock::time_point now) {
+  // A well-formed version other than 1.x: 505 rather than 400.
+  const auto line = buf.substr(0, buf.find('\r'));
+  if (line.size() > 9 && line.substr(line.size() - 9, 6) == " HTTP/" && line[line.size() - 2] == '.' &&
+      std::isdigit(static_cast<unsigned char>(line[line.size() - 3])) != 0 &&
+      std::isdigit(static_cast<unsigned char>(line.back())) != 0 && line[line.size() - 3] != '1') {
+    fail(505, out, app, now);
+    return head_len;
+  }
+  parser_ = std::make_unique<Parser>(limits_);
+  error_code ec;
+  const auto used = parser_->put(boost::asio::const_buffer(buf.data(), head_len), ec);
+  if (ec || used != head_len || !parser_->is_header_done()) {
+    fail(parser_->status != 0 ? parser_->status : status_for(ec), out, app, now);
+    return head_len;
+  }
+  if (parser_->is_done()) {
+    dispatch(out, app, now);
+    return head_len;
+  }
+  if (parser_->expect_continue) out.append(kContinue);
+  state_ = State::Body;
+  return head_len;
+}
+
+std::size_t HttpProtocol::feed_body(std::string_view buf, std::string& out, HttpApplication& app,
+                                    SteadyClock::time_point now) {
+  error_code ec;
+  const auto used = parser_->put(boost::asio::const_buffer(buf.data(), buf.size()), ec);
+  if (ec == http::error::need_more) {
+    if (used == 0 && buf.size() > kMaxChunkLine) fail(400, out, app, now);  // an endless chunk-size line
+    return used;
+  }
+  if (ec) {
+    fail(status_for(ec), out, app, now);
+    return buf.size();
+  }
+  if (parser_->is_done()) dispatch(out, app, now);
+  return used;
+}
+
+void HttpProtocol::dispatch(std::string& out, HttpApplication& app, SteadyClock::time_point now) {
+  ++requests_;
+  const bool close = !parser_->keep_alive() || requests_ >= limits_.max_requests || app.draining();
+  auto req = parser_->request(now);
+  auto resp = app.handle(req);
+  state_ = State::Idle;
+  if (resp.delay.count() > 0) {
+    const auto release = now + resp.delay;
+    held_ = std::make_unique<Held>(Held{std::move(parser_), req, std::move(resp), close, release});
+    return;
+  }
+  answer(req, std::move(resp), close, out, app);
+  parser_.reset();
+}
+
+void HttpProtocol::release(std::string& out, HttpApplication& app, SteadyClock::time_point now) {
+  if (held_ == nullptr) return;
+  const auto held = std::move(held_);
+  answer(held->request, std::move(held->response), held->close || app.draining(), out, app);
+  resume(out, app, now);
+}
+
+void HttpProtocol::answer(const ParsedRequest& req, HttpResponse&& resp, bool close, std::string& out,
+                          HttpApplication& app) {
+  append_response(out, resp, app.date(), close, !close && req.version == 10, req.method == "HEAD");
+  if (close) state_ = State::Closed;
+  app.complete(req, resp.status);
+}
+
+void HttpProtocol::fail(int status, std::string& out, HttpApplication& app, SteadyClock::time_point now) {
+  ParsedRequest req{};
+  req.start = now;
+  if (parser_ != nullptr && parser_->got_some()) {
+    req.method = parser_->method;
+    req.target = parser_->target;
+    req.path = parser_->path;
+    req.user_agent = parser_->user_agent;
+  }
+  auto resp = app.reject(status, req);
+  append_response(out, resp, app.date(), true, false, req.method == "HEAD");
+  state_ = State::Closed;
+  unread_ = true;  // the client may still be sending: read it off before closing
+  app.complete(req, status);
+  parser_.reset();
+}
+
+void append_response(std::string& out, const HttpResponse& resp, std::string_view date, bool close,
+                     bool keep_alive_header, bool head_only) {
+  out.append("HTTP/1.1 ");
+  append_number(out, static_cast<std::uint64_t>(resp.status));
+  out.push_back(' ');
+  out.append(reason_phrase(resp.status));
+  out.append("\r\nContent-Type: ");
+  out.append(resp.content_type);
+  out.append("\r\nContent-Length: ");
+  append_number(out, resp.body.size());
+  out.append("\r\nDate: ");
+  out.append(date);
+  out.append("\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n");
+  if (!resp.allow.empty()) {
+    out.append("Allow: ");
+    out.append(resp.allow);
+    out.append("\r\n");
+  }
+  if (close) {
+    out.append("Connection: close\r\n");
+  } else if (keep_alive_header) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+  if (!head_only) out.append(resp.body);
+}
+
+bool decode_target_path(std::string_view target, std::string& path) {
+  path.clear();
+  if (target == "*") {  // OPTIONS * (asterisk-form)
+    path = "*";
+    return true;
+  }
+  if (!target.starts_with('/')) {  // absolute-form: http://host/path
+    const auto scheme = target.find("://");
+    if (scheme == std::string_view::npos) return false;
+    const auto name = target.substr(0, scheme);
+    if (!iequals(name, "http") && !iequals(name, "https")) return false;
+    const auto slash = target.find_first_of("/?", scheme + 3);
+    target = slash == std::string_view::npos || target[slash] == '?' ? std::string_view("/") : target.substr(slash);
+  }
+  target = target.substr(0, target.find('?'));
+  path.reserve(target.size());
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] != '%') {
+      path.push_back(target[i]);
+      continue;
+    }
+    if (i + 2 >= target.size()) return false;
+    const int hi = hex_value(target[i + 1]);
+    const int lo = hex_value(target[i + 2]);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
+    path.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return status >= 500 ? "Server Error" : status >= 400 ? "Client Error" : "Unknown";
+  }
+}
+
+}  // namespace devops::serve

@@ -1,0 +1,300 @@
+// The HTTP/1.1 protocol of one connection, on byte strings: framing rules,
+// limits, pipelining, held answers. No sockets.
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+#include "serve/http_protocol.hpp"
+
+using namespace devops::serve;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Answers 200 with the path as the body; records what it saw.
+struct FakeApp final : HttpApplication {
+  std::vector<std::string> paths;
+  std::vector<std::string> methods;
+  std::vector<std::string> agents;
+  std::vector<int> completed;
+  std::chrono::milliseconds delay{0};
+  bool drain{false};
+
+  HttpResponse handle(ParsedRequest& req) override {
+    paths.emplace_back(req.path);
+    methods.emplace_back(req.method);
+    agents.emplace_back(req.user_agent);
+    HttpResponse r{200, "text/plain", std::string(req.path), {}, delay};
+    if (req.method != "GET" && req.method != "HEAD") r = {405, "text/plain", "no", "GET, HEAD"};
+    return r;
+  }
+  HttpResponse reject(int status, ParsedRequest&) override { return {status, "text/plain", "refused", {}}; }
+  void complete(const ParsedRequest&, int status) override { completed.push_back(status); }
+  bool draining() const override { return drain; }
+  std::string_view date() override { return "Sun, 29 Nov 2026 20:00:00 GMT"; }
+};
+
+struct Result {
+  std::string out;
+  bool closing{false};
+  bool unread{false};
+};
+
+// Feeds `input` in pieces of `piece` bytes (0: all at once).
+Result feed(FakeApp& app, std::string_view input, std::size_t piece = 0, const HttpLimits& limits = {}) {
+  HttpProtocol p(limits);
+  Result r;
+  const auto now = SteadyClock::now();
+  if (piece == 0) piece = input.size() + 1;
+  for (std::size_t i = 0; i < input.size(); i += piece) p.receive(input.substr(i, piece), r.out, app, now);
+  r.closing = p.closing();
+  r.unread = p.unread_input();
+  return r;
+}
+
+std::vector<int> statuses(std::string_view out) {
+  std::vector<int> s;
+  for (auto at = out.find("HTTP/1.1 "); at != std::string_view::npos; at = out.find("HTTP/1.1 ", at + 1)) {
+    s.push_back(std::stoi(std::string(out.substr(at + 9, 3))));
+  }
+  return s;
+}
+
+constexpr std::string_view kGet = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+
+}  // namespace
+
+TEST_CASE("a request gets one answer and the connection stays open") {
+  FakeApp app;
+  const auto r = feed(app, "GET /health?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: probe/1\r\n\r\n");
+  CHECK(r.out ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n"
+        "Date: Sun, 29 Nov 2026 20:00:00 GMT\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+        "\r\n/health");
+  CHECK_FALSE(r.closing);
+  CHECK(app.agents == std::vector<std::string>{"probe/1"});
+  CHECK(app.completed == std::vector<int>{200});
+}
+
+TEST_CASE("a request that arrives a byte at a time is answered the same") {
+  FakeApp a;
+  FakeApp b;
+  CHECK(feed(a, kGet, 1).out == feed(b, kGet).out);
+  CHECK(a.paths == std::vector<std::string>{"/health"});
+}
+
+TEST_CASE("100 pipelined requests in one write get 100 answers, in order") {
+  std::string in;
+  for (int i = 0; i < 100; ++i) in += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (std::size_t piece : {std::size_t{0}, std::size_t{7}}) {
+    FakeApp app;
+    const auto r = feed(app, in, piece);
+    REQUIRE(statuses(r.out).size() == 100);
+    REQUIRE(app.paths.size() == 100);
+    for (int i = 0; i < 100; ++i) CHECK(app.paths[static_cast<std::size_t>(i)] == "/" + std::to_string(i));
+    CHECK(r.out.ends_with("\r\n\r\n/99"));
+  }
+}
+
+TEST_CASE("HTTP/1.0 closes unless it asks for keep-alive; Connection: close closes") {
+  FakeApp app;
+  auto r = feed(app, "GET / HTTP/1.0\r\n\r\n");
+  CHECK(r.closing);
+  CHECK(r.out.find("Connection: close\r\n") != std::string::npos);
+  r = feed(app, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  CHECK_FALSE(r.closing);
+  CHECK(r.out.find("Connection: keep-alive\r\n") != std::string::npos);
+  r = feed(app, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + std::string(kGet));
+  CHECK(r.closing);
+  CHECK(statuses(r.out) == std::vector<int>{200});  // nothing after a request that closes
+}
+
+TEST_CASE("framing that RFC 9112 forbids is refused with 400 and closes") {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"Content-Length with Transfer-Encoding",
+       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"Transfer-Encoding with Content-Length",
+       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n"},
+      {"two different Content-Lengths",
+       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
+      {"a bad Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc"},
+      {"a negative Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"},
+      {"white space before the colon", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"},
+      {"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  2\r\n\r\n"},
+      {"HTTP/1.1 without Host", "GET / HTTP/1.1\r\nUser-Agent: a\r\n\r\n"},
+      {"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
+      {"chunked not last", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"},
+      {"a coding without chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc"},
+      {"Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"a bad method token", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"a bare LF", "GET / HTTP/1.1\nHost: x\n\n"},
+      {"a bare LF in a field", "GET / HTTP/1.1\r\nHost: x\nA: b\r\n\r\n"},
+      {"a control character in a value", std::string("GET / HTTP/1.1\r\nHost: x\r\nA: b\x01\r\n\r\n")},
+      {"no version", "GET /\r\nHost: x\r\n\r\n"},
+      {"a bad escape in the path", "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"a NUL in the path", "GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"a target that is no path", "GET health HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"a bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n"},
+      {"garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello\r\n\r\n"},
+  };
+  for (const auto& [name, request] : cases) {
+    INFO(name);
+    FakeApp app;
+    const auto r = feed(app, request + std::string(kGet));
+    CHECK(statuses(r.out) == std::vector<int>{400});
+    CHECK(r.out.find("Connection: close\r\n") != std::string::npos);
+    CHECK(r.closing);
+    CHECK(r.unread);  // the request behind it is not read as a request
+    CHECK(app.paths.empty());
+    CHECK(app.completed == std::vector<int>{400});
+  }
+}
+
+TEST_CASE("a valid method token that no route has reaches the application") {
+  for (const char* m : {"FOO", "PROPFIND", "get", "DELETE", "CONNECT"}) {
+    FakeApp app;
+    const auto r = feed(app, std::string(m) + " / HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(statuses(r.out) == std::vector<int>{405});
+    CHECK(r.out.find("Allow: GET, HEAD\r\n") != std::string::npos);
+    CHECK_FALSE(r.closing);
+  }
+}
+
+TEST_CASE("limits: request line 414, header line, field count and head size 431") {
+  FakeApp app;
+  const std::string long_target(8 * 1024, 'a');
+  CHECK(statuses(feed(app, "GET /" + long_target + " HTTP/1.1\r\nHost: x\r\n\r\n").out) == std::vector<int>{414});
+  // Refused before the line ends: a line feed never sent grows nothing.
+  auto r = feed(app, "GET /" + long_target + long_target, 1000);
+  CHECK(statuses(r.out) == std::vector<int>{414});
+  CHECK(r.closing);
+  const std::string long_value(8 * 1024, 'v');
+  CHECK(statuses(feed(app, "GET / HTTP/1.1\r\nHost: x\r\nX: " + long_value + "\r\n\r\n").out) == std::vector<int>{431});
+  CHECK(statuses(feed(app, "GET / HTTP/1.1\r\nHost: x\r\nX: " + long_value, 500).out) == std::vector<int>{431});
+  std::string fields = "GET / HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 1; i < 100; ++i) fields += "X-" + std::to_string(i) + ": y\r\n";
+  CHECK(statuses(feed(app, fields + "\r\n").out) == std::vector<int>{200});  // 100 fields
+  CHECK(statuses(feed(app, fields + "X-100: y\r\n\r\n").out) == std::vector<int>{431});
+  HttpLimits small;
+  small.max_head = 1024;
+  std::string big = "GET / HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 20; ++i) big += "X-" + std::to_string(i) + ": " + std::string(60, 'z') + "\r\n";
+  CHECK(statuses(feed(app, big, 0, small).out) == std::vector<int>{431});
+}
+
+TEST_CASE("bodies up to 64 KiB are read and discarded; larger ones are refused at once") {
+  FakeApp app;
+  auto r = feed(app, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789" + std::string(kGet), 3);
+  CHECK(statuses(r.out) == std::vector<int>{405, 200});
+  CHECK(app.paths == std::vector<std::string>{"/a", "/health"});
+  // A body that looks like a request is not one.
+  app = {};
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  r = feed(app,
+           "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+  CHECK(app.paths == std::vector<std::string>{"/"});
+  app = {};
+  r = feed(
+      app,
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n" +
+          std::string(kGet),
+      4);
+  CHECK(statuses(r.out) == std::vector<int>{405, 200});
+  app = {};
+  r = feed(app, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n");
+  CHECK(statuses(r.out) == std::vector<int>{413});
+  CHECK(r.closing);
+  app = {};
+  std::string chunked = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 20; ++i) chunked += "1000\r\n" + std::string(4096, 'b') + "\r\n";
+  r = feed(app, chunked, 1500);
+  CHECK(statuses(r.out) == std::vector<int>{413});
+  CHECK(r.closing);
+}
+
+TEST_CASE("Expect: 100-continue gets an interim answer before the body") {
+  FakeApp app;
+  HttpProtocol p(HttpLimits{});
+  std::string out;
+  p.receive("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", out, app,
+            SteadyClock::now());
+  CHECK(out == "HTTP/1.1 100 Continue\r\n\r\n");
+  CHECK(p.mid_request());
+  p.receive("ab", out, app, SteadyClock::now());
+  CHECK(statuses(out) == std::vector<int>{100, 405});
+}
+
+TEST_CASE("HEAD has the length of GET and no body; empty lines before a request are skipped") {
+  FakeApp app;
+  const auto r = feed(app, "\r\n\r\nHEAD /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(r.out.find("Content-Length: 7\r\n") != std::string::npos);
+  CHECK(r.out.ends_with("\r\n\r\n"));
+}
+
+TEST_CASE("other versions get 505; targets are decoded") {
+  FakeApp app;
+  CHECK(statuses(feed(app, "GET / HTTP/2.0\r\nHost: x\r\n\r\n").out) == std::vector<int>{505});
+  feed(app, "GET /he%61lth?q=%zz HTTP/1.1\r\nHost: x\r\n\r\n");
+  feed(app, "GET http://example.test/ready?x HTTP/1.1\r\nHost: x\r\n\r\n");
+  feed(app, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(app.paths == std::vector<std::string>{"/health", "/ready", "*"});
+}
+
+TEST_CASE("a held answer waits, and so do the requests behind it") {
+  FakeApp app;
+  app.delay = 1000ms;
+  HttpProtocol p(HttpLimits{});
+  std::string out;
+  const auto now = SteadyClock::now();
+  p.receive(std::string(kGet) + "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", out, app, now);
+  CHECK(out.empty());
+  CHECK(p.holding());
+  CHECK(p.release_at() == now + 1000ms);
+  CHECK_FALSE(p.wants_input(0));
+  app.delay = 0ms;
+  p.release(out, app, now + 1000ms);
+  CHECK(statuses(out) == std::vector<int>{200, 200});
+  CHECK(out.ends_with("/second"));
+  CHECK(p.idle());
+}
+
+TEST_CASE("draining: every answer closes") {
+  FakeApp app;
+  app.drain = true;
+  const auto r = feed(app, std::string(kGet) + std::string(kGet));
+  CHECK(statuses(r.out) == std::vector<int>{200});
+  CHECK(r.closing);
+}
+
+TEST_CASE("the last request a connection may make closes it") {
+  FakeApp app;
+  HttpLimits limits;
+  limits.max_requests = 3;
+  std::string in;
+  for (int i = 0; i < 5; ++i) in += kGet;
+  const auto r = feed(app, in, 0, limits);
+  CHECK(statuses(r.out) == std::vector<int>{200, 200, 200});
+  CHECK(r.closing);
+}
+
+TEST_CASE("answers beyond the output limit wait for resume()") {
+  FakeApp app;
+  HttpLimits limits;
+  limits.max_output = 1000;
+  HttpProtocol p(limits);
+  std::string in;
+  for (int i = 0; i < 50; ++i) in += kGet;
+  std::string out;
+  p.receive(in, out, app, SteadyClock::now());
+  const auto first = statuses(out).size();
+  CHECK(first < 50);
+  CHECK_FALSE(p.wants_input(out.size()));
+  std::size_t total = first;
+  for (int round = 0; round < 100 && total < 50; ++round) {
+    out.clear();
+    p.resume(out, app, SteadyClock::now());
+    total += statuses(out).size();
+  }
+  CHECK(total == 50);
+  CHECK(p.idle());
+}
