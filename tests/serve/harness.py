@@ -178,7 +178,12 @@ class Server:
     # -- requests ------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, keep_alive=False):
         """One request on a new connection (closed after it, unless keep_alive)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+        return self.request_to(self.port, method, path, body, headers, keep_alive)
+
+    @staticmethod
+    def request_to(port, method, path, body=None, headers=None, keep_alive=False):
+        """request() to a server on 127.0.0.1:`port` that this harness did not start."""
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
         hdrs = dict(headers or {})
         if not keep_alive:
             hdrs.setdefault("Connection", "close")

@@ -1,0 +1,381 @@
+"""The connection layer against hostile and careless clients: slow heads, idle
+connections, pipelining, RFC 9112 framing, oversized heads and bodies, a
+client that never reads, a stdout that blocks, too many connections, and the
+shutdown cases. Every test talks to a real server on 127.0.0.1."""
+import os
+import resource
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import TIMEOUT, Server, clean_env, BIN, read_response, sample_value, wait_until
+
+
+def connect(port, timeout=TIMEOUT):
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def read_all(sock, limit=1 << 22):
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def split_responses(data):
+    """[(status, headers dict lower-cased, body)] from a byte stream of answers."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            raise AssertionError(f"a partial answer: {data[:200]!r}")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ")[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower().decode()] = v.strip().decode()
+        n = int(headers.get("content-length", "0"))
+        out.append((status, headers, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+def closed_by_server(sock, within):
+    """True when the server closes `sock` within `within` seconds (reading and dropping what it sends)."""
+    sock.settimeout(within)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def health_latency(port):
+    start = time.monotonic()
+    with connect(port, timeout=5) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        reply = read_all(s)
+    assert reply.startswith(b"HTTP/1.1 200 "), reply[:80]
+    return time.monotonic() - start
+
+
+class EngineTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+        cls.server = Server().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def exchange(self, data, within=TIMEOUT):
+        """Sends `data` on a new connection; returns what the server sent before it closed."""
+        with connect(self.server.port) as s:
+            s.sendall(data)
+            s.settimeout(within)
+            return read_all(s)
+
+    def test_pipelined_requests_are_all_answered_in_order(self):
+        for batch in (100, 3):
+            with self.subTest(batch=batch), connect(self.server.port) as s:
+                paths = ["/health", "/ready", "/nope", "/"] * 25
+                answers = []
+                for i in range(0, 100, batch):
+                    chunk = paths[i:i + batch]
+                    s.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % p.encode() for p in chunk))
+                    got = b""
+                    while len(split_responses_safe(got)) < len(chunk):
+                        got += s.recv(65536)
+                    answers += split_responses(got)
+                self.assertEqual([a[0] for a in answers], [200, 200, 404, 200] * 25)
+                self.assertEqual(answers[2][2].count(b'"path":"/nope"'), 1)
+
+    def test_framing_errors_get_400_and_the_connection_closes(self):
+        get = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+        cases = {
+            "Content-Length and Transfer-Encoding":
+                b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "differing Content-Lengths": b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            "space before the colon": b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+            "obs-fold": b"GET / HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n 2\r\n\r\n",
+            "HTTP/1.1 without Host": b"GET / HTTP/1.1\r\nUser-Agent: t\r\n\r\n",
+            "a bad method token": b"G@T / HTTP/1.1\r\nHost: t\r\n\r\n",
+            "not HTTP": b"NOT-HTTP\r\n\r\n",
+            "chunked not last": b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        }
+        for name, data in cases.items():
+            with self.subTest(name):
+                reply = self.exchange(data + get)  # the request behind it must not be answered
+                answers = split_responses(reply)
+                self.assertEqual([a[0] for a in answers], [400], reply[:300])
+                self.assertEqual(answers[0][1].get("connection"), "close")
+                self.assertEqual(answers[0][1].get("content-type"), "application/json")
+
+    def test_methods_without_a_route_get_405(self):
+        for method in (b"FOO", b"PROPFIND", b"get", b"DELETE"):
+            with self.subTest(method=method), connect(self.server.port) as s:
+                s.sendall(method + b" /health HTTP/1.1\r\nHost: t\r\n\r\n")
+                status, headers, _ = split_responses(read_response(s))[0]
+                self.assertEqual((status, headers.get("allow")), (405, "GET, HEAD"))
+
+    def test_other_versions_get_505(self):
+        reply = self.exchange(b"GET / HTTP/2.0\r\nHost: t\r\n\r\n")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 505 "), reply[:80])
+
+    def test_a_get_with_a_body_does_not_smuggle_a_request(self):
+        inner = b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+        body = b"x" * 5000 + inner
+        data = b"GET /health HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        with connect(self.server.port) as s:
+            s.sendall(data + b"GET /ready HTTP/1.1\r\nHost: t\r\n\r\n")
+            got = b""
+            while len(split_responses_safe(got)) < 2:
+                got += s.recv(65536)
+            self.assertEqual([a[0] for a in split_responses(got)], [200, 200])
+            self.assertIn(b'"status":"ready"', got)
+
+    def test_an_announced_large_body_gets_413_at_once(self):
+        with connect(self.server.port) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 104857600\r\n\r\n")
+            s.settimeout(3)  # the body is never sent: the answer must not wait for it
+            reply = read_all(s)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 413 "), reply[:80])
+        self.assertIn(b"Connection: close\r\n", reply)
+
+    def test_a_chunked_body_is_read_and_dropped(self):
+        data = (b"POST /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"4\r\nabcd\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        self.assertEqual([a[0] for a in split_responses(self.exchange(data))], [405, 200])
+
+    def test_oversized_heads(self):
+        line = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: t\r\n\r\n"
+        self.assertTrue(self.exchange(line).startswith(b"HTTP/1.1 414 "))
+        field = b"GET / HTTP/1.1\r\nHost: t\r\nX: " + b"v" * 9000 + b"\r\n\r\n"
+        self.assertTrue(self.exchange(field).startswith(b"HTTP/1.1 431 "))
+        many = b"GET / HTTP/1.1\r\nHost: t\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(10000)) + b"\r\n"
+        self.assertTrue(self.exchange(many).startswith(b"HTTP/1.1 431 "))
+
+    def test_a_request_line_without_end_costs_no_memory(self):
+        before = sample_value(self.server.metrics(), "process_resident_memory_bytes")
+        with connect(self.server.port) as s:
+            s.sendall(b"GET /")
+            sent = 0
+            try:
+                while sent < 32 << 20:
+                    s.sendall(b"a" * 65536)
+                    sent += 65536
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused and closed: what the server should do
+            s.settimeout(5)
+            reply = read_all(s)
+        self.assertTrue(reply == b"" or reply.startswith(b"HTTP/1.1 414 "), reply[:80])
+        self.assertLess(sent, 32 << 20, "the server kept reading an endless request line")
+        after = sample_value(self.server.metrics(), "process_resident_memory_bytes")
+        self.assertLess(after - before, 16 << 20)
+
+    def test_range_is_ignored_and_absolute_targets_route(self):
+        r = self.server.get("/health", headers={"Range": "bytes=99999-"})
+        self.assertEqual(r.status, 200)
+        reply = self.exchange(b"GET http://t/ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        self.assertIn(b'"status":"ready"', reply)
+
+    def test_slow_heads_and_idle_connections_do_not_delay_a_new_client(self):
+        held = []
+        try:
+            for i in range(600):
+                s = connect(self.server.port)
+                if i % 2 == 0:
+                    s.sendall(b"GET /health HTTP/1.1\r\nHo")  # a head that trickles
+                else:
+                    s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")  # then idle, kept alive
+                held.append(s)
+            worst = max(health_latency(self.server.port) for _ in range(50))
+            self.assertLess(worst, 0.5, "a new client waited behind slow ones")
+            opened = sample_value(self.server.metrics(), "devops_info_connections_open")
+            self.assertGreaterEqual(opened, 600)
+        finally:
+            for s in held:
+                s.close()
+
+    def test_a_client_that_never_reads_is_dropped_and_hurts_nobody(self):
+        with connect(self.server.port) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+            s.settimeout(0.2)
+            start = time.monotonic()
+            try:
+                for _ in range(20000):
+                    s.sendall(request * 10)
+            except (socket.timeout, BrokenPipeError, ConnectionResetError):
+                pass  # the server stopped reading us: good
+            self.assertLess(health_latency(self.server.port), 0.5)
+            # Nothing read for 5 s: the server closes the connection.
+            self.assertTrue(closed_by_server_without_reading(s, 12), "a stalled reader was kept open")
+            self.assertLess(time.monotonic() - start, 20)
+
+    def test_an_idle_connection_is_closed_after_5_s(self):
+        with connect(self.server.port) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            read_response(s)
+            start = time.monotonic()
+            self.assertTrue(closed_by_server(s, 9))
+            self.assertGreater(time.monotonic() - start, 4)
+
+    def test_a_slow_head_is_closed_10_s_after_its_first_byte(self):
+        with connect(self.server.port) as s:
+            start = time.monotonic()
+            s.sendall(b"G")
+            closed = False
+            for byte in b"ET /health HTTP/1.1\r\nHost: slow\r\n":
+                time.sleep(0.5)
+                try:
+                    s.sendall(bytes([byte]))
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+                if time.monotonic() - start > 14:
+                    break
+            self.assertTrue(closed or closed_by_server(s, 3), "a head trickled in for 14 s")
+            self.assertLess(time.monotonic() - start, 14)
+            self.assertGreater(time.monotonic() - start, 9)
+
+    def test_a_connection_beyond_1024_descriptors_is_answered(self):
+        held = [connect(self.server.port) for _ in range(1100)]
+        try:
+            with held[-1] as s:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+                self.assertTrue(read_response(s).startswith(b"HTTP/1.1 200 "))
+        finally:
+            for s in held:
+                s.close()
+
+
+def split_responses_safe(data):
+    """The complete answers at the start of `data` (a partial one at the end is left out)."""
+    done = []
+    while True:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            return done
+        n = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                n = int(v)
+        if len(rest) < n:
+            return done
+        done.append(head)
+        data = rest[n:]
+
+
+def closed_by_server_without_reading(sock, within):
+    """Waits, without reading, until the server has closed or reset `sock`."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            sock.setblocking(False)
+            sock.send(b"x")  # fails once the server has closed (reset) the connection
+        except BlockingIOError:
+            continue
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            return True
+    return False
+
+
+class LimitsTest(unittest.TestCase):
+    def test_max_connections_closes_the_extra_ones_and_counts_them(self):
+        with Server("--max-connections", "5") as s:
+            held = [connect(s.port) for _ in range(5)]
+            try:
+                for c in held:  # answered: each one is open on the server's side
+                    c.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+                    self.assertTrue(read_response(c).startswith(b"HTTP/1.1 200 "))
+                with connect(s.port) as extra:
+                    self.assertTrue(closed_by_server(extra, 5), "the sixth connection stayed open")
+            finally:
+                for c in held:
+                    c.close()
+            wait_until(lambda: s.get("/health").status == 200, what="a free slot")
+            self.assertGreaterEqual(sample_value(s.metrics(), "devops_info_connections_rejected_total"), 1)
+
+    def test_a_stdout_nobody_reads_does_not_stop_the_service(self):
+        port = free_port_for_test()
+        r, w = os.pipe()
+        proc = subprocess.Popen([BIN, "serve", "--host", "127.0.0.1", "--port", str(port)], stdout=w,
+                                stderr=subprocess.PIPE, env=clean_env())
+        os.close(w)
+        try:
+            wait_until(lambda: probe(port), what="the server to answer")
+            big_agent = {"User-Agent": "u" * 2000}
+            for _ in range(3000):  # about 6 MB of log lines into a 64 KiB pipe nobody reads
+                Server.request_to(port, "GET", "/ready", headers=big_agent)
+            self.assertLess(health_latency(port), 0.5)
+            body = Server.request_to(port, "GET", "/metrics").body.decode()
+            dropped = [l for l in body.splitlines() if l.startswith("devops_info_log_lines_dropped_total ")]
+            self.assertGreater(float(dropped[0].split()[1]), 0)
+            start = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(TIMEOUT), 0)
+            self.assertLess(time.monotonic() - start, 5)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(r)
+            proc.stderr.close()
+
+
+class ShutdownRacesTest(unittest.TestCase):
+    def test_timeout_0_on_an_idle_server_exits_0(self):
+        for _ in range(10):
+            with Server("--shutdown-timeout", "0") as s:
+                self.assertEqual(s.get("/health").status, 200)
+                self.assertEqual(s.stop(), 0, s.logs()[-1])
+
+    def test_a_half_sent_head_is_not_in_flight(self):
+        with Server("--shutdown-timeout", "5s") as s:
+            with connect(s.port) as half, connect(s.port) as idle:
+                half.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n")
+                idle.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+                read_response(idle)
+                start = time.monotonic()
+                self.assertEqual(s.stop(), 0)
+                self.assertLess(time.monotonic() - start, 2)
+                self.assertTrue(closed_by_server(half, 1))
+                self.assertTrue(closed_by_server(idle, 1))
+        stopped = [l for l in s.logs() if l["msg"] in ("stopped", "exiting before requests in flight completed")]
+        self.assertEqual(stopped[-1]["msg"], "stopped")
+
+
+def probe(port):
+    try:
+        return health_latency(port) >= 0
+    except (OSError, AssertionError):
+        return False
+
+
+def free_port_for_test():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+if __name__ == "__main__":
+    unittest.main()
