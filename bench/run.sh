@@ -3,15 +3,19 @@
 # implementations of the same service when ../shared/peers is beside the
 # clone, in one run on this machine. Prints a table (also OUTDIR/summary.md).
 #
-# What: requests/s, p50/p99 latency and errors for / and /health at 1, 50 and
-# 200 connections (wrk, on the same cores as the server); idle and peak RSS;
-# exec to first healthy response; a one-shot `info` against /bin/true.
-# All traffic goes to 127.0.0.1; every load run is bounded by DURATION.
+# What: requests/s, p50/p99 latency and errors for / and /health at 1, 50,
+# 200 and 1,000 connections (wrk, on the same cores as the server); nginx
+# answering a fixed /health body as the ceiling; system calls per keep-alive
+# request (strace -f -c); 100 pipelined requests in one write; a crowd of
+# 10,000 idle and 1,000 slow-header connections with a fresh client's /health
+# latency and the RSS during and after (crowd.py); idle and peak RSS; exec to
+# first healthy response; a one-shot `info` against /bin/true. All traffic
+# goes to 127.0.0.1; every load run is bounded by DURATION.
 #
 # Env: DURATION (10s), STARTS (10 startup samples), BIN (the devops-info to
 # measure; default: the static release build from scripts/build-static.sh,
 # the binary the image ships), PEERS_DIR (../shared/peers; empty to skip),
-# PEERS ("go-nethttp gunicorn-gthread").
+# PEERS ("go-nethttp gunicorn-gthread nginx"), CROWD_SECONDS (20).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -19,16 +23,20 @@ OUT=${1:-$ROOT/build/bench/run-$(date +%Y%m%d-%H%M%S)}
 DURATION=${DURATION:-10s}
 STARTS=${STARTS:-10}
 PEERS_DIR=${PEERS_DIR-$ROOT/../shared/peers}
-PEERS=${PEERS:-"go-nethttp gunicorn-gthread"}
+PEERS=${PEERS:-"go-nethttp gunicorn-gthread nginx"}
+CROWD_SECONDS=${CROWD_SECONDS:-20}
 PY=/usr/bin/python3
-mkdir -p "$OUT"/{wrk,logs}
+mkdir -p "$OUT"/{wrk,logs,nginx}
+ulimit -n "$(ulimit -Hn)"  # wrk's 1,000 connections and the crowd's 11,000
 
 pkgs=""
 command -v wrk >/dev/null || pkgs="$pkgs wrk"
 command -v hyperfine >/dev/null || pkgs="$pkgs hyperfine"
+command -v strace >/dev/null || pkgs="$pkgs strace"
 if [ -n "$PEERS_DIR" ] && [ -d "$PEERS_DIR" ]; then
   command -v go >/dev/null || pkgs="$pkgs golang-go"
   $PY -c 'import flask, gunicorn' 2>/dev/null || pkgs="$pkgs python3-flask gunicorn"
+  [[ " $PEERS " != *" nginx "* ]] || command -v nginx >/dev/null || pkgs="$pkgs nginx-light"
 else
   PEERS=""
 fi
@@ -45,7 +53,8 @@ fi
 # cmd for a peer; {port} is replaced, HOST/PORT are exported too
 peer_cmd() {
   case $1 in
-    devops-info) echo "$BIN serve" ;;
+    devops-info) echo "$BIN serve --max-connections 16000" ;;  # the crowd is 11,000
+    nginx) echo "nginx -e $OUT/nginx/error.log -c $OUT/nginx/nginx.conf" ;;
     go-nethttp) echo "$GO_BIN" ;;
     gunicorn-gthread) echo "$PY -m gunicorn -w 2 -k gthread --threads 4 -b 127.0.0.1:{port} --chdir $PEERS_DIR flask_app:app" ;;
   esac
@@ -71,7 +80,7 @@ grep -E 'Benchmark|Time' "$OUT/hyperfine.txt"
 echo "== exec to first healthy response, idle RSS (x$STARTS, alternating)"
 : > "$OUT/startup.jsonl"
 for _ in $(seq 1 "$STARTS"); do
-  for p in devops-info $PEERS; do
+  for p in devops-info ${PEERS/nginx/}; do
     # shellcheck disable=SC2046
     line=$($PY "$HERE/startup.py" -- $(peer_cmd "$p"))
     echo "{\"peer\": \"$p\", ${line#\{}" >> "$OUT/startup.jsonl"
@@ -90,6 +99,9 @@ trap cleanup EXIT
 echo "== start servers"
 for p in devops-info $PEERS; do
   PORT[$p]=$(free_port)
+  if [ "$p" = nginx ]; then
+    sed "s|@DIR@|$OUT/nginx|g; s|@PORT@|${PORT[$p]}|g" "$PEERS_DIR/nginx/nginx.conf.in" > "$OUT/nginx/nginx.conf"
+  fi
   cmd=$(peer_cmd "$p"); cmd=${cmd//\{port\}/${PORT[$p]}}
   # shellcheck disable=SC2086
   HOST=127.0.0.1 PORT=${PORT[$p]} $cmd > "$OUT/logs/$p.log" 2>&1 &
@@ -108,15 +120,16 @@ for p in devops-info $PEERS; do
   echo "{\"peer\": \"$p\", \"idle_rss_kb\": $(awk '/^VmRSS/ {print $2}' /proc/${PID[$p]}/status)}"
 done > "$OUT/idle.jsonl"
 for p in devops-info $PEERS; do
-  wrk -t2 -c10 -d2s "http://127.0.0.1:${PORT[$p]}/" > "$OUT/wrk/warmup-$p.txt" 2>&1
+  wrk -t2 -c10 -d2s "http://127.0.0.1:${PORT[$p]}/health" > "$OUT/wrk/warmup-$p.txt" 2>&1
 done
 
 echo "== load (wrk -d$DURATION, peers alternating)"
-for test in c50-root c50-health c1-root c1-health c200-root c200-health; do
+for test in c50-root c50-health c1-root c1-health c200-root c200-health c1000-health; do
   conns=${test%%-*}; conns=${conns#c}
   path=/; [[ $test == *health ]] && path=/health
   threads=2; (( conns < 2 )) && threads=1
   for p in devops-info $PEERS; do
+    [ "$p" = nginx ] && [ "$path" = / ] && continue  # nginx serves only the fixed /health
     wrk -t$threads -c"$conns" -d"$DURATION" --latency "http://127.0.0.1:${PORT[$p]}$path" \
       > "$OUT/wrk/$p.$test.txt" 2>&1 || true
     printf '  %-17s %-11s %s\n' "$p" "$test" "$(grep -h 'Requests/sec' "$OUT/wrk/$p.$test.txt" || echo FAILED)"
@@ -127,6 +140,57 @@ for p in devops-info $PEERS; do
   # peak: the process's own high-water mark (gunicorn: the master only)
   echo "{\"peer\": \"$p\", \"peak_rss_kb\": $(awk '/^VmHWM/ {print $2}' /proc/${PID[$p]}/status)}"
 done > "$OUT/peak.jsonl"
+
+echo "== system calls per keep-alive request (strace -f -c, wrk -c50 /health for 3 s)"
+: > "$OUT/syscalls.jsonl"
+for p in devops-info go-nethttp nginx; do
+  [[ " devops-info $PEERS " == *" $p "* ]] || continue
+  pids=${PID[$p]}
+  [ "$p" = nginx ] && pids="$pids $(pgrep -P "${PID[$p]}" | tr '\n' ' ')"
+  # shellcheck disable=SC2046
+  strace -f -c -o "$OUT/strace-$p.txt" $(printf -- '-p %s ' $pids) &
+  spid=$!
+  sleep 0.5
+  wrk -t2 -c50 -d3s "http://127.0.0.1:${PORT[$p]}/health" > "$OUT/wrk/strace-$p.txt" 2>&1 || true
+  kill -INT $spid; wait $spid 2>/dev/null || true
+  reqs=$(grep -oE '^ *[0-9]+ requests in' "$OUT/wrk/strace-$p.txt" | grep -oE '[0-9]+' || echo 0)
+  calls=$(awk '$NF=="total" {print $4}' "$OUT/strace-$p.txt")
+  echo "{\"peer\": \"$p\", \"requests\": ${reqs:-0}, \"syscalls\": ${calls:-0}}" | tee -a "$OUT/syscalls.jsonl"
+done
+
+echo "== 100 pipelined requests in one write"
+$PY - "${PORT[devops-info]}" > "$OUT/pipelining.json" <<'PYEOF'
+import json, socket, sys
+port = int(sys.argv[1])
+with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    paths = ["/health", "/ready", "/nope", "/"] * 25
+    s.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: b\r\n\r\n" % p.encode() for p in paths))
+    data, answers = b"", []
+    while len(answers) < 100:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+        while b"\r\n\r\n" in data:
+            head, _, rest = data.partition(b"\r\n\r\n")
+            n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+            if len(rest) < n:
+                break
+            answers.append(int(head.split(b" ")[1]))
+            data = rest[n:]
+want = [200, 200, 404, 200] * 25
+print(json.dumps({"answers": len(answers), "in_order": answers == want}))
+PYEOF
+cat "$OUT/pipelining.json"
+
+echo "== a crowd: 10,000 idle + 1,000 slow-header connections, ${CROWD_SECONDS}s"
+: > "$OUT/crowd.jsonl"
+for p in devops-info go-nethttp; do
+  [[ " devops-info $PEERS " == *" $p "* ]] || continue
+  line=$($PY "$HERE/crowd.py" --port "${PORT[$p]}" --pid "${PID[$p]}" --seconds "$CROWD_SECONDS")
+  echo "{\"peer\": \"$p\", ${line#\{}" | tee -a "$OUT/crowd.jsonl"
+  sleep 2
+done
 cleanup
 echo "loadavg after: $(cat /proc/loadavg)" | tee -a "$OUT/env.txt"
 gzip -f "$OUT"/logs/*.log

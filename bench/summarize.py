@@ -47,7 +47,9 @@ def main(out):
     peers = list(dict.fromkeys(s["peer"] for s in starts))
     idle = {d["peer"]: d["idle_rss_kb"] for d in jsonl(out / "idle.jsonl")}
     peak = {d["peer"]: d["peak_rss_kb"] for d in jsonl(out / "peak.jsonl")}
-    tests = ["c1-root", "c1-health", "c50-root", "c50-health", "c200-root", "c200-health"]
+    tests = ["c1-root", "c1-health", "c50-root", "c50-health", "c200-root", "c200-health", "c1000-health"]
+    if (out / "wrk" / "nginx.c50-health.txt").exists():
+        peers.append("nginx")
     wrk = {(p, t): parse_wrk(out / "wrk" / f"{p}.{t}.txt") for p in peers for t in tests}
 
     print(f"# devops-info benchmark ({out.name})\n")
@@ -76,6 +78,26 @@ def main(out):
                     p99r = f"{ours['p99'] / r['p99']:.2f}×"
             print(f"| {t} | {p} | {fmt(r['rps'])} | {fmt(r['p50'], '{:.2f}')} | {fmt(r['p99'], '{:.2f}')} | "
                   f"{r['errors'] + r['non2xx']} | {ratio} | {p99r} |")
+    calls = jsonl(out / "syscalls.jsonl")
+    if calls:
+        print("\n## System calls per keep-alive request (strace -f -c under wrk -c50 /health)\n")
+        print("| server | requests | system calls | per request |")
+        print("|---|---|---|---|")
+        for c in calls:
+            per = c["syscalls"] / c["requests"] if c["requests"] else None
+            print(f"| {c['peer']} | {c['requests']:,} | {c['syscalls']:,} | {fmt(per, '{:.2f}')} |")
+    pipe = out / "pipelining.json"
+    if pipe.exists():
+        d = json.loads(pipe.read_text())
+        print(f"\n100 pipelined requests in one write: {d['answers']} answers, in order: {d['in_order']}")
+    crowd = jsonl(out / "crowd.jsonl")
+    if crowd:
+        print("\n## A crowd: 10,000 idle keep-alive + 1,000 slow-header connections\n")
+        print("| server | fresh /health p50 ms | p99 ms | max ms | probes failed | RSS peak MiB | RSS after MiB |")
+        print("|---|---|---|---|---|---|---|")
+        for c in crowd:
+            print(f"| {c['peer']} | {c['probe_p50_ms']} | {c['probe_p99_ms']} | {c['probe_max_ms']} | "
+                  f"{c['probes_failed']}/{c['probes']} | {c['rss_peak_mib']} | {c['rss_after_mib']} |")
     hf = out / "hyperfine.json"
     if hf.exists():
         res = json.loads(hf.read_text())["results"]
