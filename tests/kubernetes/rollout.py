@@ -28,11 +28,15 @@ def get(port: int, path: str, timeout: float = 2.0) -> int:
         conn.close()
 
 
-def wait_for(port: int, path: str, want: int, timeout: float) -> bool:
+def wait_for(port: int, path: str, want: int, timeout: float,
+             alive: Callable[[], bool] | None = None) -> bool:
+    """Polls GET path until it answers `want`; gives up at the timeout or when `alive` says the server is gone."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if get(port, path, timeout=1.0) == want:
             return True
+        if alive is not None and not alive():
+            return False
         time.sleep(0.05)
     return False
 

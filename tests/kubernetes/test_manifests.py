@@ -301,6 +301,17 @@ class ManifestArgsTest(unittest.TestCase):
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
         return proc
 
+    def test_every_profiles_args_start_serve(self):
+        for p in PROFILES:
+            with self.subTest(p):
+                c = m.container(m.one(rendered(p), "Deployment"))
+                port = free_port()
+                proc = self.start(c["args"], m.plain_env(c), port)
+                up = rollout.wait_for(port, "/ready", 200, timeout=10, alive=lambda: proc.poll() is None)
+                proc.kill()
+                err = proc.communicate(timeout=10)[1]
+                self.assertTrue(up, f"serve with {p}'s args did not come up: {err[-500:]!r}")
+
     def test_sigterm_under_load_loses_no_request(self):
         d = m.one(rendered("overlays/prod"), "Deployment")
         c = m.container(d)
@@ -309,7 +320,7 @@ class ManifestArgsTest(unittest.TestCase):
                     "POD_NAMESPACE": "devops-info", "NODE_NAME": "node-a"})
         port = free_port()
         proc = self.start(c["args"], env, port)
-        if not rollout.wait_for(port, "/health", 200, timeout=10):
+        if not rollout.wait_for(port, "/health", 200, timeout=10, alive=lambda: proc.poll() is None):
             proc.kill()
             self.fail(f"serve with the manifest's args did not come up: {proc.communicate(timeout=10)[1][-500:]!r}")
         self.assertEqual(rollout.get(port, "/ready"), 200)
