@@ -36,6 +36,7 @@ Report collect_report(const Host& host, std::chrono::system_clock::time_point st
   collect_user(host, r.runtime.user, r.notes);
 
   collect_container_runtime(host, r.container);
+  collect_kubernetes(host, r.container);
   collect_cgroup(host, r.system.cpu_count, r.container, r.notes);
 
   r.build = {b.commit, b.compiler, b.build_type, b.cpp_standard};

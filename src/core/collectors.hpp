@@ -31,6 +31,10 @@ void collect_os_release(const Host& host, SystemInfo& sys, Notes& notes);
 void collect_user(const Host& host, UserInfo& user, Notes& notes);
 // in_container and runtime from marker files, the environment and /proc/1.
 void collect_container_runtime(const Host& host, ContainerInfo& c);
+
+// The pod's name, namespace and node from the downward API's variables; only
+// when c.runtime is Kubernetes (elsewhere POD_NAME may mean anything).
+void collect_kubernetes(const Host& host, ContainerInfo& c);
 // cgroup_version, cpu_limit, memory_limit_bytes (v1 and v2), then
 // effective_cpu_count from the limit, the affinity mask and `host_cpus`.
 void collect_cgroup(const Host& host, std::optional<int> host_cpus, ContainerInfo& c, Notes& notes);

@@ -64,4 +64,15 @@ void collect_container_runtime(const Host& host, ContainerInfo& c) {
   c.runtime = ContainerRuntime::None;
 }
 
+void collect_kubernetes(const Host& host, ContainerInfo& c) {
+  c.kubernetes.reset();
+  if (c.runtime != ContainerRuntime::Kubernetes) return;
+  auto env = [&](const std::string& name) -> std::optional<std::string> {
+    auto v = host.getenv ? host.getenv(name) : std::nullopt;
+    if (v && v->empty()) return std::nullopt;  // set but empty says nothing either
+    return v;
+  };
+  c.kubernetes = KubernetesInfo{env("POD_NAME"), env("POD_NAMESPACE"), env("NODE_NAME")};
+}
+
 }  // namespace devops::core

@@ -11,6 +11,11 @@ Json opt(const std::optional<T>& v) {
   return v ? Json(*v) : Json(nullptr);
 }
 
+Json kubernetes_json(const std::optional<KubernetesInfo>& k) {
+  if (!k) return nullptr;
+  return {{"pod_name", opt(k->pod_name)}, {"namespace", opt(k->pod_namespace)}, {"node_name", opt(k->node_name)}};
+}
+
 Json cpu_limit_json(const std::optional<double>& v) {
   if (!v) return nullptr;
   // 0.5 stays 0.5; 1/3 is rounded to millicores, the unit people set limits in.
@@ -69,7 +74,8 @@ Json report_to_json(const Report& r, const RequestInfo* request) {
                       {"cgroup_version", opt(c.cgroup_version)},
                       {"cpu_limit", cpu_limit_json(c.cpu_limit)},
                       {"memory_limit_bytes", opt(c.memory_limit_bytes)},
-                      {"effective_cpu_count", opt(c.effective_cpu_count)}};
+                      {"effective_cpu_count", opt(c.effective_cpu_count)},
+                      {"kubernetes", kubernetes_json(c.kubernetes)}};
 
   doc["build"] = {{"commit", r.build.commit},
                   {"compiler", r.build.compiler},

@@ -30,17 +30,7 @@ std::optional<std::string> bytes(const std::optional<std::uint64_t>& v) {
   return v ? std::optional<std::string>(human_bytes(*v)) : std::nullopt;
 }
 
-std::vector<Section> sections(const Report& r) {
-  const auto& s = r.system;
-  const auto& c = r.container;
-  std::optional<std::string> load;
-  if (s.load_average) {
-    load = fmt::format("{:.2f}, {:.2f}, {:.2f}", s.load_average->one, s.load_average->five, s.load_average->fifteen);
-  }
-  std::optional<std::string> host_up;
-  if (s.uptime_seconds) host_up = humanize_uptime(*s.uptime_seconds);
-  const std::string user =
-      fmt::format("{} (uid {}, gid {})", r.runtime.user.name.value_or("?"), r.runtime.user.uid, r.runtime.user.gid);
+Section container_section(const ContainerInfo& c) {
   // A limit is "none" when cgroups say so and unknown without cgroups.
   auto limit = [&](bool set, auto&& text) -> std::optional<std::string> {
     if (!c.cgroup_version) return std::nullopt;
@@ -50,6 +40,33 @@ std::vector<Section> sections(const Report& r) {
       limit(c.cpu_limit.has_value(), [&] { return fmt::format("{:.3g} CPUs", c.cpu_limit.value_or(0)); });
   const auto mem_limit =
       limit(c.memory_limit_bytes.has_value(), [&] { return human_bytes(c.memory_limit_bytes.value_or(0)); });
+  Section sec{
+      "Container",
+      {{"in container", c.in_container ? "yes" : "no"},
+       {"runtime", to_string(c.runtime)},
+       {"cgroup", c.cgroup_version ? std::optional<std::string>(fmt::format("v{}", *c.cgroup_version)) : std::nullopt},
+       {"cpu limit", cpu_limit},
+       {"memory limit", mem_limit},
+       {"effective cpus", num(c.effective_cpu_count)}}};
+  if (c.kubernetes) {
+    // Rows only in a pod, so the table elsewhere keeps its shape.
+    sec.rows.emplace_back("pod", c.kubernetes->pod_name);
+    sec.rows.emplace_back("namespace", c.kubernetes->pod_namespace);
+    sec.rows.emplace_back("node", c.kubernetes->node_name);
+  }
+  return sec;
+}
+
+std::vector<Section> sections(const Report& r) {
+  const auto& s = r.system;
+  std::optional<std::string> load;
+  if (s.load_average) {
+    load = fmt::format("{:.2f}, {:.2f}, {:.2f}", s.load_average->one, s.load_average->five, s.load_average->fifteen);
+  }
+  std::optional<std::string> host_up;
+  if (s.uptime_seconds) host_up = humanize_uptime(*s.uptime_seconds);
+  const std::string user =
+      fmt::format("{} (uid {}, gid {})", r.runtime.user.name.value_or("?"), r.runtime.user.uid, r.runtime.user.gid);
 
   std::vector<Section> out{
       {"Service",
@@ -75,13 +92,7 @@ std::vector<Section> sections(const Report& r) {
         {"timezone", r.runtime.timezone},
         {"pid", fmt::format("{}", r.runtime.pid)},
         {"user", user}}},
-      {"Container",
-       {{"in container", c.in_container ? "yes" : "no"},
-        {"runtime", to_string(c.runtime)},
-        {"cgroup", c.cgroup_version ? std::optional<std::string>(fmt::format("v{}", *c.cgroup_version)) : std::nullopt},
-        {"cpu limit", cpu_limit},
-        {"memory limit", mem_limit},
-        {"effective cpus", num(c.effective_cpu_count)}}},
+      container_section(r.container),
       {"Build",
        {{"commit", r.build.commit},
         {"compiler", r.build.compiler},

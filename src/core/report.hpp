@@ -69,6 +69,14 @@ struct RuntimeInfo {
 
 enum class ContainerRuntime { None, Docker, Podman, Kubernetes, Other };
 
+// The pod as the Kubernetes downward API gives it in the environment
+// (POD_NAME, POD_NAMESPACE, NODE_NAME); a variable that is not set is null.
+struct KubernetesInfo {
+  std::optional<std::string> pod_name;
+  std::optional<std::string> pod_namespace;
+  std::optional<std::string> node_name;
+};
+
 struct ContainerInfo {
   bool in_container{};
   ContainerRuntime runtime{ContainerRuntime::None};
@@ -76,6 +84,7 @@ struct ContainerInfo {
   std::optional<double> cpu_limit;                  // CPUs; null = no limit
   std::optional<std::uint64_t> memory_limit_bytes;  // null = no limit
   std::optional<int> effective_cpu_count;           // CPUs usable under limit and affinity
+  std::optional<KubernetesInfo> kubernetes;         // set when runtime is Kubernetes
 };
 
 struct BuildSection {

@@ -116,6 +116,59 @@ class InfoTest(unittest.TestCase):
                 self.assertTrue(r.stderr.startswith("devops-info: error: "), r.stderr)
 
 
+# What the manifests in deploy/kubernetes give the container: the variable
+# every pod has, and the downward API's pod, namespace and node.
+POD_ENV = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "POD_NAME": "devops-info-7d9c5b6f4-x2x8q",
+           "POD_NAMESPACE": "web", "NODE_NAME": "node-a"}
+
+
+class KubernetesTest(unittest.TestCase):
+    def test_a_pod_reports_its_name_namespace_and_node(self):
+        r = run("info", env=POD_ENV)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        jsonschema.validate(doc, SCHEMA)
+        self.assertEqual(doc["container"]["runtime"], "kubernetes")
+        self.assertEqual(doc["container"]["kubernetes"],
+                         {"pod_name": "devops-info-7d9c5b6f4-x2x8q", "namespace": "web", "node_name": "node-a"})
+        r = run("info", "--field", "container.kubernetes.node_name", env=POD_ENV)
+        self.assertEqual((r.returncode, r.stdout), (0, "node-a\n"))
+        table = run("info", "--format", "table", env=POD_ENV).stdout
+        self.assertRegex(table, r"(?m)^  pod +devops-info-7d9c5b6f4-x2x8q$")
+        self.assertRegex(table, r"(?m)^  namespace +web$")
+        self.assertRegex(table, r"(?m)^  node +node-a$")
+
+    def test_a_pod_without_the_downward_api_has_nulls(self):
+        env = {**POD_ENV, "POD_NAME": "", "POD_NAMESPACE": "", "NODE_NAME": ""}
+        doc = json.loads(run("info", env=env).stdout)
+        jsonschema.validate(doc, SCHEMA)
+        self.assertEqual(doc["container"]["kubernetes"], {"pod_name": None, "namespace": None, "node_name": None})
+
+    def test_pod_variables_outside_kubernetes_are_not_reported(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
+        env.update({k: v for k, v in POD_ENV.items() if not k.startswith("KUBERNETES_")})
+        r = subprocess.run([BIN, "info"], capture_output=True, text=True, env=env, timeout=30)
+        doc = json.loads(r.stdout)
+        # Null unless this test itself runs in a pod (found by /proc/1/cgroup).
+        if doc["container"]["runtime"] != "kubernetes":
+            self.assertIsNone(doc["container"]["kubernetes"])
+            table = subprocess.run([BIN, "info", "-f", "table"], capture_output=True, text=True, env=env,
+                                   timeout=30).stdout
+            self.assertNotIn("devops-info-7d9c5b6f4-x2x8q", table)
+            self.assertNotRegex(table, r"(?m)^  pod ")
+
+    def test_hostile_values_stay_data_in_every_format(self):
+        evil = "x'; touch /nonexistent/pwned; echo '\n\"}"
+        env = {**POD_ENV, "POD_NAME": evil}
+        doc = json.loads(run("info", "--compact", env=env).stdout)
+        self.assertEqual(doc["container"]["kubernetes"]["pod_name"], evil)
+        r = run("info", "--format", "env", env=env)
+        out = subprocess.run(
+            ["sh", "-c", 'eval "$1"; printf %s "$DEVOPS_INFO_CONTAINER_KUBERNETES_POD_NAME"', "sh", r.stdout],
+            capture_output=True, text=True, check=True).stdout
+        self.assertEqual(out, evil.replace("\n", " "))
+
+
 class HealthTest(unittest.TestCase):
     def test_local_document(self):
         r = run("health", "--local")

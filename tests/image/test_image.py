@@ -400,6 +400,14 @@ def check_debug(engine: Engine, runtime_built: bool, version: str) -> None:
         check(r.returncode != 0, "the runtime image has no shell")
 
 
+def check_pod_as_kubelet(engine: Engine) -> None:
+    """The image as the kubelet would run deploy/kubernetes' Deployment (tests/kubernetes/pod.py)."""
+    sys.path.insert(0, str(ROOT / "tests" / "kubernetes"))
+    import pod  # noqa: PLC0415  needs PyYAML and kubectl, which only this part uses
+
+    pod.check_pod(engine, TAG, check, note)
+
+
 def cleanup(engine: Engine, before: set[str]) -> None:
     for name in (NAME, NAME + "-unhealthy"):
         engine.run("rm", "-f", name, timeout=60)
@@ -434,6 +442,7 @@ def main() -> int:
             check_info(engine, version)
             check_daemon(engine)
             check_unhealthy(engine)
+            check_pod_as_kubelet(engine)
         if debug_built:
             check_debug(engine, built, version)
     finally:

@@ -210,5 +210,17 @@ class RoutesTest(unittest.TestCase):
                 s.close()
 
 
+class KubernetesRootTest(unittest.TestCase):
+    def test_root_reports_the_pod_from_the_downward_api(self):
+        env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "POD_NAME": "devops-info-7d9c5b6f4-x2x8q",
+               "POD_NAMESPACE": "web", "NODE_NAME": "node-a"}
+        with Server(env=env) as server:
+            doc = server.get("/").json()
+        jsonschema.validate(doc, SCHEMA)
+        self.assertEqual(doc["container"]["runtime"], "kubernetes")
+        self.assertEqual(doc["container"]["kubernetes"],
+                         {"pod_name": "devops-info-7d9c5b6f4-x2x8q", "namespace": "web", "node_name": "node-a"})
+
+
 if __name__ == "__main__":
     unittest.main()

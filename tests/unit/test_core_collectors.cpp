@@ -1,3 +1,5 @@
+#include <map>
+
 #include "catch.hpp"
 #include "core/collect.hpp"
 #include "core/collectors.hpp"
@@ -122,6 +124,55 @@ TEST_CASE("container runtime detection") {
     collect_container_runtime(host, c);
     CHECK(c.in_container);
     CHECK(c.runtime == ContainerRuntime::Other);
+  }
+}
+
+TEST_CASE("the downward API's pod, namespace and node, in a pod only") {
+  auto env_of = [](std::map<std::string, std::string> vars) {
+    return [vars = std::move(vars)](const std::string& n) -> std::optional<std::string> {
+      auto it = vars.find(n);
+      if (it == vars.end()) return std::nullopt;
+      return it->second;
+    };
+  };
+  const std::map<std::string, std::string> downward{
+      {"POD_NAME", "devops-info-7d9c5b6f4-x2x8q"}, {"POD_NAMESPACE", "web"}, {"NODE_NAME", "node-a"}};
+  SECTION("all three given") {
+    auto host = fixture("kubepods-v1");
+    host.getenv = env_of(downward);
+    const auto r = collect_report(host, devops::test::fixed_now(), 1);
+    REQUIRE(r.container.kubernetes);
+    CHECK(r.container.kubernetes->pod_name == "devops-info-7d9c5b6f4-x2x8q");
+    CHECK(r.container.kubernetes->pod_namespace == "web");
+    CHECK(r.container.kubernetes->node_name == "node-a");
+  }
+  SECTION("in a pod without them (or empty): an object of nulls") {
+    auto host = fixture("kubepods-v1");
+    host.getenv = env_of({{"POD_NAME", ""}});
+    const auto r = collect_report(host, devops::test::fixed_now(), 1);
+    REQUIRE(r.container.kubernetes);
+    CHECK_FALSE(r.container.kubernetes->pod_name);
+    CHECK_FALSE(r.container.kubernetes->pod_namespace);
+    CHECK_FALSE(r.container.kubernetes->node_name);
+  }
+  SECTION("POD_NAME outside Kubernetes is not taken for a pod") {
+    for (const char* name : {"host-v2", "podman-v1", "docker-v2"}) {
+      INFO(name);
+      auto host = fixture(name);
+      host.getenv = env_of(downward);
+      const auto r = collect_report(host, devops::test::fixed_now(), 1);
+      CHECK(r.container.runtime != ContainerRuntime::Kubernetes);
+      CHECK_FALSE(r.container.kubernetes);
+    }
+  }
+  SECTION("a pod recognised by KUBERNETES_SERVICE_HOST under another runtime") {
+    auto vars = downward;
+    vars["KUBERNETES_SERVICE_HOST"] = "10.96.0.1";
+    auto host = fixture("docker-v2");
+    host.getenv = env_of(vars);
+    const auto r = collect_report(host, devops::test::fixed_now(), 1);
+    REQUIRE(r.container.kubernetes);
+    CHECK(r.container.kubernetes->node_name == "node-a");
   }
 }
 

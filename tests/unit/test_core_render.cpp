@@ -11,7 +11,15 @@ namespace {
 // A report from a fixture with the build-dependent parts fixed.
 Report fixed_report(const std::string& name) {
   using namespace std::chrono;
-  auto r = collect_report(devops::test::fixture(name), devops::test::fixed_now() - seconds(7260), 4242);
+  auto host = devops::test::fixture(name);
+  // Every fixture sees the downward API's variables; only the pod reports them.
+  host.getenv = [](const std::string& n) -> std::optional<std::string> {
+    if (n == "POD_NAME") return "devops-info-7d9c5b6f4-x2x8q";
+    if (n == "POD_NAMESPACE") return "web";
+    if (n == "NODE_NAME") return "node-a";
+    return std::nullopt;
+  };
+  auto r = collect_report(host, devops::test::fixed_now() - seconds(7260), 4242);
   r.service.version = "1.2.3";
   r.build = {"0123456789ab", "GCC 12.2.0", "Release", "C++20"};
   return r;
@@ -69,7 +77,7 @@ TEST_CASE("invalid UTF-8 in a fact is replaced, not thrown") {
 }
 
 TEST_CASE("table rendering matches the golden files") {
-  for (const std::string name : {"host-v2", "podman-v1", "empty"}) {
+  for (const std::string name : {"host-v2", "podman-v1", "kubepods-v1", "empty"}) {
     INFO(name);
     CHECK(matches_golden(name + ".table", render_table(fixed_report(name), Color::Off)));
   }
@@ -78,6 +86,17 @@ TEST_CASE("table rendering matches the golden files") {
   CHECK(render_table(fixed_report("podman-v1"), Color::Off).find('\x1b') == std::string::npos);
 }
 
-TEST_CASE("env rendering matches the golden file") {
+TEST_CASE("env rendering matches the golden files") {
   CHECK(matches_golden("podman-v1.env", render_env(report_to_json(fixed_report("podman-v1")))));
+  CHECK(matches_golden("kubepods-v1.env", render_env(report_to_json(fixed_report("kubepods-v1")))));
+}
+
+TEST_CASE("container.kubernetes is null off Kubernetes and an object of strings in a pod") {
+  CHECK(report_to_json(fixed_report("host-v2"))["container"]["kubernetes"].is_null());
+  CHECK(report_to_json(fixed_report("podman-v1"))["container"]["kubernetes"].is_null());
+  const auto k = report_to_json(fixed_report("kubepods-v1"))["container"]["kubernetes"];
+  CHECK(k == Json{{"pod_name", "devops-info-7d9c5b6f4-x2x8q"}, {"namespace", "web"}, {"node_name", "node-a"}});
+  auto r = fixed_report("kubepods-v1");
+  r.container.kubernetes->node_name.reset();
+  CHECK(report_to_json(r)["container"]["kubernetes"]["node_name"].is_null());
 }
