@@ -312,7 +312,7 @@ class LimitsTest(unittest.TestCase):
             finally:
                 for c in held:
                     c.close()
-            wait_until(lambda: s.get("/health").status == 200, what="a free slot")
+            wait_until(lambda: probe(s.port), what="a free slot")
             self.assertGreaterEqual(sample_value(s.metrics(), "devops_info_connections_rejected_total"), 1)
 
     def test_a_stdout_nobody_reads_does_not_stop_the_service(self):
