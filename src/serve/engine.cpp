@@ -162,6 +162,8 @@ class Engine::Loop final : public HttpApplication {
   HttpRequest to_http(const ParsedRequest& r) const { return {r.method, r.path, current_->client_ip, r.user_agent}; }
 
   void watch_listener(bool on);
+  // Handles what one epoll_wait returned, then the timers.
+  void turn(const epoll_event* events, int n);
   void accept_ready();
   void on_event(Conn* c, std::uint32_t events);
   void on_readable(Conn* c);
@@ -212,20 +214,28 @@ void Engine::Loop::run() {
   while (!(draining_ && conns_.empty())) {
     const int n = ::epoll_wait(ep_, events.data(), kMaxEvents, next_timeout());
     now_ = SteadyClock::now();
-    for (int i = 0; i < n; ++i) {
-      void* tag = events[static_cast<std::size_t>(i)].data.ptr;
-      if (tag == &g_listen_tag) {
-        accept_ready();
-      } else if (tag == &g_wake_tag) {
-        std::uint64_t v = 0;
-        (void)!::read(wake_, &v, sizeof v);
-        if (drain_requested_.load() && !draining_) begin_drain();
-      } else {
-        on_event(static_cast<Conn*>(tag), events[static_cast<std::size_t>(i)].events);
-      }
+    try {
+      turn(events.data(), n);
+    } catch (const std::exception& ex) {  // out of memory, most likely: keep serving the others
+      e_.logger_.log(core::LogLevel::Error, "event loop", {{"error_type", "engine"}, {"error", ex.what()}});
     }
-    expire();
   }
+}
+
+void Engine::Loop::turn(const epoll_event* events, int n) {
+  for (int i = 0; i < n; ++i) {
+    void* tag = events[i].data.ptr;
+    if (tag == &g_listen_tag) {
+      accept_ready();
+    } else if (tag == &g_wake_tag) {
+      std::uint64_t v = 0;
+      (void)!::read(wake_, &v, sizeof v);
+      if (drain_requested_.load() && !draining_) begin_drain();
+    } else {
+      on_event(static_cast<Conn*>(tag), events[i].events);
+    }
+  }
+  expire();
 }
 
 void Engine::Loop::accept_ready() {
@@ -353,8 +363,11 @@ bool Engine::Loop::send_out(Conn* c, std::string& out, std::size_t& pos) {
 }
 
 void Engine::Loop::settle(Conn* c, std::string& out, std::size_t& pos) {
+  bool flushed = false;  // all output was written at some point: the client reads
   for (int round = 0; round < kSettleRounds; ++round) {
+    const bool had_output = !out.empty();
     if (!send_out(c, out, pos)) return;
+    flushed = flushed || (had_output && out.empty());
     if (!out.empty() || c->proto.holding() || c->proto.closing()) break;
     c->proto.resume(out, *this, now_);
     if (out.empty()) break;
@@ -393,7 +406,8 @@ void Engine::Loop::settle(Conn* c, std::string& out, std::size_t& pos) {
     c->events = want;
   }
   if (pending) {
-    if (c->list != &write_) append(write_, c, now_ + cfg_.write_timeout);
+    // 5 s from when the client last took everything queued for it.
+    if (c->list != &write_ || flushed) append(write_, c, now_ + cfg_.write_timeout);
   } else if (c->proto.holding()) {
     unlink(c);
     if (!c->hold_armed) {
@@ -401,7 +415,9 @@ void Engine::Loop::settle(Conn* c, std::string& out, std::size_t& pos) {
       c->hold_armed = true;
     }
   } else if (c->proto.mid_request()) {
-    if (c->list != &request_) append(request_, c, c->proto.request_started() + cfg_.request_timeout);
+    // The deadline of the request now arriving (a new one after pipelined answers).
+    const auto deadline = c->proto.request_started() + cfg_.request_timeout;
+    if (c->list != &request_ || c->deadline != deadline) append(request_, c, deadline);
   } else {
     append(idle_, c, now_ + cfg_.idle_timeout);
   }

@@ -3,6 +3,7 @@ connections, pipelining, RFC 9112 framing, oversized heads and bodies, a
 client that never reads, a stdout that blocks, too many connections, and the
 shutdown cases. Every test talks to a real server on 127.0.0.1."""
 import os
+import re
 import resource
 import signal
 import socket
@@ -254,6 +255,36 @@ class EngineTest(unittest.TestCase):
             self.assertTrue(closed or closed_by_server(s, 3), "a head trickled in for 14 s")
             self.assertLess(time.monotonic() - start, 14)
             self.assertGreater(time.monotonic() - start, 9)
+
+    def test_a_busy_connection_outlives_every_deadline(self):
+        # 12 s of requests whose heads are split across writes, so that a head
+        # is always half-received, answers read as they come: neither the 10 s
+        # request deadline nor the 5 s write deadline may cut a client that
+        # keeps up.
+        request = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+        with connect(self.server.port) as s:
+            s.settimeout(5)
+            sent = answered = 0
+            buf = b""
+            end = time.monotonic() + 12
+            s.sendall(request[:7])
+            while time.monotonic() < end:
+                s.sendall(request[7:] + request[:7])  # the end of one and the start of the next
+                sent += 1
+                while answered < sent:
+                    buf += s.recv(65536)
+                    while True:
+                        head, sep, rest = buf.partition(b"\r\n\r\n")
+                        if not sep:
+                            break
+                        n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+                        if len(rest) < n:
+                            break
+                        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+                        answered += 1
+                        buf = rest[n:]
+                time.sleep(0.015)  # fewer than 1,000 requests: the last one would close
+            self.assertGreater(answered, 100)
 
     def test_a_connection_beyond_1024_descriptors_is_answered(self):
         held = [connect(self.server.port) for _ in range(1100)]
