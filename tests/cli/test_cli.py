@@ -40,7 +40,10 @@ class InfoTest(unittest.TestCase):
             for key in keys:
                 self.assertIn(key, doc[section], f"{section}.{key}")
         self.assertEqual(doc["system"]["platform"], "Linux")
-        self.assertEqual(doc["system"]["platform_version"], os.uname().release)
+        # As Python's platform.version() and platform.release() report them.
+        self.assertEqual(doc["system"]["platform_version"], os.uname().version)
+        self.assertEqual(doc["system"]["platform_release"], os.uname().release)
+        self.assertRegex(doc["runtime"]["uptime_human"], r"^\d+ hours, \d+ minutes$")
         self.assertEqual(doc["system"]["architecture"], os.uname().machine)
         self.assertIsInstance(doc["runtime"]["uptime_seconds"], int)
         self.assertRegex(doc["runtime"]["current_time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")

