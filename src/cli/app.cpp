@@ -18,7 +18,7 @@ namespace {
 constexpr std::array kCommands{
     Command{"info", "Print a report of the service, the host and the runtime", &setup_info},
     Command{"health", "Probe a running server's health, or print the local health document", &setup_health},
-    Command{"serve", "Run the HTTP service: /, /health, /ready, /metrics", &setup_serve},
+    Command{"serve", "Run the HTTP service: /, /health, /ready, /metrics, /visits", &setup_serve},
 };
 
 std::string version_text() {

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace devops::core {
 
@@ -26,12 +27,26 @@ inline constexpr int kDefaultPort = 5000;
 inline constexpr std::size_t kDefaultMaxThreads = 512;
 inline constexpr std::chrono::milliseconds kDefaultShutdownTimeout{10'000};
 
-// For the integration tests only (hidden options): make a path fail or slow.
-struct TestHooks {
-  std::string fail_path;   // requests to this path throw inside the handler (500)
-  std::string delay_path;  // requests to this path wait kTestDelay before they are answered
+// Faults injected into one route (--fault-delay, --fault-error).
+struct RouteFault {
+  std::string route;  // a path of core::endpoints()
+  std::chrono::milliseconds delay_min{0};
+  std::chrono::milliseconds delay_max{0};  // == delay_min: a fixed delay
+  double error_fraction{0};                // 0 to 1: the share of requests answered 500
+};
+
+// The probe and fault switches of `serve`, all off by default.
+struct Switches {
+  bool unready{false};    // /ready answers 503 from the start
+  bool unhealthy{false};  // /health answers 503 from the start
+  std::vector<RouteFault> faults;
+  // Hidden, for the lifecycle tests: requests to this path wait kTestDelay
+  // inside the handler, before the answer is computed.
+  std::string delay_path;
 };
 inline constexpr std::chrono::milliseconds kTestDelay{1000};
+inline constexpr std::chrono::milliseconds kMaxFaultDelay{600'000};
+inline constexpr std::chrono::milliseconds kDefaultFlushInterval{1000};
 
 // Everything `serve` needs to start.
 struct ServeConfig {
@@ -41,7 +56,9 @@ struct ServeConfig {
   LogFormat log_format{LogFormat::JsonLines};
   LogLevel log_level{LogLevel::Info};
   std::chrono::milliseconds shutdown_timeout{kDefaultShutdownTimeout};
-  TestHooks test;
+  Switches switches;
+  std::string data_dir;                                             // the visit counter's directory; empty: no counter
+  std::chrono::milliseconds flush_interval{kDefaultFlushInterval};  // how often the count is written
 };
 
 // The flags as given on the command line; unset when absent.
@@ -52,7 +69,13 @@ struct ServeFlags {
   std::optional<LogFormat> log_format;
   std::optional<LogLevel> log_level;
   std::optional<std::string> shutdown_timeout;
-  TestHooks test;
+  bool unready{false};
+  bool unhealthy{false};
+  std::vector<std::string> fault_delay;  // ROUTE=DURATION or ROUTE=MIN-MAX
+  std::vector<std::string> fault_error;  // ROUTE=FRACTION
+  std::string delay_path;                // hidden
+  std::optional<std::string> data_dir;
+  std::optional<std::string> flush_interval;
 };
 
 // Reads one environment variable; nullopt when unset.
@@ -63,7 +86,7 @@ struct ConfigError {
   std::string message;
 };
 
-// Flag beats environment (HOST, PORT, DEBUG) beats default.
+// Flag beats environment (HOST, PORT, DEBUG, DATA_DIR) beats default.
 std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env);
 
 // 0 to 65535, decimal digits only.

@@ -22,6 +22,7 @@
 #include "core/config.hpp"
 #include "core/exit_codes.hpp"
 #include "core/timefmt.hpp"
+#include "serve/control.hpp"
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
@@ -80,7 +81,9 @@ void write_response(HttpResponse&& r, bool close, httplib::Response& res) {
 
 void answer(Service& service, const httplib::Request& req, httplib::Response& res) {
   const RequestView view(req);
-  write_response(service.handle(view.req), service.draining(), res);
+  auto r = service.handle(view.req);
+  if (r.delay.count() > 0) std::this_thread::sleep_for(r.delay);  // stop-gap: holds this connection's thread
+  write_response(std::move(r), service.draining(), res);
 }
 
 // By RFC 9112 a request without Content-Length or Transfer-Encoding has no body.
@@ -135,7 +138,9 @@ RunResult run(const core::ServeConfig& cfg) {
   // Zero-initialised in .bss: the counters no request touched take no memory.
   static constinit Metrics metrics;
   InfoDocument info([] { return core::collect_report(core::real_host()); }, kReportMaxAge, started);
-  Service service(info, metrics, logger, started, cfg.test);
+  Service service(
+      info, metrics, logger, started, cfg.switches,
+      cfg.data_dir.empty() ? nullptr : std::make_unique<VisitCounter>(cfg.data_dir, logger, cfg.flush_interval));
   // When a burst is over, give the memory its threads used back to the system.
   WorkerPool pool(cfg.max_threads, kWorkerIdleTimeout, 1, [] { ::malloc_trim(0); });
   SignalWatch signals;  // before bind: a SIGTERM from now on is not lost
@@ -213,6 +218,7 @@ RunResult run(const core::ServeConfig& cfg) {
   // The library listens with a backlog of 5; a burst of new connections
   // needs more (listen(2) again only resizes the queue).
   if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
+  const ControlChannel control(service, port);  // before "listening": health --set works from then on
 
   const auto& build = core::build_info();
   logger.log(core::LogLevel::Info, "listening",
@@ -258,6 +264,7 @@ RunResult run(const core::ServeConfig& cfg) {
 
   const bool ok = svr.listen_after_bind();  // returns once stopped and drained
   const int listen_errno = errno;
+  service.stop();  // the last visit count to disk
   listener_done = true;
   signals.wake();
   lifecycle.join();
