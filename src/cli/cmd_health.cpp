@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -58,10 +59,50 @@ struct Verdict {
   std::optional<core::Json> doc;
 };
 
+// A health document is flat; this bounds the work a hostile one can cause.
+constexpr int kMaxJsonDepth = 32;
+
+// Whether `text` nests arrays and objects at most `max` deep (strings skipped).
+bool nesting_within(std::string_view text, int max) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 Verdict judge(const std::string& url, const serve::ProbeResult& r) {
   Verdict v;
   if (r.error != serve::NetError::None) {
     v.problem = fmt::format("{}: {}", url, serve::describe(r.error));
+    return v;
+  }
+  if (r.body_too_large) {
+    v.problem =
+        fmt::format("{} answered more than {} KiB, too much for a health document", url, serve::kMaxProbeBody / 1024);
+    return v;
+  }
+  if (r.status >= 300 && r.status < 400) {
+    v.problem = fmt::format("{} answered HTTP {}, a redirect to {} (not followed)", url, r.status,
+                            r.location.empty() ? std::string("nowhere (no Location)") : r.location);
+    return v;
+  }
+  if (!nesting_within(r.body, kMaxJsonDepth)) {
+    v.problem = fmt::format("{} answered HTTP {} with JSON nested deeper than {} levels", url, r.status, kMaxJsonDepth);
     return v;
   }
   auto doc = core::Json::parse(r.body, nullptr, false);
@@ -207,7 +248,8 @@ Runner setup_health(CLI::App& sub) {
                  "Server to probe (default, without --local: http://127.0.0.1:${PORT:-5000}/health). "
                  "Exit 0 only for HTTP 200 with \"status\": \"healthy\"")
       ->option_text("URL");
-  sub.add_option("--timeout", o->timeout, "Limit for each attempt: connect, send, read (default 5s)")
+  sub.add_option("--timeout", o->timeout,
+                 "Limit for each attempt as a whole: connect, send, headers and body (default 5s)")
       ->option_text("DURATION");
   sub.add_option("--wait", o->wait, "Retry until healthy or this much time has passed (default 0: one attempt)")
       ->option_text("DURATION");

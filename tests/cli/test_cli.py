@@ -103,6 +103,14 @@ class InfoTest(unittest.TestCase):
         r = run("info", "--field", "service")
         self.assertEqual(json.loads(r.stdout)["name"], "devops-info-service")
 
+    def test_list_indexes_are_plain_decimal(self):
+        self.assertEqual(run("info", "--field", "endpoints.0.path").stdout, "/\n")
+        for path in ("endpoints.00", "endpoints.01.path", "endpoints.+1", "endpoints.-0", "endpoints. 1", "endpoints."):
+            with self.subTest(path=path):
+                r = run("info", "--field", path)
+                self.assertEqual(r.returncode, 2, r.stdout)
+                self.assertIn("unknown field", r.stderr)
+
     def test_unknown_field_is_a_usage_error(self):
         r = run("info", "--field", "system.nope")
         self.assertEqual(r.returncode, 2)
@@ -158,6 +166,14 @@ class TopLevelTest(unittest.TestCase):
                 r = run(*args)
                 self.assertEqual(r.returncode, 0)
                 self.assertIn("Usage", r.stdout)
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "needs /dev/full")
+    def test_help_and_version_on_a_full_stdout_exit_1(self):
+        for args in (["--version"], ["--help"], ["info", "--help"], ["health", "--help"], ["serve", "--help"]):
+            with self.subTest(args=args), open("/dev/full", "w") as full:
+                r = subprocess.run([BIN, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn("cannot write to standard output", r.stderr)
 
     def test_version_names_version_commit_and_compiler(self):
         r = run("--version")
