@@ -14,7 +14,14 @@ import threading
 import time
 import unittest
 
-from harness import TIMEOUT, Server, run_cli, wait_until
+import json
+
+import jsonschema
+
+from harness import SOURCE_DIR, TIMEOUT, Server, run_cli, wait_until
+
+with open(os.path.join(SOURCE_DIR, "docs", "info.schema.json"), encoding="utf-8") as f:
+    VISITS_SCHEMA = json.load(f)["$defs"]["visits"]
 
 
 def read(path):
@@ -83,6 +90,7 @@ class VisitsTest(unittest.TestCase):
 
     def visits(self, s):
         r = s.get("/visits")
+        jsonschema.validate(r.json(), VISITS_SCHEMA)
         return r.status, r.json()
 
     def test_counts_across_restarts_get_and_head(self):
@@ -223,6 +231,7 @@ class VolumeTest(unittest.TestCase):
                 self.assertIn("Read-only file system", err["error"])
                 self.assertEqual(s.get("/").status, 200)
                 r = s.get("/visits")
+                jsonschema.validate(r.json(), VISITS_SCHEMA)
                 self.assertEqual(r.status, 503)
                 self.assertEqual(r.json()["visits"], 42)
                 self.assertIn("Read-only", r.json()["error"])
