@@ -63,10 +63,15 @@ _devops_info() {
     serve:--host) values='0.0.0.0 127.0.0.1' ;;
     serve:--log-format) values='json text' ;;
     serve:--log-level) values='debug info warning error' ;;
-    health:--timeout | health:--wait | health:--interval | serve:--shutdown-timeout | serve:--shutdown-delay)
+    health:--set) values='ready=true ready=false healthy=true healthy=false' ;;
+    serve:--data-dir)
+      mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+      return
+      ;;
+    health:--timeout | health:--wait | health:--interval | serve:--shutdown-timeout | serve:--shutdown-delay | serve:--flush-interval)
       values='500ms 1s 5s 10s 30s 1m'
       ;;
-    health:--url | serve:--port | serve:--threads | serve:--max-connections) return ;;
+    health:--url | serve:--port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error) return ;;
   esac
   if [[ -n $values ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
@@ -77,8 +82,11 @@ _devops_info() {
   local opts
   case $cmd in
     info) opts='-h --help -f --format -c --compact --field --color' ;;
-    health) opts='-h --help --url --timeout --wait --interval --local -f --format -c --compact' ;;
-    serve) opts='-h --help --host --port --threads --max-connections --log-format --log-level --shutdown-delay --shutdown-timeout' ;;
+    health) opts='-h --help --url --timeout --wait --interval --local --set -f --format -c --compact' ;;
+    serve)
+      opts='-h --help --host --port --threads --max-connections --log-format --log-level --shutdown-delay'
+      opts+=' --shutdown-timeout --data-dir --flush-interval --unready --unhealthy --fault-delay --fault-error'
+      ;;
     *)
       if [[ $cur == -* ]]; then
         opts='-h --help -V --version'

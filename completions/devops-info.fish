@@ -52,6 +52,7 @@ complete -c devops-info -n $health -l timeout -x -a $durations -d 'Give up on on
 complete -c devops-info -n $health -l wait -x -a $durations -d 'Retry until healthy, at most'
 complete -c devops-info -n $health -l interval -x -a $durations -d 'Pause between attempts'
 complete -c devops-info -n $health -l local -d 'Print the local health document'
+complete -c devops-info -n $health -l set -x -a 'ready=true ready=false healthy=true healthy=false' -d "Flip the local server's readiness or health"
 complete -c devops-info -n $health -s f -l format -x -a 'json table' -d 'Output format'
 complete -c devops-info -n $health -s c -l compact -d 'JSON on one line'
 
@@ -64,3 +65,9 @@ complete -c devops-info -n $serve -l log-format -x -a 'json text' -d 'Log line f
 complete -c devops-info -n $serve -l log-level -x -a 'debug info warning error' -d 'Least severe level logged'
 complete -c devops-info -n $serve -l shutdown-delay -x -a $durations -d 'Time to keep serving with /ready 503 after SIGTERM'
 complete -c devops-info -n $serve -l shutdown-timeout -x -a $durations -d 'Time for requests in flight after SIGTERM'
+complete -c devops-info -n $serve -l data-dir -x -a '(__fish_complete_directories)' -d 'Count visits of / in this directory'
+complete -c devops-info -n $serve -l flush-interval -x -a $durations -d 'How often the visit count is written'
+complete -c devops-info -n $serve -l unready -d 'Start with /ready answering 503'
+complete -c devops-info -n $serve -l unhealthy -d 'Start with /health answering 503'
+complete -c devops-info -n $serve -l fault-delay -x -d 'Fault injection: ROUTE=DURATION or ROUTE=MIN-MAX'
+complete -c devops-info -n $serve -l fault-error -x -d 'Fault injection: ROUTE=FRACTION answered 500'

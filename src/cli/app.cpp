@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 
 #include <array>
+#include <cstdio>
 #include <exception>
+#include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
@@ -18,7 +20,7 @@ namespace {
 constexpr std::array kCommands{
     Command{"info", "Print a report of the service, the host and the runtime", &setup_info},
     Command{"health", "Probe a running server's health, or print the local health document", &setup_health},
-    Command{"serve", "Run the HTTP service: /, /health, /ready, /metrics", &setup_serve},
+    Command{"serve", "Run the HTTP service: /, /health, /ready, /metrics, /visits", &setup_serve},
 };
 
 std::string version_text() {
@@ -62,14 +64,21 @@ int run(int argc, char** argv) {
       "  devops-info serve --port 8080 &\n"
       "  devops-info health --url http://127.0.0.1:8080/health --wait 30s");
 
+  // --help and --version print to std::cout: a failed write is exit 1, as for every command.
+  auto printed = [](int rc) {
+    std::cout.flush();
+    if (!std::cout.fail() && std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return rc;
+    print_error("cannot write to standard output");
+    return static_cast<int>(kExitFailure);
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return printed(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return printed(app.exit(e));
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return printed(app.exit(e));
   } catch (const CLI::ParseError& e) {
     print_error(e.what());
     std::fprintf(stderr, "Run 'devops-info --help' for usage.\n");

@@ -5,7 +5,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
@@ -15,6 +19,7 @@
 #include "core/health.hpp"
 #include "core/host.hpp"
 #include "core/render.hpp"
+#include "serve/control.hpp"
 #include "serve/probe.hpp"
 
 namespace devops::cli {
@@ -31,6 +36,7 @@ struct HealthOptions {
   std::string timeout = "5s";
   std::string wait = "0s";
   std::string interval = "1s";
+  std::vector<std::string> set;  // KEY=BOOL for the control channel
 };
 
 std::string render(const HealthOptions& o, const core::Json& doc) {
@@ -53,10 +59,50 @@ struct Verdict {
   std::optional<core::Json> doc;
 };
 
+// A health document is flat; this bounds the work a hostile one can cause.
+constexpr int kMaxJsonDepth = 32;
+
+// Whether `text` nests arrays and objects at most `max` deep (strings skipped).
+bool nesting_within(std::string_view text, int max) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 Verdict judge(const std::string& url, const serve::ProbeResult& r) {
   Verdict v;
   if (r.error != serve::NetError::None) {
     v.problem = fmt::format("{}: {}", url, serve::describe(r.error));
+    return v;
+  }
+  if (r.body_too_large) {
+    v.problem =
+        fmt::format("{} answered more than {} KiB, too much for a health document", url, serve::kMaxProbeBody / 1024);
+    return v;
+  }
+  if (r.status >= 300 && r.status < 400) {
+    v.problem = fmt::format("{} answered HTTP {}, a redirect to {} (not followed)", url, r.status,
+                            r.location.empty() ? std::string("nowhere (no Location)") : r.location);
+    return v;
+  }
+  if (!nesting_within(r.body, kMaxJsonDepth)) {
+    v.problem = fmt::format("{} answered HTTP {} with JSON nested deeper than {} levels", url, r.status, kMaxJsonDepth);
     return v;
   }
   auto doc = core::Json::parse(r.body, nullptr, false);
@@ -132,6 +178,63 @@ int run_probe(const HealthOptions& o, const CLI::App& sub) {
   return kExitFailure;
 }
 
+// --set: the server's probe switches, through its control channel on the
+// URL's port (the default URL's: ${PORT:-5000}).
+int run_set(const HealthOptions& o, const CLI::App& sub) {
+  std::string url = o.url;
+  if (sub.count("--url") == 0) {
+    auto d = core::default_probe_url(core::environment_value);
+    if (auto* e = std::get_if<core::ConfigError>(&d)) {
+      print_error(e->message);
+      return kExitUsage;
+    }
+    url = std::get<std::string>(d);
+  }
+  auto target = core::parse_http_url(url);
+  auto timeout = core::parse_duration_option("--timeout", o.timeout);
+  for (const core::ConfigError* e :
+       {std::get_if<core::ConfigError>(&target), std::get_if<core::ConfigError>(&timeout)}) {
+    if (e != nullptr) {
+      print_error(e->message);
+      return kExitUsage;
+    }
+  }
+  std::string command;
+  for (const auto& s : o.set) {
+    const auto eq = s.find('=');
+    const std::string key = s.substr(0, eq);
+    const auto value = eq == std::string::npos ? std::optional<bool>() : core::parse_bool(s.substr(eq + 1));
+    if ((key != "ready" && key != "healthy") || !value || s.substr(eq + 1).empty()) {
+      print_error(fmt::format("--set: '{}' is not ready=true|false or healthy=true|false", s));
+      return kExitUsage;
+    }
+    command += fmt::format("{}{}={}", command.empty() ? "" : " ", key, *value ? "true" : "false");
+  }
+  const auto& t = std::get<core::HttpTarget>(target);
+  if (t.host != "127.0.0.1" && t.host != "::1" && t.host != "localhost") {
+    print_error(fmt::format("--set: '{}' is not this machine: --set only reaches a server here", t.host));
+    return kExitUsage;
+  }
+  const auto reply = serve::control_request(t.port, command, std::get<std::chrono::milliseconds>(timeout));
+  if (!reply.ok) {
+    print_error(reply.text);
+    return kExitFailure;
+  }
+  auto doc = core::Json::parse(reply.text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    print_error("the server's control channel answered something that is not JSON");
+    return kExitFailure;
+  }
+  if (doc.contains("error")) {
+    print_error(
+        fmt::format("the server refused: {}", doc["error"].is_string() ? doc["error"].get<std::string>() : "?"));
+    return kExitFailure;
+  }
+  return write_stdout(core::render_json(doc, o.compact ? core::JsonStyle::Compact : core::JsonStyle::Pretty))
+             ? kExitOk
+             : kExitFailure;
+}
+
 }  // namespace
 
 Runner setup_health(CLI::App& sub) {
@@ -145,7 +248,8 @@ Runner setup_health(CLI::App& sub) {
                  "Server to probe (default, without --local: http://127.0.0.1:${PORT:-5000}/health). "
                  "Exit 0 only for HTTP 200 with \"status\": \"healthy\"")
       ->option_text("URL");
-  sub.add_option("--timeout", o->timeout, "Limit for each attempt: connect, send, read (default 5s)")
+  sub.add_option("--timeout", o->timeout,
+                 "Limit for each attempt as a whole: connect, send, headers and body (default 5s)")
       ->option_text("DURATION");
   sub.add_option("--wait", o->wait, "Retry until healthy or this much time has passed (default 0: one attempt)")
       ->option_text("DURATION");
@@ -153,14 +257,28 @@ Runner setup_health(CLI::App& sub) {
       ->option_text("DURATION");
   sub.add_flag("--local", o->local,
                "Print this process's own health document instead of probing a server (probing is the default)");
+  sub.add_option("--set", o->set,
+                 "Flip the local server's /ready or /health (the --url's port): ready=false, healthy=true, ...; "
+                 "repeatable. Prints the new state")
+      ->option_text("KEY=BOOL")
+      ->allow_extra_args(false);
   sub.footer(
       "Durations: 500ms, 5s, 1.5s, 2m (a bare number is seconds).\n"
       "Examples:\n"
-      "  devops-info health                # probe http://127.0.0.1:${PORT:-5000}/health\n"
       "  devops-info health --url http://10.0.0.5:8080/health --timeout 2s --format table\n"
-      "  devops-info health --wait 30s     # CI: wait until the service is up");
+      "  devops-info health --wait 30s     # CI: wait until the service is up\n"
+      "  devops-info health --set ready=false   # take this pod out of the Service's endpoints");
   const CLI::App* self = &sub;
   return [o, self] {
+    if (!o->set.empty()) {
+      for (const char* name : {"--local", "--wait", "--interval", "--format"}) {
+        if (self->count(name) > 0) {
+          print_error(fmt::format("--set cannot be combined with {}", name));
+          return static_cast<int>(kExitUsage);
+        }
+      }
+      return run_set(*o, *self);
+    }
     if (!o->local) return run_probe(*o, *self);
     // Checked here rather than with CLI11's excludes(), which clutters --help.
     for (const char* name : {"--url", "--timeout", "--wait", "--interval"}) {

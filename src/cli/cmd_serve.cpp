@@ -3,6 +3,8 @@
 
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
@@ -24,7 +26,13 @@ struct ServeOptions {
   core::LogLevel log_level = core::LogLevel::Info;
   std::string shutdown_timeout;
   std::string shutdown_delay;
-  core::TestHooks test;
+  bool unready = false;
+  bool unhealthy = false;
+  std::vector<std::string> fault_delay;
+  std::vector<std::string> fault_error;
+  std::string delay_path;
+  std::string data_dir;
+  std::string flush_interval;
 };
 
 int run_serve(const ServeOptions& o, const CLI::App& sub) {
@@ -38,7 +46,13 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   if (given("--log-level")) flags.log_level = o.log_level;
   if (given("--shutdown-timeout")) flags.shutdown_timeout = o.shutdown_timeout;
   if (given("--shutdown-delay")) flags.shutdown_delay = o.shutdown_delay;
-  flags.test = o.test;
+  flags.unready = o.unready;
+  flags.unhealthy = o.unhealthy;
+  flags.fault_delay = o.fault_delay;
+  flags.fault_error = o.fault_error;
+  flags.delay_path = o.delay_path;
+  if (given("--data-dir")) flags.data_dir = o.data_dir;
+  if (given("--flush-interval")) flags.flush_interval = o.flush_interval;
   auto resolved = core::resolve_serve_config(flags, core::environment_value);
   if (const auto* err = std::get_if<core::ConfigError>(&resolved)) {
     print_error(err->message);
@@ -86,16 +100,33 @@ Runner setup_serve(CLI::App& sub) {
                  "After the delay, how long requests in flight may take before the process exits anyway "
                  "(default 10s)")
       ->option_text("DURATION");
-  // For the integration tests (hidden): requests to PATH fail inside the
-  // handler (500), or wait a second before they are answered.
-  sub.add_option("--fail-path", o->test.fail_path, "")->group("");
-  sub.add_option("--delay-path", o->test.delay_path, "")->group("");
+  sub.add_option("--data-dir", o->data_dir,
+                 "Count the visits of GET / in DIR/visits, served at /visits (env DATA_DIR; default: no counter)")
+      ->option_text("DIR");
+  sub.add_option("--flush-interval", o->flush_interval,
+                 "How often the visit count is written to the data directory (default 1s)")
+      ->option_text("DURATION");
+  sub.add_flag("--unready", o->unready, "Start with /ready answering 503 until 'devops-info health --set ready=true'");
+  sub.add_flag("--unhealthy", o->unhealthy,
+               "Start with /health answering 503 until 'devops-info health --set healthy=true'");
+  sub.add_option("--fault-delay", o->fault_delay,
+                 "Fault injection: hold answers of ROUTE (or * for all) for DURATION, or with ROUTE=MIN-MAX a "
+                 "random time from MIN to MAX; repeatable")
+      ->option_text("ROUTE=DURATION")
+      ->allow_extra_args(false);
+  sub.add_option("--fault-error", o->fault_error,
+                 "Fault injection: answer this fraction (0 to 1) of requests to ROUTE (or *) with 500; repeatable")
+      ->option_text("ROUTE=FRACTION")
+      ->allow_extra_args(false);
+  // Kept for the lifecycle tests, hidden: requests to PATH wait a second
+  // inside the handler, before the answer is computed.
+  sub.add_option("--delay-path", o->delay_path, "")->group("");
   sub.footer(
-      "Routes: GET / (report), /health, /ready, /metrics (Prometheus); HEAD works wherever GET does.\n"
+      "Routes: GET / (report), /health, /ready, /metrics (Prometheus), /visits; HEAD works wherever GET does.\n"
       "Examples:\n"
       "  devops-info serve\n"
-      "  PORT=8080 devops-info serve --log-format text\n"
-      "  devops-info serve --host 127.0.0.1 --port 0 --shutdown-delay 5s --shutdown-timeout 30s");
+      "  PORT=8080 devops-info serve --log-format text --data-dir /data --shutdown-delay 5s\n"
+      "  devops-info serve --host 127.0.0.1 --port 0 --fault-error /=0.1 --fault-delay '*=100ms-2s'");
   const CLI::App* self = &sub;
   return [o, self] { return run_serve(*o, *self); };
 }

@@ -10,7 +10,7 @@ namespace devops::core {
 // The fixed texts of the service section (wire-compatible with the Flask service).
 inline constexpr const char* kServiceName = "devops-info-service";
 inline constexpr const char* kServiceDescription = "DevOps course info service";
-inline constexpr const char* kFramework = "C++ (cpp-httplib)";
+inline constexpr const char* kFramework = "C++ (epoll, Boost.Beast parser)";
 
 // When this process started; uptime counts from here.
 std::chrono::system_clock::time_point process_start();

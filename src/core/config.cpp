@@ -9,6 +9,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/endpoints.hpp"
+
 namespace devops::core {
 
 namespace {
@@ -28,6 +30,72 @@ ConfigError invalid(std::string_view name, std::string_view value, std::string_v
 constexpr std::string_view kPortExpected = "a port number (0 to 65535)";
 constexpr std::string_view kHostExpected = "a numeric IPv4 or IPv6 address (e.g. 0.0.0.0, 127.0.0.1, ::)";
 constexpr std::string_view kDurationExpected = "a duration (e.g. 10s, 500ms, 2m)";
+
+// "/, /health, /ready, ..." for the error messages.
+std::string route_list() {
+  std::string out;
+  for (const auto& e : endpoints()) out += (out.empty() ? "" : ", ") + std::string(e.path);
+  return out + " or *";
+}
+
+// ROUTE=VALUE, ROUTE a path of the endpoint table or "*" (every route).
+std::optional<std::pair<std::string, std::string_view>> split_rule(std::string_view text) {
+  const auto eq = text.find('=');
+  if (eq == std::string_view::npos) return std::nullopt;
+  std::string route(text.substr(0, eq));
+  if (route != "*" &&
+      std::none_of(endpoints().begin(), endpoints().end(), [&](const Endpoint& e) { return e.path == route; })) {
+    return std::nullopt;
+  }
+  return std::pair<std::string, std::string_view>{route, text.substr(eq + 1)};
+}
+
+// The faults of --fault-delay and --fault-error, one entry per route; a later
+// rule for the same route replaces an earlier one of the same kind.
+std::variant<std::vector<RouteFault>, ConfigError> parse_faults(const ServeFlags& flags) {
+  std::vector<RouteFault> faults;
+  for (const auto& e : endpoints()) faults.push_back({std::string(e.path), {}, {}, 0});
+  auto apply = [&](const std::string& route, auto&& set) {
+    for (auto& f : faults) {
+      if (route == "*" || route == f.route) set(f);
+    }
+  };
+  for (const auto& text : flags.fault_delay) {
+    const auto rule = split_rule(text);
+    std::optional<std::chrono::milliseconds> lo;
+    std::optional<std::chrono::milliseconds> hi;
+    if (rule) {
+      const auto dash = rule->second.find('-');
+      lo = parse_duration(rule->second.substr(0, dash));
+      hi = dash == std::string_view::npos ? lo : parse_duration(rule->second.substr(dash + 1));
+    }
+    if (!lo || !hi || *lo > *hi || *hi > kMaxFaultDelay) {
+      return invalid("--fault-delay", text,
+                     fmt::format("ROUTE=DURATION or ROUTE=MIN-MAX up to {} (ROUTE: {})",
+                                 format_duration(kMaxFaultDelay), route_list()));
+    }
+    apply(rule->first, [&](RouteFault& f) {
+      f.delay_min = *lo;
+      f.delay_max = *hi;
+    });
+  }
+  for (const auto& text : flags.fault_error) {
+    const auto rule = split_rule(text);
+    double fraction = -1;
+    if (rule) {
+      const auto v = rule->second;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), fraction);
+      if (ec != std::errc() || p != v.data() + v.size() || v.empty() || !std::isfinite(fraction)) fraction = -1;
+    }
+    if (fraction < 0 || fraction > 1) {
+      return invalid("--fault-error", text,
+                     fmt::format("ROUTE=FRACTION, a fraction from 0 to 1 (ROUTE: {})", route_list()));
+    }
+    apply(rule->first, [&](RouteFault& f) { f.error_fraction = fraction; });
+  }
+  std::erase_if(faults, [](const RouteFault& f) { return f.delay_max.count() == 0 && f.error_fraction == 0; });
+  return faults;
+}
 
 }  // namespace
 
@@ -168,12 +236,35 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
     if (auto* e = std::get_if<ConfigError>(&d)) return *e;
     c.shutdown_delay = std::get<std::chrono::milliseconds>(d);
   }
-  c.test = flags.test;
+  auto faults = parse_faults(flags);
+  if (auto* e = std::get_if<ConfigError>(&faults)) return *e;
+  c.switches = {flags.unready, flags.unhealthy, std::get<std::vector<RouteFault>>(std::move(faults)), flags.delay_path};
+  if (flags.data_dir) {
+    if (flags.data_dir->empty()) return invalid("--data-dir", "", "a directory");
+    c.data_dir = *flags.data_dir;
+  } else if (auto v = from_env("DATA_DIR"); v && !v->empty()) {
+    c.data_dir = *v;
+  }
+  if (flags.flush_interval) {
+    auto d = parse_duration(*flags.flush_interval);
+    if (!d || *d < std::chrono::milliseconds(10) || *d > std::chrono::hours(1)) {
+      return invalid("--flush-interval", *flags.flush_interval, "a duration from 10ms to 1h");
+    }
+    c.flush_interval = *d;
+  }
   return c;
 }
 
 std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url) {
   auto fail = [&](std::string_view why) { return ConfigError{fmt::format("--url: '{}': {}", url, why)}; };
+  // RFC 3986 has no place for spaces, controls, non-ASCII bytes or these.
+  for (std::size_t i = 0; i < url.size(); ++i) {
+    const auto c = static_cast<unsigned char>(url[i]);
+    if (c <= 0x20 || c >= 0x7f ||
+        std::string_view("\"<>\\^`{|}").find(static_cast<char>(c)) != std::string_view::npos) {
+      return fail(fmt::format("invalid character at position {} (byte 0x{:02x}); percent-encode it", i + 1, c));
+    }
+  }
   std::string_view rest = url;
   if (rest.size() >= 7 && iequals(rest.substr(0, 7), "http://")) {
     rest.remove_prefix(7);

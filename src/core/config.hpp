@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace devops::core {
 
@@ -28,12 +29,26 @@ inline constexpr std::size_t kDefaultMaxConnections = 10'000;
 inline constexpr std::size_t kMaxMaxConnections = 1'000'000;
 inline constexpr std::chrono::milliseconds kDefaultShutdownTimeout{10'000};
 
-// For the integration tests only (hidden options): make a path fail or slow.
-struct TestHooks {
-  std::string fail_path;   // requests to this path throw inside the handler (500)
-  std::string delay_path;  // requests to this path wait kTestDelay before they are answered
+// Faults injected into one route (--fault-delay, --fault-error).
+struct RouteFault {
+  std::string route;  // a path of core::endpoints()
+  std::chrono::milliseconds delay_min{0};
+  std::chrono::milliseconds delay_max{0};  // == delay_min: a fixed delay
+  double error_fraction{0};                // 0 to 1: the share of requests answered 500
+};
+
+// The probe and fault switches of `serve`, all off by default.
+struct Switches {
+  bool unready{false};    // /ready answers 503 from the start
+  bool unhealthy{false};  // /health answers 503 from the start
+  std::vector<RouteFault> faults;
+  // Hidden, for the lifecycle tests: answers to this path are held back
+  // kTestDelay (on a timer) before they are sent.
+  std::string delay_path;
 };
 inline constexpr std::chrono::milliseconds kTestDelay{1000};
+inline constexpr std::chrono::milliseconds kMaxFaultDelay{600'000};
+inline constexpr std::chrono::milliseconds kDefaultFlushInterval{1000};
 
 // Everything `serve` needs to start.
 struct ServeConfig {
@@ -45,7 +60,9 @@ struct ServeConfig {
   LogLevel log_level{LogLevel::Info};
   std::chrono::milliseconds shutdown_timeout{kDefaultShutdownTimeout};
   std::chrono::milliseconds shutdown_delay{0};  // /ready 503 but still serving, before the drain
-  TestHooks test;
+  Switches switches;
+  std::string data_dir;                                             // the visit counter's directory; empty: no counter
+  std::chrono::milliseconds flush_interval{kDefaultFlushInterval};  // how often the count is written
 };
 
 // The flags as given on the command line; unset when absent.
@@ -58,7 +75,13 @@ struct ServeFlags {
   std::optional<LogLevel> log_level;
   std::optional<std::string> shutdown_timeout;
   std::optional<std::string> shutdown_delay;
-  TestHooks test;
+  bool unready{false};
+  bool unhealthy{false};
+  std::vector<std::string> fault_delay;  // ROUTE=DURATION or ROUTE=MIN-MAX
+  std::vector<std::string> fault_error;  // ROUTE=FRACTION
+  std::string delay_path;                // hidden
+  std::optional<std::string> data_dir;
+  std::optional<std::string> flush_interval;
 };
 
 // Reads one environment variable; nullopt when unset.
@@ -69,7 +92,7 @@ struct ConfigError {
   std::string message;
 };
 
-// Flag beats environment (HOST, PORT, DEBUG) beats default.
+// Flag beats environment (HOST, PORT, DEBUG, DATA_DIR) beats default.
 std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env);
 
 // 0 to 65535, decimal digits only.

@@ -10,6 +10,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/health", "GET", "Health check"},
     Endpoint{"/ready", "GET", "Readiness check"},
     Endpoint{"/metrics", "GET", "Prometheus metrics"},
+    Endpoint{"/visits", "GET", "Visit count of / (with a data directory)"},
 };
 }  // namespace
 

@@ -31,7 +31,11 @@ FieldLookup lookup_field(const Json& doc, std::string_view path) {
     } else if (node->is_array()) {
       std::size_t index = 0;
       auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), index);
-      if (ec == std::errc() && p == key.data() + key.size() && index < node->size()) next = &(*node)[index];
+      // Canonical decimal only: "0", "12"; not "00", "+1" or "01".
+      const bool canonical = !key.empty() && (key == "0" || key.front() != '0');
+      if (canonical && ec == std::errc() && p == key.data() + key.size() && index < node->size()) {
+        next = &(*node)[index];
+      }
     }
     if (next == nullptr) {
       std::string err = "unknown field '" + (walked.empty() ? key : walked + "." + key) + "'";

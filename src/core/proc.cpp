@@ -50,14 +50,16 @@ std::optional<std::uint64_t> meminfo_bytes(const std::string& text, std::string_
 void collect_uname(const Host& host, SystemInfo& sys, Notes& notes) {
   auto u = host.uname ? host.uname() : std::nullopt;
   if (!u) {
-    for (const char* f : {"hostname", "platform", "platform_version", "architecture", "kernel_version"}) {
+    for (const char* f :
+         {"hostname", "platform", "platform_version", "platform_release", "architecture", "kernel_version"}) {
       notes.push_back({std::string("system.") + f, "uname failed"});
     }
     return;
   }
   sys.hostname = u->nodename;
   sys.platform = u->sysname;
-  sys.platform_version = u->release;
+  sys.platform_version = u->version;
+  sys.platform_release = u->release;
   sys.architecture = u->machine;
   sys.kernel_version = u->version;
 }

@@ -39,6 +39,7 @@ Json report_to_json(const Report& r, const RequestInfo* request) {
   doc["system"] = {{"hostname", opt(s.hostname)},
                    {"platform", opt(s.platform)},
                    {"platform_version", opt(s.platform_version)},
+                   {"platform_release", opt(s.platform_release)},
                    {"architecture", opt(s.architecture)},
                    {"cpu_count", opt(s.cpu_count)},
                    {"kernel_version", opt(s.kernel_version)},

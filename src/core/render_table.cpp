@@ -78,7 +78,7 @@ std::vector<Section> sections(const Report& r) {
        {{"hostname", str(s.hostname)},
         {"os", str(s.os.pretty_name ? s.os.pretty_name : s.os.name)},
         {"platform", str(s.platform)},
-        {"kernel", str(s.platform_version)},
+        {"kernel", str(s.platform_release)},
         {"architecture", str(s.architecture)},
         {"cpus", num(s.cpu_count)},
         {"memory total", bytes(s.memory_total_bytes)},

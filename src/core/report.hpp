@@ -40,7 +40,8 @@ struct LoadAverage {
 struct SystemInfo {
   std::optional<std::string> hostname;
   std::optional<std::string> platform;          // uname sysname, "Linux"
-  std::optional<std::string> platform_version;  // uname release, as the Flask service reports it
+  std::optional<std::string> platform_version;  // uname version (build string), Python's platform.version()
+  std::optional<std::string> platform_release;  // uname release, e.g. "6.1.0-18-amd64"
   std::optional<std::string> architecture;      // uname machine
   std::optional<int> cpu_count;                 // online CPUs of the host
   std::optional<std::string> kernel_version;    // uname version (build string)

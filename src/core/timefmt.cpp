@@ -26,20 +26,11 @@ std::int64_t elapsed_seconds(std::chrono::system_clock::time_point from, std::ch
   return s < 0 ? 0 : s;
 }
 
-namespace {
-std::string plural(std::int64_t n, const char* unit) {
-  return fmt::format("{} {}{}", n, unit, n == 1 ? "" : "s");
-}
-}  // namespace
-
 std::string humanize_uptime(std::int64_t seconds) {
   if (seconds < 0) seconds = 0;
-  const std::int64_t days = seconds / 86400;
-  const std::int64_t hours = seconds % 86400 / 3600;
-  const std::int64_t minutes = seconds % 3600 / 60;
-  std::string out;
-  if (days > 0) out = plural(days, "day") + ", ";
-  return out + plural(hours, "hour") + ", " + plural(minutes, "minute");
+  // The Flask service's format, exactly: hours are not split into days and
+  // the units are always plural ("1 hours, 1 minutes").
+  return fmt::format("{} hours, {} minutes", seconds / 3600, seconds % 3600 / 60);
 }
 
 std::string human_bytes(std::uint64_t bytes) {

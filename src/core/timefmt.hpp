@@ -15,7 +15,7 @@ std::string iso8601_utc(std::chrono::system_clock::time_point t, Precision p = P
 // Whole seconds from `from` to `to`; 0 when the clock went backwards.
 std::int64_t elapsed_seconds(std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to);
 
-// "2 hours, 1 minute"; "3 days, 0 hours, 5 minutes" from a day on.
+// "{hours} hours, {minutes} minutes", as the Flask service writes it: "50 hours, 3 minutes", "1 hours, 1 minutes".
 std::string humanize_uptime(std::int64_t seconds);
 
 // "64.0 MiB", "1.5 GiB", "512 B" (binary units).

@@ -1,8 +1,10 @@
 #pragma once
 
-// One HTTP GET, for `devops-info health --url`.
+// One HTTP GET, for `devops-info health --url`, bounded in time and size
+// whatever the server does.
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 
 #include "core/config.hpp"
@@ -10,15 +12,21 @@
 
 namespace devops::serve {
 
+// A health document is a few hundred bytes; more is refused.
+inline constexpr std::size_t kMaxProbeBody = std::size_t{64} * 1024;
+
 struct ProbeResult {
   NetError error{NetError::None};  // None: an answer arrived (any status)
   int status{};
   std::string content_type;
+  std::string location;  // of a redirect
   std::string body;
+  bool body_too_large{false};  // the body passed kMaxProbeBody: cut off, not read
 };
 
-// GET target.path from target.host:target.port; `timeout` bounds the connect
-// and each read and write.
+// GET target.path from target.host:target.port. `timeout` bounds the whole
+// attempt: connecting, sending, the headers and the body; a server that
+// drips its answer is cut off at the deadline (NetError::TimedOut).
 ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds timeout);
 
 }  // namespace devops::serve

@@ -17,6 +17,7 @@
 #include "core/exit_codes.hpp"
 #include "core/host.hpp"
 #include "core/timefmt.hpp"
+#include "serve/control.hpp"
 #include "serve/engine.hpp"
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
@@ -26,6 +27,7 @@
 #include "serve/serve.hpp"
 #include "serve/service.hpp"
 #include "serve/signals.hpp"
+#include "serve/visits.hpp"
 
 namespace devops::serve {
 
@@ -93,7 +95,9 @@ RunResult run(const core::ServeConfig& cfg) {
   LogWriter writer(STDOUT_FILENO, kLogQueueBytes, metrics.log_lines_dropped);
   const Logger logger(cfg.log_format, cfg.log_level, STDOUT_FILENO, &writer);
   InfoDocument info([] { return core::collect_report(core::real_host()); }, kReportMaxAge, started);
-  Service service(info, metrics, logger, started, cfg.test);
+  Service service(
+      info, metrics, logger, started, cfg.switches,
+      cfg.data_dir.empty() ? nullptr : std::make_unique<VisitCounter>(cfg.data_dir, logger, cfg.flush_interval));
   SignalWatch signals;  // before bind: a SIGTERM from now on is not lost
 
   EngineConfig ec;
@@ -114,6 +118,8 @@ RunResult run(const core::ServeConfig& cfg) {
     writer.close(kLogFlushTimeout);
     return {kExitFailure, std::move(text)};
   }
+
+  const ControlChannel control(service, bound.port);  // before "listening": health --set works from then on
 
   const auto& build = core::build_info();
   logger.log(core::LogLevel::Info, "listening",
@@ -153,6 +159,7 @@ RunResult run(const core::ServeConfig& cfg) {
   auto cut = [&](const char* why) {
     logger.log(core::LogLevel::Warning, "exiting before requests in flight completed",
                {{"reason", why}, {"in_flight", engine.open_connections()}});
+    service.stop();  // the visit count so far to disk
     exit_now(writer);
   };
   if (cfg.shutdown_delay.count() > 0) {
@@ -179,6 +186,7 @@ RunResult run(const core::ServeConfig& cfg) {
     }
   }
   engine.join();
+  service.stop();  // the last visit count to disk
   logger.log(core::LogLevel::Info, "stopped",
              {{"uptime_seconds", core::elapsed_seconds(started, std::chrono::system_clock::now())}});
   writer.close(kLogFlushTimeout);

@@ -3,13 +3,18 @@
 #include <cxxabi.h>
 
 #include <cstdlib>
+#include <iterator>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <typeinfo>
+
+#include <fmt/format.h>
 
 #include "core/build_info.hpp"
 #include "core/health.hpp"
 #include "core/render.hpp"
+#include "core/timefmt.hpp"
 
 namespace devops::serve {
 
@@ -27,17 +32,28 @@ std::string type_name(const std::type_info& t) {
   return rc == 0 && name ? std::string(name.get()) : std::string(t.name());
 }
 
+// A uniform number in [0, 1) from this thread's own generator (no lock).
+double uniform01() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
+}
+
 }  // namespace
 
 Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
-                 core::TestHooks test)
-    : info_(info), metrics_(metrics), logger_(logger), started_(started), test_(std::move(test)) {
+                 core::Switches switches, std::unique_ptr<VisitCounter> visits)
+    : info_(info),
+      metrics_(metrics),
+      logger_(logger),
+      started_(started),
+      delay_path_(std::move(switches.delay_path)),
+      visits_(std::move(visits)),
+      ready_(!switches.unready),
+      healthy_(!switches.unhealthy) {
   // The router is the endpoint table: every published route needs a handler here.
   static constexpr std::pair<std::string_view, Handler> kHandlers[] = {
-      {"/", &Service::info},
-      {"/health", &Service::health},
-      {"/ready", &Service::ready},
-      {"/metrics", &Service::metrics},
+      {"/", &Service::info},           {"/health", &Service::health}, {"/ready", &Service::ready},
+      {"/metrics", &Service::metrics}, {"/visits", &Service::visits},
   };
   for (const auto& e : core::endpoints()) {
     Handler h = nullptr;
@@ -51,6 +67,65 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
   if (labels_.size() + 1 > Metrics::kMaxLabels) throw std::logic_error("more routes than metric label slots");
   labels_.push_back(kUnknownEndpoint);
   metrics_route_ = endpoint_index("/metrics");
+
+  for (const auto& f : switches.faults) {
+    const auto i = endpoint_index(f.route);
+    if (i == routes_.size()) throw std::logic_error("fault for an unknown route " + f.route);
+    faults_[i] = {f.delay_min, f.delay_max, f.error_fraction};
+    any_fault_ = true;
+    // Loud on purpose: nobody should run this by accident.
+    logger_.log(core::LogLevel::Warning, "fault injection on",
+                {{"route", f.route},
+                 {"delay_min", core::format_duration(f.delay_min)},
+                 {"delay_max", core::format_duration(f.delay_max)},
+                 {"error_fraction", f.error_fraction}});
+  }
+  if (switches.unready) logger_.log(core::LogLevel::Warning, "starting unready (--unready): /ready answers 503");
+  if (switches.unhealthy) {
+    logger_.log(core::LogLevel::Warning, "starting unhealthy (--unhealthy): /health answers 503");
+  }
+}
+
+void Service::stop() {
+  if (visits_) visits_->stop();
+}
+
+std::chrono::milliseconds Service::fault_delay(std::size_t i) {
+  const auto& f = faults_[i];
+  if (f.delay_max.count() == 0) return std::chrono::milliseconds(0);
+  auto d = f.delay_min;
+  if (f.delay_max > f.delay_min) {
+    const auto span = static_cast<double>((f.delay_max - f.delay_min).count());
+    d += std::chrono::milliseconds(static_cast<std::int64_t>(uniform01() * (span + 1)));
+  }
+  if (d.count() > 0) delays_injected_[i].fetch_add(1, std::memory_order_relaxed);
+  return d;
+}
+
+bool Service::fault_error(std::size_t i) {
+  const double p = faults_[i].error_fraction;
+  if (p <= 0 || (p < 1 && uniform01() >= p)) return false;
+  errors_injected_[i].fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void Service::render_faults(std::string& out) const {
+  if (!any_fault_) return;
+  out += "# HELP devops_info_faults_injected_total Faults injected by --fault-delay and --fault-error.\n";
+  out += "# TYPE devops_info_faults_injected_total counter\n";
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const auto& f = faults_[i];
+    if (f.delay_max.count() > 0) {
+      fmt::format_to(std::back_inserter(out),
+                     "devops_info_faults_injected_total{{endpoint=\"{}\",kind=\"delay\"}} {}\n",
+                     escape_label(labels_[i]), delays_injected_[i].load(std::memory_order_relaxed));
+    }
+    if (f.error_fraction > 0) {
+      fmt::format_to(std::back_inserter(out),
+                     "devops_info_faults_injected_total{{endpoint=\"{}\",kind=\"error\"}} {}\n",
+                     escape_label(labels_[i]), errors_injected_[i].load(std::memory_order_relaxed));
+    }
+  }
 }
 
 std::size_t Service::endpoint_index(std::string_view path) const {
@@ -81,32 +156,40 @@ void Service::log_failure(std::string_view method, std::string_view path, const 
 }
 
 HttpResponse Service::handle(const HttpRequest& req) noexcept {
+  std::chrono::milliseconds delay{0};
   try {
-    return dispatch(req);
+    auto r = dispatch(req, delay);
+    r.delay = delay;
+    return r;
   } catch (...) {
     log_failure(req.method, req.path, std::current_exception());
   }
   try {
-    return error(500, req.path);
+    auto r = error(500, req.path);
+    r.delay = delay;
+    return r;
   } catch (...) {
     return {500,
             "application/json",
             R"({"error":"Internal Server Error","status":500})"
             "\n",
-            {}};
+            {},
+            delay};
   }
 }
 
-HttpResponse Service::dispatch(const HttpRequest& req) {
-  if (!test_.fail_path.empty() && req.path == test_.fail_path) {
-    throw std::runtime_error("injected failure (--fail-path)");
-  }
+HttpResponse Service::dispatch(const HttpRequest& req, std::chrono::milliseconds& delay) {
+  // The hidden --delay-path: the answer is held back, on a timer.
+  if (!delay_path_.empty() && req.path == delay_path_) delay = core::kTestDelay;
   const auto i = endpoint_index(req.path);
   if (i == routes_.size()) return error(404, req.path);
   if (req.method != "GET" && req.method != "HEAD") return error(405, req.path);
-  auto r = (this->*routes_[i].handler)(req);
-  if (!test_.delay_path.empty() && req.path == test_.delay_path) r.delay = core::kTestDelay;
-  return r;
+  if (any_fault_) {
+    delay = fault_delay(i);
+    // Through the same path as a handler that fails for real: 500 and an ERROR line.
+    if (fault_error(i)) throw std::runtime_error("injected fault (--fault-error)");
+  }
+  return (this->*routes_[i].handler)(req);
 }
 
 HttpResponse Service::error(int status, std::string_view path) const {
@@ -121,11 +204,29 @@ HttpResponse Service::error(int status, std::string_view path) const {
 HttpResponse Service::info(const HttpRequest& req) {
   const core::RequestInfo request{std::string(req.client_ip), std::string(req.user_agent), std::string(req.method),
                                   std::string(req.path)};
-  return {200, "application/json", info_.render(request, Clock::now()), {}};
+  auto r = HttpResponse{200, "application/json", info_.render(request, Clock::now()), {}};
+  // Counted once the answer exists; HEAD counts too, as Flask runs the same view for it.
+  if (visits_) visits_->add();
+  return r;
+}
+
+HttpResponse Service::visits(const HttpRequest& req) {
+  if (!visits_) {
+    core::Json doc{{"error", reason_phrase(404)}, {"status", 404}, {"path", req.path}};
+    doc["detail"] = "the visit counter is off: start serve with --data-dir DIR or DATA_DIR";
+    return json_response(404, doc);
+  }
+  core::Json doc{{"visits", visits_->count()}};
+  if (!visits_->writable()) {
+    // The count goes on in memory, but it is not being saved: say so.
+    doc["error"] = visits_->last_error();
+    return json_response(503, doc);
+  }
+  return json_response(200, doc);
 }
 
 HttpResponse Service::health(const HttpRequest&) {
-  const bool down = draining();  // read once: status and body must agree
+  const bool down = draining() || !healthy();  // read once: status and body must agree
   const auto h =
       core::make_health(down ? core::HealthStatus::Unhealthy : core::HealthStatus::Healthy, Clock::now(), started_);
   return json_response(down ? 503 : 200, core::health_to_json(h));
@@ -133,6 +234,7 @@ HttpResponse Service::health(const HttpRequest&) {
 
 HttpResponse Service::ready(const HttpRequest&) {
   if (shutting_down_.load(std::memory_order_relaxed)) return json_response(503, {{"status", "draining"}});
+  if (!ready()) return json_response(503, {{"status", "unready"}});
   return json_response(200, {{"status", "ready"}});
 }
 
@@ -142,6 +244,7 @@ HttpResponse Service::metrics(const HttpRequest&) {
   metrics_.render(out, labels_);
   render_process(out, read_process_stats(started_));
   render_build_info(out, core::build_info());
+  render_faults(out);
   return {200, kMetricsContentType, std::move(out), {}};
 }
 

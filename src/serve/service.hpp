@@ -4,9 +4,11 @@
 // built from core::endpoints(), the handlers, the error documents, and the
 // log line and metrics of each finished request. Tests drive it directly.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +20,7 @@
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
+#include "serve/visits.hpp"
 
 namespace devops::serve {
 
@@ -28,8 +31,10 @@ class Service {
   using Clock = std::chrono::system_clock;
 
   // Throws std::logic_error when an endpoint of core::endpoints() has no handler.
+  // Logs a WARNING when `switches` inject faults. `visits`: the counter of
+  // GET /, or none (then /visits answers 404).
   Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
-          core::TestHooks test = {});
+          core::Switches switches = {}, std::unique_ptr<VisitCounter> visits = nullptr);
 
   // Answers a request; never throws (a failing handler gives 500 and an ERROR line).
   HttpResponse handle(const HttpRequest& req) noexcept;
@@ -59,6 +64,18 @@ class Service {
   }
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
 
+  // The probe switches (--unready, --unhealthy, `health --set`): false makes
+  // /ready or /health answer 503. Draining wins over both.
+  void set_ready(bool on) { ready_.store(on, std::memory_order_relaxed); }
+  void set_healthy(bool on) { healthy_.store(on, std::memory_order_relaxed); }
+  bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
+
+  // Writes what is still only in memory (the visit count) and stops the
+  // threads that do so; for the end of a graceful shutdown. Idempotent.
+  void stop();
+  VisitCounter* visits() const { return visits_.get(); }
+
   const Logger& logger() const { return logger_; }
 
  private:
@@ -72,18 +89,37 @@ class Service {
   HttpResponse health(const HttpRequest& req);
   HttpResponse ready(const HttpRequest& req);
   HttpResponse metrics(const HttpRequest& req);
-  HttpResponse dispatch(const HttpRequest& req);
+  HttpResponse visits(const HttpRequest& req);
+  HttpResponse dispatch(const HttpRequest& req, std::chrono::milliseconds& delay);
+  // The delay to inject into a request to route `i`, and whether to fail it.
+  std::chrono::milliseconds fault_delay(std::size_t i);
+  bool fault_error(std::size_t i);
+  void render_faults(std::string& out) const;
+
+  struct Fault {
+    std::chrono::milliseconds delay_min{0};
+    std::chrono::milliseconds delay_max{0};
+    double error_fraction{0};
+  };
+  using Counters = std::array<std::atomic<std::uint64_t>, Metrics::kMaxLabels>;
 
   InfoDocument& info_;
   Metrics& metrics_;
   const Logger& logger_;
   Clock::time_point started_;
-  core::TestHooks test_;
+  std::string delay_path_;
+  std::unique_ptr<VisitCounter> visits_;
   std::vector<Route> routes_;
   std::vector<std::string_view> labels_;
   std::size_t metrics_route_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<bool> ready_{true};
+  std::atomic<bool> healthy_{true};
+  bool any_fault_{false};
+  std::array<Fault, Metrics::kMaxLabels> faults_{};
+  Counters delays_injected_{};
+  Counters errors_injected_{};
 };
 
 }  // namespace devops::serve

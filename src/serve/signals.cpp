@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <iterator>
 #include <stdexcept>
 
 namespace devops::serve {
@@ -13,8 +14,10 @@ namespace devops::serve {
 namespace {
 
 volatile std::sig_atomic_t g_write_fd = -1;
-struct sigaction g_old_term {};
-struct sigaction g_old_int {};
+// The signals that end the server, gracefully and logged: SIGTERM and SIGINT,
+// and those whose default would kill it without a word.
+constexpr int kWatched[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
+struct sigaction g_old[std::size(kWatched)]{};
 struct sigaction g_old_pipe {};
 
 extern "C" void on_signal(int sig) {
@@ -30,6 +33,9 @@ const char* signal_name(int sig) {
   switch (sig) {
     case SIGTERM: return "SIGTERM";
     case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
     default: return "signal";
   }
 }
@@ -45,8 +51,7 @@ SignalWatch::SignalWatch() {
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  ::sigaction(SIGTERM, &sa, &g_old_term);
-  ::sigaction(SIGINT, &sa, &g_old_int);
+  for (std::size_t i = 0; i < std::size(kWatched); ++i) ::sigaction(kWatched[i], &sa, &g_old[i]);
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   sigemptyset(&ignore.sa_mask);
@@ -54,8 +59,7 @@ SignalWatch::SignalWatch() {
 }
 
 SignalWatch::~SignalWatch() {
-  ::sigaction(SIGTERM, &g_old_term, nullptr);
-  ::sigaction(SIGINT, &g_old_int, nullptr);
+  for (std::size_t i = 0; i < std::size(kWatched); ++i) ::sigaction(kWatched[i], &g_old[i], nullptr);
   ::sigaction(SIGPIPE, &g_old_pipe, nullptr);
   g_write_fd = -1;
   ::close(read_fd_);

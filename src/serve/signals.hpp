@@ -1,6 +1,7 @@
 #pragma once
 
-// SIGTERM and SIGINT as events a thread can wait for. The handlers only
+// SIGTERM and SIGINT (and SIGHUP, SIGUSR1, SIGUSR2, which would otherwise
+// end the process without a log line) as events a thread can wait for. The handlers only
 // write the signal number to a pipe (the self-pipe trick); installing them
 // explicitly also makes the signals work for PID 1 in a container, which the
 // kernel would otherwise ignore.
@@ -34,7 +35,7 @@ class SignalWatch {
   int write_fd_{-1};
 };
 
-// "SIGTERM", "SIGINT", or the number.
+// "SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2", or "signal".
 const char* signal_name(int sig);
 
 }  // namespace devops::serve

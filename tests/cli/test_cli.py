@@ -40,7 +40,10 @@ class InfoTest(unittest.TestCase):
             for key in keys:
                 self.assertIn(key, doc[section], f"{section}.{key}")
         self.assertEqual(doc["system"]["platform"], "Linux")
-        self.assertEqual(doc["system"]["platform_version"], os.uname().release)
+        # As Python's platform.version() and platform.release() report them.
+        self.assertEqual(doc["system"]["platform_version"], os.uname().version)
+        self.assertEqual(doc["system"]["platform_release"], os.uname().release)
+        self.assertRegex(doc["runtime"]["uptime_human"], r"^\d+ hours, \d+ minutes$")
         self.assertEqual(doc["system"]["architecture"], os.uname().machine)
         self.assertIsInstance(doc["runtime"]["uptime_seconds"], int)
         self.assertRegex(doc["runtime"]["current_time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
@@ -99,6 +102,14 @@ class InfoTest(unittest.TestCase):
         self.assertTrue(r.stdout.strip().isdigit(), r.stdout)
         r = run("info", "--field", "service")
         self.assertEqual(json.loads(r.stdout)["name"], "devops-info-service")
+
+    def test_list_indexes_are_plain_decimal(self):
+        self.assertEqual(run("info", "--field", "endpoints.0.path").stdout, "/\n")
+        for path in ("endpoints.00", "endpoints.01.path", "endpoints.+1", "endpoints.-0", "endpoints. 1", "endpoints."):
+            with self.subTest(path=path):
+                r = run("info", "--field", path)
+                self.assertEqual(r.returncode, 2, r.stdout)
+                self.assertIn("unknown field", r.stderr)
 
     def test_unknown_field_is_a_usage_error(self):
         r = run("info", "--field", "system.nope")
@@ -208,6 +219,14 @@ class TopLevelTest(unittest.TestCase):
                 r = run(*args)
                 self.assertEqual(r.returncode, 0)
                 self.assertIn("Usage", r.stdout)
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "needs /dev/full")
+    def test_help_and_version_on_a_full_stdout_exit_1(self):
+        for args in (["--version"], ["--help"], ["info", "--help"], ["health", "--help"], ["serve", "--help"]):
+            with self.subTest(args=args), open("/dev/full", "w") as full:
+                r = subprocess.run([BIN, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn("cannot write to standard output", r.stderr)
 
     def test_version_names_version_commit_and_compiler(self):
         r = run("--version")

@@ -2,6 +2,7 @@
 the log lines: every one valid JSON with its fields, or readable text."""
 import json
 import re
+import signal
 import unittest
 
 from harness import Server, free_port, sample_value, wait_until
@@ -144,6 +145,17 @@ class LogTest(unittest.TestCase):
             s.proc.wait()
             s.proc.stdout.close()
             s.proc.stderr.close()
+
+
+class SignalTest(unittest.TestCase):
+    def test_every_signal_that_ends_it_is_logged_and_drains(self):
+        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT):
+            with self.subTest(sig=sig.name), Server() as s:
+                self.assertEqual(s.get("/health").status, 200)
+                self.assertEqual(s.stop(sig), 0, s.stderr)
+                down = [l for l in s.logs() if l["msg"] == "shutting down"]
+                self.assertEqual([l["signal"] for l in down], [sig.name])
+                self.assertEqual(s.logs()[-1]["msg"], "stopped")
 
 
 if __name__ == "__main__":

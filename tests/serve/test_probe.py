@@ -2,6 +2,7 @@
 starts late (--wait), and fakes that answer 503, not JSON, or nothing."""
 import http.server
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -139,6 +140,141 @@ class UnhealthyTest(unittest.TestCase):
                 r = run_cli("health", *args, env=env)
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertTrue(r.stderr.startswith("devops-info: error: "), r.stderr)
+
+
+class Hostile:
+    """A raw TCP server on 127.0.0.1: `handler(conn)` answers each connection as it likes."""
+
+    def __init__(self, handler):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/health"
+        self.handler = handler
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        with conn:
+            try:
+                conn.recv(65536)
+                self.handler(conn)
+            except OSError:
+                pass  # the probe hung up: that is the point
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+def probe_measured(*args):
+    """Runs `health`; its exit code, stderr, seconds taken and peak RSS in MiB."""
+    start = time.monotonic()
+    p = subprocess.Popen([BIN, "health", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=clean_env())
+    err = p.stderr.read().decode()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    p.stderr.close()
+    return p.returncode, err, time.monotonic() - start, usage.ru_maxrss / 1024
+
+
+def drip(data, every=0.2):
+    def handler(conn):
+        for i in range(len(data)):
+            conn.sendall(data[i:i + 1])
+            time.sleep(every)
+    return handler
+
+
+class HostileServerTest(unittest.TestCase):
+    """`health` ends within --timeout and bounded memory, whatever the server does."""
+
+    def test_headers_sent_a_byte_at_a_time(self):
+        with Hostile(drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 100)) as h:
+            rc, err, took, _ = probe_measured("--url", h.url, "--timeout", "1s")
+        self.assertEqual(rc, 1)
+        self.assertIn("timed out", err)
+        self.assertLess(took, 2.5)
+
+    def test_body_sent_a_byte_at_a_time(self):
+        body = b'{"status": "healthy", "timestamp": "t", "uptime_seconds": 1}' * 10
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+
+        def handler(conn):
+            conn.sendall(head)
+            drip(body)(conn)
+
+        with Hostile(handler) as h:
+            rc, err, took, _ = probe_measured("--url", h.url, "--timeout", "1s")
+        self.assertEqual(rc, 1)
+        self.assertIn("timed out", err)
+        self.assertLess(took, 2.5)
+
+    def test_a_huge_body_is_cut_off_in_little_memory(self):
+        size = 1 << 30
+
+        def handler(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size)
+            chunk = b" " * 65536
+            for _ in range(size // len(chunk)):
+                conn.sendall(chunk)
+
+        with Hostile(handler) as h:
+            rc, err, took, rss = probe_measured("--url", h.url, "--timeout", "5s")
+        self.assertEqual(rc, 1)
+        self.assertIn("more than 64 KiB", err)
+        self.assertLess(took, 5)
+        self.assertLess(rss, 200)
+
+    def test_a_huge_chunked_body_too(self):
+        def handler(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(100000):
+                conn.sendall(b"10000\r\n" + b"[" * 65536 + b"\r\n")
+
+        with Hostile(handler) as h:
+            rc, err, took, rss = probe_measured("--url", h.url, "--timeout", "5s")
+        self.assertEqual(rc, 1)
+        self.assertIn("more than 64 KiB", err)
+        self.assertLess(rss, 200)
+
+    def test_deep_nesting_is_refused(self):
+        for depth in (200000, 30000, 33):
+            body = b"[" * depth + b"]" * depth
+            with self.subTest(depth=depth), Fake(200, body.decode()) as fake:
+                rc, err, took, rss = probe_measured("--url", fake.url, "--timeout", "5s")
+                self.assertEqual(rc, 1)
+                self.assertTrue("deeper than 32 levels" in err or "more than 64 KiB" in err, err)
+                self.assertLess(took, 5)
+                self.assertLess(rss, 200)
+
+    def test_a_redirect_is_reported_as_one(self):
+        def handler(conn):
+            conn.sendall(b"HTTP/1.1 301 Moved Permanently\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
+                         b"Content-Type: text/html\r\nContent-Length: 5\r\n\r\nmoved")
+
+        with Hostile(handler) as h:
+            rc, err, _, _ = probe_measured("--url", h.url)
+        self.assertEqual(rc, 1)
+        self.assertIn("answered HTTP 301, a redirect to http://127.0.0.1:1/elsewhere (not followed)", err)
+
+    def test_invalid_characters_in_the_url_are_usage_errors(self):
+        for url in ("http://127.0.0.1:5000/he alth", "http://127.0.0.1:5000/\x01", "http://127.0.0.1:5000/<x>"):
+            with self.subTest(url=url):
+                r = run_cli("health", "--url", url)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("invalid character", r.stderr)
 
 
 class WaitTest(unittest.TestCase):

@@ -3,6 +3,7 @@ types, the 404, 405, 413, 400 and 500 paths, and many idle connections."""
 import json
 import os
 import socket
+import tempfile
 import time
 import unittest
 
@@ -10,7 +11,7 @@ import jsonschema
 
 from harness import SOURCE_DIR, TIMEOUT, Server
 
-ROUTES = ["/", "/health", "/ready", "/metrics"]
+ROUTES = ["/", "/health", "/ready", "/metrics", "/visits"]
 
 with open(os.path.join(SOURCE_DIR, "docs", "info.schema.json"), encoding="utf-8") as f:
     SCHEMA = json.load(f)
@@ -27,11 +28,13 @@ FLASK_KEYS = {
 class RoutesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Server("--fail-path", "/boom").start()
+        cls.data = tempfile.TemporaryDirectory()  # /visits answers only with a data directory
+        cls.server = Server("--data-dir", cls.data.name).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.server.kill()
+        cls.data.cleanup()
 
     def assertJsonHeaders(self, r):
         self.assertEqual(r.header("Content-Type"), "application/json")
@@ -164,16 +167,18 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(self.server.get("/health").status, 200)
 
     def test_handler_failure_is_500_json_and_an_error_line(self):
-        r = self.server.get("/boom")
-        self.assertEqual(r.status, 500)
-        self.assertJsonHeaders(r)
-        self.assertEqual(r.json()["error"], "Internal Server Error")
-        line = self.server.wait_for_log(lambda d: d.get("level") == "ERROR", what="the ERROR line")
-        self.assertEqual(line["msg"], "request failed")
-        self.assertEqual(line["error_type"], "std::runtime_error")
-        self.assertIn("injected failure", line["error"])
-        self.assertEqual(self.server.get("/health").status, 200)  # still serving
-        self.assertIsNone(self.server.proc.poll())
+        # --fault-error fails the request inside the service, as a handler that throws does.
+        with Server("--fault-error", "/ready=1") as s:
+            r = s.get("/ready")
+            self.assertEqual(r.status, 500)
+            self.assertJsonHeaders(r)
+            self.assertEqual(r.json()["error"], "Internal Server Error")
+            line = s.wait_for_log(lambda d: d.get("level") == "ERROR", what="the ERROR line")
+            self.assertEqual(line["msg"], "request failed")
+            self.assertEqual(line["error_type"], "std::runtime_error")
+            self.assertIn("injected fault", line["error"])
+            self.assertEqual(s.get("/health").status, 200)  # still serving
+            self.assertIsNone(s.proc.poll())
 
     def test_range_is_ignored(self):
         r = self.server.get("/health", headers={"Range": "bytes=0-4"})

@@ -2,10 +2,12 @@
 
 #include "catch.hpp"
 #include "core/config.hpp"
+#include "core/endpoints.hpp"
 #include "core/health.hpp"
 
 using namespace devops::core;
 using std::chrono::milliseconds;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -173,6 +175,72 @@ TEST_CASE("parse_http_url") {
     CHECK(std::holds_alternative<ConfigError>(parse_http_url(bad)));
   }
   CHECK(std::get<ConfigError>(parse_http_url("https://x/")).message.starts_with("--url: 'https://x/': only http://"));
+  // Characters no URL may hold are a usage error, not "cannot connect".
+  for (const char* bad :
+       {"http://127.0.0.1/he alth", "http://127.0.0.1/\x01", "http://127.0.0.1/a\tb", "http://1 27.0.0.1/",
+        "http://127.0.0.1/<x>", "http://127.0.0.1/\xc3\xa9", "http://127.0.0.1/a\x7f"}) {
+    INFO(bad);
+    const auto r = parse_http_url(bad);
+    REQUIRE(std::holds_alternative<ConfigError>(r));
+    CHECK(std::get<ConfigError>(r).message.find("invalid character") != std::string::npos);
+  }
+  CHECK(target("http://127.0.0.1/a%20b?x=1&y=%7E").path == "/a%20b?x=1&y=%7E");
+}
+
+TEST_CASE("faults: per route or *, later rules win, wrong values name the option") {
+  ServeFlags f;
+  f.fault_delay = {"*=100ms-2s", "/health=50ms"};
+  f.fault_error = {"/=0.25"};
+  auto c = std::get<ServeConfig>(resolve_serve_config(f, env_of({})));
+  REQUIRE(c.switches.faults.size() == endpoints().size());
+  for (const auto& r : c.switches.faults) {
+    INFO(r.route);
+    if (r.route == "/health") {
+      CHECK((r.delay_min == 50ms && r.delay_max == 50ms));
+    } else {
+      CHECK((r.delay_min == 100ms && r.delay_max == 2000ms));
+    }
+    CHECK(r.error_fraction == (r.route == "/" ? 0.25 : 0.0));
+  }
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}))).switches.faults.empty());
+  f = {};
+  f.fault_error = {"/ready=0"};  // zero is no fault at all
+  CHECK(std::get<ServeConfig>(resolve_serve_config(f, env_of({}))).switches.faults.empty());
+  for (const char* bad : {"/nope=1s", "/=x", "/=2s-1s", "/=11m", "/health", "=1s", "/=1s-", "/=-1s"}) {
+    INFO(bad);
+    f = {};
+    f.fault_delay = {bad};
+    const auto r = resolve_serve_config(f, env_of({}));
+    REQUIRE(std::holds_alternative<ConfigError>(r));
+    CHECK(std::get<ConfigError>(r).message.starts_with("--fault-delay: '"));
+  }
+  for (const char* bad : {"/=1.5", "/=-0.1", "/=nan", "/=inf", "/=", "/=0.5x", "x=0.5", "/=1e-400x"}) {
+    INFO(bad);
+    f = {};
+    f.fault_error = {bad};
+    const auto r = resolve_serve_config(f, env_of({}));
+    REQUIRE(std::holds_alternative<ConfigError>(r));
+    CHECK(std::get<ConfigError>(r).message.starts_with("--fault-error: '"));
+  }
+}
+
+TEST_CASE("data directory: flag over DATA_DIR, off by default; flush interval bounded") {
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}))).data_dir.empty());
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({{"DATA_DIR", ""}}))).data_dir.empty());
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({{"DATA_DIR", "/data"}}))).data_dir == "/data");
+  ServeFlags f;
+  f.data_dir = "/x";
+  CHECK(std::get<ServeConfig>(resolve_serve_config(f, env_of({{"DATA_DIR", "/data"}}))).data_dir == "/x");
+  f.data_dir = "";
+  CHECK(std::holds_alternative<ConfigError>(resolve_serve_config(f, env_of({}))));
+  f = {};
+  CHECK(std::get<ServeConfig>(resolve_serve_config(f, env_of({}))).flush_interval == 1s);
+  f.flush_interval = "250ms";
+  CHECK(std::get<ServeConfig>(resolve_serve_config(f, env_of({}))).flush_interval == 250ms);
+  for (const char* bad : {"0", "5ms", "2h", "x"}) {
+    f.flush_interval = bad;
+    CHECK(std::holds_alternative<ConfigError>(resolve_serve_config(f, env_of({}))));
+  }
 }
 
 TEST_CASE("the probe's default URL is numeric loopback on PORT") {

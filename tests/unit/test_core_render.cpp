@@ -46,12 +46,14 @@ TEST_CASE("the JSON keeps the Flask service's keys and types") {
   for (const char* key : {"name", "version", "description", "framework"}) CHECK(doc["service"][key].is_string());
   CHECK(doc["service"]["name"] == "devops-info-service");
   CHECK(doc["service"]["description"] == "DevOps course info service");
-  for (const char* key : {"hostname", "platform", "platform_version", "architecture"}) {
+  for (const char* key : {"hostname", "platform", "platform_version", "platform_release", "architecture"}) {
     CHECK(doc["system"][key].is_string());
   }
   CHECK(doc["system"]["cpu_count"].is_number_integer());
   CHECK(doc["runtime"]["uptime_seconds"] == 7260);
-  CHECK(doc["runtime"]["uptime_human"] == "2 hours, 1 minute");
+  CHECK(doc["runtime"]["uptime_human"] == "2 hours, 1 minutes");
+  CHECK(doc["system"]["platform_version"] == "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)");
+  CHECK(doc["system"]["platform_release"] == "6.1.0-18-amd64");
   CHECK(doc["runtime"]["current_time"] == "2026-11-28T14:34:56.789012+00:00");
   CHECK(doc["runtime"]["timezone"] == "UTC");
   REQUIRE(doc["endpoints"].is_array());

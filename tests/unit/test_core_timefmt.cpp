@@ -10,15 +10,16 @@ TEST_CASE("iso8601_utc matches Python's isoformat for UTC") {
   CHECK(iso8601_utc(std::chrono::system_clock::time_point{}) == "1970-01-01T00:00:00.000000+00:00");
 }
 
-TEST_CASE("humanize_uptime gets singular and plural right") {
+TEST_CASE("humanize_uptime writes the Flask service's format: hours only, always plural") {
   CHECK(humanize_uptime(0) == "0 hours, 0 minutes");
   CHECK(humanize_uptime(59) == "0 hours, 0 minutes");
-  CHECK(humanize_uptime(60) == "0 hours, 1 minute");
-  CHECK(humanize_uptime(3600 + 60) == "1 hour, 1 minute");
-  CHECK(humanize_uptime(2 * 3600 + 60) == "2 hours, 1 minute");
+  CHECK(humanize_uptime(60) == "0 hours, 1 minutes");
+  CHECK(humanize_uptime(3600 + 60) == "1 hours, 1 minutes");
+  CHECK(humanize_uptime(2 * 3600 + 60) == "2 hours, 1 minutes");
   CHECK(humanize_uptime(2 * 3600 + 2 * 60 + 59) == "2 hours, 2 minutes");
-  CHECK(humanize_uptime(86400) == "1 day, 0 hours, 0 minutes");
-  CHECK(humanize_uptime(3 * 86400 + 3600 + 5 * 60) == "3 days, 1 hour, 5 minutes");
+  CHECK(humanize_uptime(86400) == "24 hours, 0 minutes");
+  CHECK(humanize_uptime(50 * 3600 + 3 * 60) == "50 hours, 3 minutes");
+  CHECK(humanize_uptime(3 * 86400 + 3600 + 5 * 60) == "73 hours, 5 minutes");
   CHECK(humanize_uptime(-5) == "0 hours, 0 minutes");
 }
 

@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -27,7 +28,10 @@ struct Harness {
                            started};
   serve::Service service;
 
-  explicit Harness(core::TestHooks hooks = {}) : service(info, *metrics, logger, started, std::move(hooks)) {}
+  // `data_dir`: a visit counter there (written every 50 ms), or none.
+  explicit Harness(core::Switches switches = {}, const std::string& data_dir = {})
+      : service(info, *metrics, logger, started, std::move(switches),
+                data_dir.empty() ? nullptr : std::make_unique<serve::VisitCounter>(data_dir, logger, 50ms)) {}
   ~Harness() { std::fclose(log_file); }
 
   std::vector<nlohmann::json> logs() const {
@@ -47,7 +51,8 @@ serve::HttpRequest get(std::string_view path, std::string_view method = "GET") {
 }  // namespace
 
 TEST_CASE("the router is the endpoint table") {
-  Harness h;
+  const test::TempDir dir;
+  Harness h({}, dir.path.string());
   const auto labels = h.service.endpoint_labels();
   REQUIRE(labels.size() == core::endpoints().size() + 1);
   for (std::size_t i = 0; i < core::endpoints().size(); ++i) {
@@ -73,7 +78,7 @@ TEST_CASE("GET / is the core report with the request, byte for byte") {
   const core::RequestInfo req{"10.0.0.7", "agent \"x\"", "GET", "/"};
   CHECK(r.body == core::render_json(core::report_to_json(report, &req), core::JsonStyle::Compact));
   CHECK(doc["runtime"]["uptime_seconds"].get<std::int64_t>() >= 3725);
-  CHECK(doc["runtime"]["uptime_human"] == "1 hour, 2 minutes");
+  CHECK(doc["runtime"]["uptime_human"] == "1 hours, 2 minutes");
   CHECK(doc["runtime"]["pid"] == 4242);
 }
 
@@ -93,7 +98,7 @@ TEST_CASE("InfoDocument collects at most once per max age and fills the per-requ
   CHECK(a["runtime"]["current_time"] == "2026-11-28T14:34:56.789012+00:00");
   CHECK(b["runtime"]["current_time"] == "2026-11-28T14:34:57.289012+00:00");
   CHECK(a["runtime"]["uptime_seconds"] == 90);
-  CHECK(a["runtime"]["uptime_human"] == "0 hours, 1 minute");
+  CHECK(a["runtime"]["uptime_human"] == "0 hours, 1 minutes");
   CHECK(a["request"]["method"] == "HEAD");
   (void)info.render(req, test::fixed_now() + 1500ms);
   CHECK(collections == 2);
@@ -116,7 +121,9 @@ TEST_CASE("a report whose text collides with the gap markers still renders right
 }
 
 TEST_CASE("errors: 404, 405 with Allow, and 500 with an ERROR line") {
-  Harness h({"/boom", ""});
+  core::Switches sw;
+  sw.faults.push_back({"/ready", 0ms, 0ms, 1.0});  // every /ready fails inside the service
+  Harness h(sw);
   auto r = h.service.handle(get("/nope"));
   CHECK(r.status == 404);
   CHECK(nlohmann::json::parse(r.body)["error"] == "Not Found");
@@ -124,14 +131,16 @@ TEST_CASE("errors: 404, 405 with Allow, and 500 with an ERROR line") {
   CHECK(r.status == 405);
   CHECK(r.allow == "GET, HEAD");
   CHECK(h.service.handle(get("/health", "HEAD")).status == 200);
-  r = h.service.handle(get("/boom"));
+  r = h.service.handle(get("/ready"));
   CHECK(r.status == 500);
   CHECK(nlohmann::json::parse(r.body)["error"] == "Internal Server Error");
   const auto logs = h.logs();
-  REQUIRE(logs.size() == 1);
-  CHECK(logs[0]["level"] == "ERROR");
-  CHECK(logs[0]["error_type"] == "std::runtime_error");
-  CHECK(logs[0]["path"] == "/boom");
+  REQUIRE(logs.size() == 2);
+  CHECK(logs[0]["level"] == "WARNING");  // fault injection is announced
+  CHECK(logs[0]["msg"] == "fault injection on");
+  CHECK(logs[1]["level"] == "ERROR");
+  CHECK(logs[1]["error_type"] == "std::runtime_error");
+  CHECK(logs[1]["path"] == "/ready");
   CHECK(h.service.error(413, "/").status == 413);
   CHECK(nlohmann::json::parse(h.service.error(413, "/").body)["error"] == "Payload Too Large");
 }
@@ -177,4 +186,84 @@ TEST_CASE("a finished request is counted and logged; /metrics does not count its
   CHECK(page.body.find("http_requests_total{method=\"GET\",endpoint=\"unknown\",status=\"404\"} 1\n") !=
         std::string::npos);
   CHECK(page.body.find("devops_info_build_info{") != std::string::npos);
+}
+
+TEST_CASE("probe switches: start unready or unhealthy, flip at run time; draining wins") {
+  core::Switches sw;
+  sw.unready = true;
+  sw.unhealthy = true;
+  Harness h(sw);
+  auto r = h.service.handle(get("/ready"));
+  CHECK(r.status == 503);
+  CHECK(nlohmann::json::parse(r.body)["status"] == "unready");
+  r = h.service.handle(get("/health"));
+  CHECK(r.status == 503);
+  CHECK(nlohmann::json::parse(r.body)["status"] == "unhealthy");
+  h.service.set_ready(true);
+  h.service.set_healthy(true);
+  CHECK(h.service.handle(get("/ready")).status == 200);
+  CHECK(h.service.handle(get("/health")).status == 200);
+  h.service.begin_drain();
+  CHECK(nlohmann::json::parse(h.service.handle(get("/ready")).body)["status"] == "draining");
+  const auto logs = h.logs();
+  REQUIRE(logs.size() == 2);
+  CHECK(logs[0]["level"] == "WARNING");
+  CHECK(logs[1]["level"] == "WARNING");
+}
+
+TEST_CASE("fault injection: delays within bounds, a fraction of errors, counted in /metrics, per route") {
+  core::Switches sw;
+  sw.faults.push_back({"/health", 20ms, 40ms, 0.0});
+  sw.faults.push_back({"/", 5ms, 5ms, 0.5});
+  Harness h(sw);
+  for (int i = 0; i < 50; ++i) {
+    const auto r = h.service.handle(get("/health"));
+    CHECK(r.status == 200);
+    CHECK(r.delay >= 20ms);
+    CHECK(r.delay <= 40ms);
+  }
+  int errors = 0;
+  for (int i = 0; i < 400; ++i) {
+    const auto r = h.service.handle(get("/"));
+    CHECK(r.delay == 5ms);  // a failed one is held too
+    if (r.status == 500) ++errors;
+  }
+  CHECK(errors > 120);  // 0.5 of 400: far outside these bounds only by a broken generator
+  CHECK(errors < 280);
+  CHECK(h.service.handle(get("/ready")).delay == 0ms);  // other routes are untouched
+  const auto page = h.service.handle(get("/metrics")).body;
+  CHECK(page.find("devops_info_faults_injected_total{endpoint=\"/health\",kind=\"delay\"} 50\n") != std::string::npos);
+  CHECK(page.find("devops_info_faults_injected_total{endpoint=\"/\",kind=\"delay\"} 400\n") != std::string::npos);
+  CHECK(page.find(fmt::format("devops_info_faults_injected_total{{endpoint=\"/\",kind=\"error\"}} {}\n", errors)) !=
+        std::string::npos);
+  CHECK(page.find("kind=\"error\"} 0") == std::string::npos);  // /health has no error fault: no series
+}
+
+TEST_CASE("no faults: no fault series, no delay") {
+  Harness h;
+  CHECK(h.service.handle(get("/")).delay == 0ms);
+  CHECK(h.service.handle(get("/metrics")).body.find("devops_info_faults") == std::string::npos);
+}
+
+TEST_CASE("/visits counts GET and HEAD of / and nothing else") {
+  const test::TempDir dir;
+  Harness h({}, dir.path.string());
+  CHECK(nlohmann::json::parse(h.service.handle(get("/visits")).body)["visits"] == 0);
+  h.service.handle(get("/"));
+  h.service.handle(get("/", "HEAD"));
+  h.service.handle(get("/", "POST"));  // 405: not a visit
+  h.service.handle(get("/health"));
+  h.service.handle(get("/nope"));
+  const auto r = h.service.handle(get("/visits"));
+  CHECK(r.status == 200);
+  CHECK(r.body == "{\"visits\":2}\n");
+  h.service.stop();
+  CHECK(test::read_text(dir.path / "visits") == "2\n");
+}
+
+TEST_CASE("/visits: 404 without a data directory") {
+  Harness h;
+  const auto r = h.service.handle(get("/visits"));
+  CHECK(r.status == 404);
+  CHECK(nlohmann::json::parse(r.body)["detail"].get<std::string>().find("--data-dir") != std::string::npos);
 }

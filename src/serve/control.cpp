@@ -1,0 +1,207 @@
+#include "serve/control.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <optional>
+
+#include "core/config.hpp"
+#include "core/render.hpp"
+
+namespace devops::serve {
+
+namespace {
+
+constexpr std::size_t kMaxLine = 512;
+constexpr auto kClientTimeout = std::chrono::seconds(1);
+
+// The abstract address: sun_path starts with a NUL byte; the length counts
+// the name exactly (no terminating NUL).
+socklen_t abstract_address(const std::string& name, sockaddr_un& addr) {
+  std::memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  const auto n = std::min(name.size(), sizeof(addr.sun_path) - 1);
+  std::memcpy(addr.sun_path + 1, name.data(), n);
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+}
+
+void set_timeouts(int fd, std::chrono::milliseconds t) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(t.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>(t.count() % 1000 * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Reads up to a newline (not included); nullopt on error, timeout or a line too long.
+std::optional<std::string> read_line(int fd) {
+  std::string line;
+  char buf[256];
+  while (line.find('\n') == std::string::npos) {
+    if (line.size() > kMaxLine) return std::nullopt;
+    const auto n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    line.append(buf, static_cast<std::size_t>(n));
+  }
+  const auto nl = line.find('\n');
+  if (nl != std::string::npos) line.resize(nl);
+  if (line.size() > kMaxLine) return std::nullopt;
+  return line;
+}
+
+std::string state_json(const Service& s) {
+  return core::render_json({{"ready", s.ready()}, {"healthy", s.healthy()}}, core::JsonStyle::Compact);
+}
+
+std::string error_json(std::string_view why) {
+  return core::render_json({{"error", why}}, core::JsonStyle::Compact);
+}
+
+}  // namespace
+
+std::string control_socket_name(int port) {
+  return fmt::format("devops-info/{}", port);
+}
+
+ControlChannel::ControlChannel(Service& service, int port) : service_(service), name_(control_socket_name(port)) {
+  const auto& log = service_.logger();
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  const auto len = abstract_address(name_, addr);
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (listen_fd_ < 0 || wake_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), len) != 0 ||
+      ::listen(listen_fd_, 8) != 0) {
+    const int e = errno;
+    log.log(core::LogLevel::Warning, "no control channel: health --set will not reach this server",
+            {{"socket", "@" + name_}, {"error", std::strerror(e)}});
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    listen_fd_ = wake_fd_ = -1;
+    return;
+  }
+  log.log(core::LogLevel::Debug, "control channel", {{"socket", "@" + name_}});
+  thread_ = std::thread([this] { run(); });
+}
+
+ControlChannel::~ControlChannel() {
+  if (thread_.joinable()) {
+    const std::uint64_t one = 1;
+    (void)::write(wake_fd_, &one, sizeof(one));
+    thread_.join();
+  }
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void ControlChannel::run() {
+  while (true) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    const int n = ::poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || (fds[1].revents & POLLIN) != 0) return;
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    answer(fd);
+    ::close(fd);
+  }
+}
+
+void ControlChannel::answer(int fd) {
+  const auto& log = service_.logger();
+  ucred peer{};
+  socklen_t peer_len = sizeof(peer);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0) return;
+  set_timeouts(fd, kClientTimeout);  // a client that sends nothing does not hold the channel
+  // Read first, so that the client gets the answer rather than a broken pipe.
+  const auto line = read_line(fd);
+  if (peer.uid != ::geteuid() && peer.uid != 0) {
+    log.log(core::LogLevel::Warning, "control channel: refused a process of another user",
+            {{"uid", static_cast<std::int64_t>(peer.uid)}, {"pid", static_cast<std::int64_t>(peer.pid)}});
+    (void)send_all(fd, error_json("permission denied: only the server's user or root may change it"));
+    return;
+  }
+  if (!line) {
+    (void)send_all(fd, error_json("expected one line of at most 512 bytes"));
+    return;
+  }
+  // Check every word before changing anything.
+  std::optional<bool> ready;
+  std::optional<bool> healthy;
+  std::string_view rest = *line;
+  while (!rest.empty()) {
+    const auto space = rest.find(' ');
+    const auto word = rest.substr(0, space);
+    rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+    if (word.empty()) continue;
+    const auto eq = word.find('=');
+    const auto key = word.substr(0, eq);
+    const auto value = eq == std::string_view::npos ? std::string_view() : word.substr(eq + 1);
+    const auto on = value.empty() ? std::nullopt : core::parse_bool(value);
+    if (!on || (key != "ready" && key != "healthy")) {
+      (void)send_all(fd, error_json(fmt::format("'{}' is not ready=BOOL or healthy=BOOL", word)));
+      return;
+    }
+    (key == "ready" ? ready : healthy) = *on;
+  }
+  if (ready) service_.set_ready(*ready);
+  if (healthy) service_.set_healthy(*healthy);
+  if (ready || healthy) {
+    log.log(core::LogLevel::Warning, "probe switches changed",
+            {{"ready", service_.ready()},
+             {"healthy", service_.healthy()},
+             {"by_pid", static_cast<std::int64_t>(peer.pid)},
+             {"by_uid", static_cast<std::int64_t>(peer.uid)}});
+  }
+  (void)send_all(fd, state_json(service_));
+}
+
+ControlReply control_request(int port, std::string_view command, std::chrono::milliseconds timeout) {
+  const std::string name = control_socket_name(port);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return {false, std::strerror(errno)};
+  set_timeouts(fd, timeout);
+  sockaddr_un addr{};
+  const auto len = abstract_address(name, addr);
+  ControlReply out;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    out.text =
+        errno == ECONNREFUSED
+            ? fmt::format("no server on port {} listens for control here (socket @{}: connection refused)", port, name)
+            : fmt::format("socket @{}: {}", name, std::strerror(errno));
+  } else if (const bool sent = send_all(fd, std::string(command) + "\n"); auto line = read_line(fd)) {
+    // Read even when sending failed: the server may have answered why it closed.
+    if (line->empty()) {
+      out.text = sent ? fmt::format("socket @{}: no answer within {}", name, core::format_duration(timeout))
+                      : fmt::format("socket @{}: cannot send: {}", name, std::strerror(errno));
+    } else {
+      out.ok = true;
+      out.text = std::move(*line);
+    }
+  } else {
+    out.text = fmt::format("socket @{}: no answer within {}", name, core::format_duration(timeout));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace devops::serve
