@@ -61,7 +61,9 @@ class HttpApplication {
 
 class HttpProtocol {
  public:
+  // `limits` is kept by reference: it must outlive the protocol.
   explicit HttpProtocol(const HttpLimits& limits);
+  explicit HttpProtocol(const HttpLimits&& limits) = delete;
   ~HttpProtocol();
   HttpProtocol(const HttpProtocol&) = delete;
   HttpProtocol& operator=(const HttpProtocol&) = delete;

@@ -214,7 +214,8 @@ TEST_CASE("bodies up to 64 KiB are read and discarded; larger ones are refused a
 
 TEST_CASE("Expect: 100-continue gets an interim answer before the body") {
   FakeApp app;
-  HttpProtocol p(HttpLimits{});
+  const HttpLimits limits;
+  HttpProtocol p(limits);
   std::string out;
   p.receive("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", out, app,
             SteadyClock::now());
@@ -243,7 +244,8 @@ TEST_CASE("other versions get 505; targets are decoded") {
 TEST_CASE("a held answer waits, and so do the requests behind it") {
   FakeApp app;
   app.delay = 1000ms;
-  HttpProtocol p(HttpLimits{});
+  const HttpLimits limits;
+  HttpProtocol p(limits);
   std::string out;
   const auto now = SteadyClock::now();
   p.receive(std::string(kGet) + "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", out, app, now);
