@@ -20,8 +20,8 @@ namespace {
 struct ServeOptions {
   std::string host;
   std::string port;
-  std::size_t threads = 0;
-  std::size_t max_connections = 0;
+  std::string threads;
+  std::string max_connections;
   core::LogFormat log_format = core::LogFormat::JsonLines;
   core::LogLevel log_level = core::LogLevel::Info;
   std::string shutdown_timeout;

@@ -212,19 +212,26 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
   }
   if (flags.log_format) c.log_format = *flags.log_format;
 
+  // A whole number from 1 to `max`, decimal digits only.
+  auto count = [](const std::string& text, std::size_t max) -> std::optional<std::size_t> {
+    std::size_t n = 0;
+    const auto* end = text.data() + text.size();
+    const auto r = std::from_chars(text.data(), end, n);
+    if (text.empty() || r.ec != std::errc() || r.ptr != end || n < 1 || n > max) return std::nullopt;
+    return n;
+  };
   if (flags.threads) {
-    if (*flags.threads < 1 || *flags.threads > kMaxThreads) {
-      return invalid("--threads", std::to_string(*flags.threads),
-                     fmt::format("a number of event loops (1 to {})", kMaxThreads));
-    }
-    c.threads = *flags.threads;
+    const auto n = count(*flags.threads, kMaxThreads);
+    if (!n) return invalid("--threads", *flags.threads, fmt::format("a number of event loops (1 to {})", kMaxThreads));
+    c.threads = *n;
   }
   if (flags.max_connections) {
-    if (*flags.max_connections < 1 || *flags.max_connections > kMaxMaxConnections) {
-      return invalid("--max-connections", std::to_string(*flags.max_connections),
+    const auto n = count(*flags.max_connections, kMaxMaxConnections);
+    if (!n) {
+      return invalid("--max-connections", *flags.max_connections,
                      fmt::format("a number of connections (1 to {})", kMaxMaxConnections));
     }
-    c.max_connections = *flags.max_connections;
+    c.max_connections = *n;
   }
   if (flags.shutdown_timeout) {
     auto d = parse_duration_option("--shutdown-timeout", *flags.shutdown_timeout);

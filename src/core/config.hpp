@@ -69,8 +69,8 @@ struct ServeConfig {
 struct ServeFlags {
   std::optional<std::string> host;
   std::optional<std::string> port;
-  std::optional<std::size_t> threads;
-  std::optional<std::size_t> max_connections;
+  std::optional<std::string> threads;  // as typed: "-1" must not wrap around
+  std::optional<std::string> max_connections;
   std::optional<LogFormat> log_format;
   std::optional<LogLevel> log_level;
   std::optional<std::string> shutdown_timeout;

@@ -41,7 +41,9 @@ constexpr auto kLogFlushTimeout = std::chrono::seconds(1);    // for the last li
 constexpr std::size_t kSpareDescriptors = 64;                 // listener, epoll, eventfds, stdio, ...
 
 std::string bind_error_text(const std::string& host, int port, NetError e) {
-  std::string text = fmt::format("cannot listen on {}:{}: {}", host, port, describe(e));
+  const bool v6 = host.find(':') != std::string::npos;  // [::1]:5000, as in a URL
+  std::string text =
+      fmt::format("cannot listen on {}{}{}:{}: {}", v6 ? "[" : "", host, v6 ? "]" : "", port, describe(e));
   if (e == NetError::AddressInUse) text += fmt::format(" (another process is listening on port {})", port);
   if (e == NetError::AccessDenied && port < 1024) text += " (ports below 1024 need privileges)";
   return text;

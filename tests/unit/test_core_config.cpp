@@ -115,8 +115,8 @@ TEST_CASE("serve configuration: a flag beats the environment, which is then not 
   f.port = "0";
   f.log_level = LogLevel::Warning;
   f.shutdown_timeout = "2.5s";
-  f.threads = 4;
-  f.max_connections = 20'000;
+  f.threads = "4";
+  f.max_connections = "20000";
   f.shutdown_delay = "5s";
   const auto c = ok(resolve_serve_config(f, env_of({{"HOST", "bad"}, {"PORT", "abc"}, {"DEBUG", "true"}})));
   CHECK(c.host == "::1");
@@ -141,12 +141,17 @@ TEST_CASE("serve configuration: bad values name the variable or the flag") {
   f.shutdown_timeout = "later";
   CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--shutdown-timeout: 'later'"));
   f = {};
-  f.threads = 0;
+  f.threads = "0";
   CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--threads: '0'"));
-  f.threads = 65;
+  for (const char* bad : {"-1", "", "2x", " 2", "+2", "18446744073709551617"}) {
+    f.threads = bad;
+    CHECK(error_of(resolve_serve_config(f, env_of({}))) ==
+          "--threads: '" + std::string(bad) + "' is not a number of event loops (1 to 64)");
+  }
+  f.threads = "65";
   CHECK(error_of(resolve_serve_config(f, env_of({}))) == "--threads: '65' is not a number of event loops (1 to 64)");
   f = {};
-  f.max_connections = 0;
+  f.max_connections = "0";
   CHECK(error_of(resolve_serve_config(f, env_of({}))).starts_with("--max-connections: '0'"));
   f = {};
   f.shutdown_delay = "-1s";
