@@ -70,8 +70,8 @@ COPY . .
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 # Release build, fully static (header-only fmt and httplib). Natively the unit
-# tests are built and run too; a cross build makes only the binary (its tests
-# run under qemu in CI). The check on PT_INTERP fails the build if the result
+# tests are built and run too; a cross build makes only the binary (CI runs
+# it under qemu-user-static). The check on PT_INTERP fails the build if the result
 # is not static after all. Fixed paths (/src, /build) and no timestamps: two
 # builds of the same commit give the same bytes.
 RUN native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} \
