@@ -4,14 +4,27 @@
 #     --build-arg VERSION=1.2.3 \
 #     --build-arg REVISION=$(git rev-parse --short=12 HEAD) \
 #     --build-arg CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) .
-#   docker build --target debug -t devops-info:1.2.3-debug .   # the same binary, with a shell
+#   docker build --target debug ...      # the same binary plus a static busybox
+#   podman build --platform linux/arm64 ...   # cross-compiled, no emulation
+#
+# Plain Dockerfile syntax only (no RUN --mount): Docker's legacy builder
+# (Docker 20.10 without BuildKit), BuildKit and buildah all build it.
 #
 # The base is a pinned Debian point release; BASE_IMAGE lets a locally made
-# base of the same release stand in where no registry can be reached.
+# base of the same release stand in where no registry can be reached. Only the
+# build stage uses it, always on the machine's own architecture: the images
+# themselves start FROM scratch, so an arm64 image needs no arm64 base.
 ARG BASE_IMAGE=debian:13.8-slim
+ARG BUILDPLATFORM
 
 # --- build: a static, stripped binary, its unit tests run --------------------
-FROM ${BASE_IMAGE} AS build
+# BuildKit sets BUILDPLATFORM (this machine's platform) and TARGETARCH (the
+# image's, from `--platform`). Docker's legacy builder sets neither, and
+# buildah before 1.29 (podman 4.3, Debian 12) only TARGETARCH: the build stage
+# then runs on linux/amd64; on an arm64 machine with those builders, pass
+# `--build-arg BUILDPLATFORM=linux/arm64`. An empty TARGETARCH means "the
+# build stage's own".
+FROM --platform=${BUILDPLATFORM:-linux/amd64} ${BASE_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Packages and the httplib source come before the project's sources, so a
@@ -19,12 +32,13 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # shared library; its source package has the header-only httplib.h, with
 # Debian's security patches applied by `apt-get source`. No version pins: the
 # base tag pins the release, and stable updates only carry fixes.
-# (python3-minimal: the test tree's CMake wants a Python for its CLI tests.)
+# (python3-minimal: the test tree's CMake wants a Python for its CLI tests;
+# busybox-static: the debug image's tools.)
 RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources \
  && apt-get update -q \
  && apt-get install -y -q --no-install-recommends \
-      g++ cmake ninja-build ccache dpkg-dev python3-minimal \
-      libcli11-dev libfmt-dev nlohmann-json3-dev catch2 \
+      g++ cmake ninja-build dpkg-dev python3-minimal busybox-static \
+      libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev catch2 \
  && mkdir -p /opt/httplib-src /opt/httplib \
  && cd /opt/httplib-src \
  && apt-get source -q cpp-httplib \
@@ -34,50 +48,96 @@ RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.s
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 
+# Another architecture: its cross compiler and its busybox-static. Only this
+# layer differs between the architectures; the one above is shared.
+ARG TARGETARCH
+RUN native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} \
+ && if [ "$arch" != "$native" ]; then \
+      gnu=$(dpkg-architecture -qDEB_HOST_GNU_TYPE -a"$arch" 2>/dev/null) \
+      && dpkg --add-architecture "$arch" \
+      && apt-get update -q \
+      && apt-get install -y -q --no-install-recommends "g++-$gnu" \
+      && mkdir -p /opt/cross && cd /opt/cross \
+      && apt-get download -q "busybox-static:$arch" \
+      && dpkg-deb -x busybox-static_*.deb /opt/cross/busybox \
+      && rm busybox-static_*.deb \
+      && apt-get clean \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
+
 WORKDIR /src
 COPY . .
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
-# Release build, fully static (header-only fmt and httplib); only the binary
-# and the unit tests are built. The check on PT_INTERP fails the build if the
-# result is not static after all. ccache, in a cache mount, makes a rebuild
-# after a source change recompile only what changed; it keys on content and on
-# the compiler, so a stale object cannot slip in.
-RUN --mount=type=cache,id=devops-info-ccache,target=/ccache \
-    export CCACHE_DIR=/ccache \
- && cmake -S . -B /build -G Ninja \
-      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+# Release build, fully static (header-only fmt and httplib). Natively the unit
+# tests are built and run too; a cross build makes only the binary (CI runs
+# it under qemu-user-static). The check on PT_INTERP fails the build if the result
+# is not static after all. Fixed paths (/src, /build) and no timestamps: two
+# builds of the same commit give the same bytes.
+RUN native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} \
+ && cross=() && tests=ON && prefix="" \
+ && if [ "$arch" != "$native" ]; then \
+      gnu=$(dpkg-architecture -qDEB_HOST_GNU_TYPE -a"$arch") && prefix="$gnu-" && tests=OFF \
+      && cross=(-DCMAKE_SYSTEM_NAME=Linux \
+                -DCMAKE_SYSTEM_PROCESSOR="$(dpkg-architecture -qDEB_HOST_GNU_CPU -a"$arch")" \
+                -DCMAKE_CXX_COMPILER="$gnu-g++" \
+                -DCMAKE_PREFIX_PATH="/usr/lib/$(dpkg-architecture -qDEB_BUILD_MULTIARCH)/cmake"); \
+    fi \
+ && cmake -S . -B /build -G Ninja "${cross[@]}" \
       -DCMAKE_BUILD_TYPE=Release \
+      -DDEVOPS_INFO_TESTS="$tests" \
       -DDEVOPS_INFO_STATIC=ON \
       -DDEVOPS_INFO_HTTPLIB_INCLUDE_DIR=/opt/httplib \
       -DDEVOPS_INFO_VERSION="${VERSION}" \
       -DDEVOPS_INFO_COMMIT="${REVISION}" \
- && cmake --build /build --target devops-info unit_tests \
- && ctest --test-dir /build -R '^unit$' --output-on-failure \
- && strip --strip-all -o /devops-info /build/src/cli/devops-info \
+ && if [ "$tests" = ON ]; then \
+      cmake --build /build --parallel "$(nproc)" --target devops-info unit_tests \
+      && ctest --test-dir /build -R '^unit$' --output-on-failure; \
+    else \
+      cmake --build /build --parallel "$(nproc)" --target devops-info; \
+    fi \
+ && "${prefix}strip" --strip-all -o /devops-info /build/src/cli/devops-info \
  && if readelf -l /devops-info | grep -q INTERP; then echo 'devops-info is not static' >&2; exit 1; fi \
- && /devops-info --version
+ && readelf -h /devops-info | grep -E 'Machine:' \
+ && sha256sum /devops-info \
+ && if [ "$tests" = ON ]; then /devops-info --version; fi
+# The debug image's file system: busybox (static, of the target architecture)
+# with the applets a shell session needs, and an /etc/passwd naming the user.
+RUN bb=/usr/bin/busybox \
+ && if [ -d /opt/cross/busybox ]; then bb=$(find /opt/cross/busybox -name busybox -type f | head -n 1); fi \
+ && mkdir -p /debugfs/bin /debugfs/etc /debugfs/tmp \
+ && chmod 1777 /debugfs/tmp \
+ && cp "$bb" /debugfs/bin/busybox \
+ && for a in sh ash cat chmod cp date df du echo env false free grep head hostname id kill \
+             less ls mkdir mv netstat nslookup printenv ps pwd rm sed sha256sum sleep sort \
+             stat tail top touch tr true uname uptime vi wc wget which whoami; do \
+      ln -s busybox "/debugfs/bin/$a"; \
+    done \
+ && ln -s /devops-info /debugfs/bin/devops-info \
+ && printf 'root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001:app:/nonexistent:/bin/sh\n' > /debugfs/etc/passwd \
+ && printf 'root:x:0:\napp:x:10001:\n' > /debugfs/etc/group
 
-# --- debug: the same binary on the same Debian, with a shell -----------------
-FROM ${BASE_IMAGE} AS debug
+# --- debug: the same binary with a static busybox (distroless style) ---------
+# No ENTRYPOINT, so a command runs as given (`docker run --rm IMAGE id -u`);
+# without one it serves, as the default image does.
+FROM scratch AS debug
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 ARG CREATED=""
 ARG SOURCE=https://github.com/devops-info/devops-info
 LABEL org.opencontainers.image.title="devops-info (debug)" \
-      org.opencontainers.image.description="devops-info with a shell and coreutils, for exec-ing into the container" \
+      org.opencontainers.image.description="devops-info with a static busybox (sh, id, env, cat, ps, wget, nslookup), for exec-ing into the container" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.created="${CREATED}"
-RUN groupadd --gid 10001 app \
- && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+COPY --from=build /debugfs/ /
 COPY --from=build /devops-info /devops-info
+ENV PATH=/bin
 USER 10001:10001
 EXPOSE 5000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/devops-info", "health", "--timeout", "2s"]
-ENTRYPOINT ["/devops-info"]
-CMD ["serve"]
+CMD ["/devops-info", "serve"]
 
 # --- the image: the binary and nothing else (the default target) -------------
 FROM scratch AS runtime

@@ -38,10 +38,15 @@ install_packages() {
   [ -z "$missing" ] && return 0
   local sudo=()
   [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  # apt's own progress goes to stderr: a first install takes minutes, and
+  # stdout stays for the program's output (`./build.sh info | jq`).
   echo "build.sh: installing $missing" >&2
-  "${sudo[@]}" apt-get update -q >/dev/null
+  echo "build.sh: apt-get update" >&2
+  "${sudo[@]}" apt-get update -q >&2
+  echo "build.sh: apt-get install (downloads, then unpacks and sets up each package)" >&2
   # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends $missing >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends $missing >&2
+  echo "build.sh: packages installed" >&2
 }
 
 build() {
@@ -57,7 +62,7 @@ case "${1:-}" in
     ./build/release/src/cli/devops-info info "$@"
     ;;
   test)
-    install_packages "${PACKAGES[@]}" 
+    install_packages "${PACKAGES[@]}"
     build dev
     ctest --preset dev -j2
     ;;

@@ -310,13 +310,11 @@ std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url) {
     if (!port || *port == 0) return fail("the port is not a number from 1 to 65535");
     t.port = *port;
   }
-  if (path.empty()) {
-    t.path = "/";
-  } else if (path.front() == '?') {
-    t.path = "/" + std::string(path);
-  } else {
-    t.path = std::string(path);
-  }
+  // Built by append rather than from a literal: GCC 12 warns (-Wrestrict, a
+  // false positive, GCC bug 105329) on assigning a short literal here.
+  t.path.clear();
+  if (path.empty() || path.front() == '?') t.path.push_back('/');
+  t.path.append(path);
   return t;
 }
 

@@ -5,10 +5,13 @@
 
 Engine: `docker` when a daemon answers (`docker info`), otherwise podman
 (building with buildah inside it). Where ../shared/tools/container-sandbox sits
-next to the clone (these CI machines: no Docker engine, no registry), its
-`env` set-up is applied before podman runs.
+next to the clone (these CI machines: no registry), its `env` set-up is
+applied before podman runs. `docker build` is left to choose its builder, as
+the README's command does (Docker 20.10: the legacy builder).
 
 Environment:
+  IMAGE_TEST_ENGINE      docker, podman, or the path of either's client
+                         (e.g. /usr/bin/docker); default: chosen as above
   IMAGE_TEST_BASE        base image for BASE_IMAGE (default: the Dockerfile's
                          pinned tag when present locally, else debian:<major>-slim
                          when present locally, else the pinned tag, pulled)
@@ -40,6 +43,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = ROOT.parent / "shared" / "tools" / "container-sandbox"
 SIZE_LIMIT = 5_000_000  # bytes: "under 5 MB"
+DEBUG_SIZE_LIMIT = 8_000_000  # bytes: the debug image, "under 8 MB"
+# The tools the debug image promises (the course's checks use them).
+DEBUG_TOOLS = ("sh", "id", "env", "cat", "ls", "ps", "wget", "nslookup", "sha256sum")
 MIN_ID = 10001
 CPUS, MEMORY, MEMORY_BYTES = "0.5", "64m", 64 * 1024 * 1024
 LABELS = ("title", "description", "version", "revision", "source", "created")
@@ -68,16 +74,22 @@ def note(msg: str) -> None:
 class Engine:
     """The few commands the test needs, on docker or podman."""
 
-    def __init__(self) -> None:
+    def __init__(self, choice: str = "") -> None:
         self.env = dict(os.environ)
-        if shutil.which("docker") and self._ok(["docker", "info"]) and not self._is_podman_shim():
-            self.name = "docker"
+        choice = choice or os.environ.get("IMAGE_TEST_ENGINE", "")
+        if choice:
+            self.cmd = choice
+            self.name = "podman" if "podman" in Path(choice).name else "docker"
+            if self.name == "docker" and not self._ok([self.cmd, "info"]):
+                raise SystemExit(f"image test: no docker daemon answers {self.cmd} info")
+        elif shutil.which("docker") and self._ok(["docker", "info"]) and not self._is_podman_shim():
+            self.cmd = self.name = "docker"
         elif shutil.which("podman") or SANDBOX.exists():
-            self.name = "podman"
-            if SANDBOX.exists():
-                self._apply_sandbox_env()
+            self.cmd = self.name = "podman"
         else:
             raise SystemExit("image test: neither a docker daemon nor podman is available")
+        if self.name == "podman" and SANDBOX.exists():
+            self._apply_sandbox_env()
 
     def _ok(self, cmd: list[str]) -> bool:
         try:
@@ -98,7 +110,7 @@ class Engine:
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         try:
-            return subprocess.run([self.name, *args], capture_output=True, text=True, timeout=timeout, env=self.env)
+            return subprocess.run([self.cmd, *args], capture_output=True, text=True, timeout=timeout, env=self.env)
         except subprocess.TimeoutExpired as e:
             out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
             return subprocess.CompletedProcess(e.cmd, 124, out, f"timed out after {timeout:.0f} s")
@@ -183,29 +195,38 @@ def elf_facts(data: bytes) -> tuple[bool, bool, bool]:
     return True, static, stripped
 
 
-def check_contents(engine: Engine) -> None:
-    """The image's one layer holds /devops-info, a static stripped ELF, and nothing else."""
+def image_files(engine: Engine, ref: str) -> dict[str, bytes | None] | None:
+    """Every path in the image's layers (no leading /), with a regular file's bytes; None if it cannot be saved."""
     with tempfile.TemporaryDirectory(prefix="devops-info-image-") as tmp:
         archive = Path(tmp) / "image.tar"
         extra = ["--format", "docker-archive"] if engine.name == "podman" else []
-        r = engine.run("save", *extra, "-o", str(archive), TAG, timeout=120)
-        if not check(r.returncode == 0, "image can be saved for inspection", r.stderr.strip()):
-            return
+        r = engine.run("save", *extra, "-o", str(archive), ref, timeout=120)
+        if r.returncode != 0:
+            note(f"{engine.name} save {ref}: {r.stderr.strip()[-300:]}")
+            return None
+        files: dict[str, bytes | None] = {}
         with tarfile.open(archive) as outer:
             manifest = json.load(outer.extractfile("manifest.json"))
-            layers = manifest[0]["Layers"]
-            files: dict[str, bytes | None] = {}
-            for layer in layers:
+            for layer in manifest[0]["Layers"]:
                 with tarfile.open(fileobj=io.BytesIO(outer.extractfile(layer).read())) as inner:
                     for m in inner.getmembers():
                         name = m.name.lstrip("./")
                         if name:
                             files[name] = inner.extractfile(m).read() if m.isfile() else None
+        return files
+
+
+def check_contents(engine: Engine) -> bytes | None:
+    """The image's one layer holds /devops-info, a static stripped ELF, and nothing else; returns the binary."""
+    files = image_files(engine, TAG)
+    if not check(files is not None, "image can be saved for inspection"):
+        return None
     check(list(files) == ["devops-info"], "the image holds only /devops-info", f"found {sorted(files)[:10]}")
     binary = files.get("devops-info")
     is_elf, static, stripped = elf_facts(binary or b"")
     check(is_elf and static, "/devops-info is a static ELF executable (no program interpreter)")
     check(is_elf and stripped, "/devops-info is stripped (no symbol table)")
+    return binary
 
 
 def check_config(engine: Engine, args: dict[str, str]) -> None:
@@ -385,19 +406,57 @@ def check_unhealthy(engine: Engine) -> None:
     engine.run("rm", "-f", name, timeout=60)
 
 
-def check_debug(engine: Engine, runtime_built: bool, version: str) -> None:
+def check_debug(engine: Engine, version: str, revision: str, runtime_binary: bytes | None) -> None:
+    """The distroless-style debug image: the same binary plus a static busybox, the same user, small."""
     img = engine.inspect("image", DEBUG_TAG) or {}
-    user = (img.get("Config") or {}).get("User") or img.get("User") or ""
+    size = int(img.get("Size") or 0)
+    check(0 < size < DEBUG_SIZE_LIMIT, f"debug image size {size / 1e6:.2f} MB is under {DEBUG_SIZE_LIMIT / 1e6:.0f} MB")
+    cfg = img.get("Config") or {}
+    user = cfg.get("User") or img.get("User") or ""
     check(user == "10001:10001", f"debug has the same numeric non-root user ({user!r})")
-    r = engine.run("run", "--rm", "--entrypoint", "/bin/sh", DEBUG_TAG, "-c",
-                   'id -u; /devops-info --version | head -n 1; ls /bin/ls >/dev/null', timeout=60)
-    out = r.stdout.split("\n")
-    check(r.returncode == 0 and out[0] == "10001" and version in r.stdout,
-          "debug target has a shell, coreutils and the same binary, as uid 10001",
+    check(not cfg.get("Entrypoint") and cfg.get("Cmd") == ["/devops-info", "serve"],
+          f"debug: no ENTRYPOINT, CMD serves ({cfg.get('Entrypoint')} {cfg.get('Cmd')})")
+    hc = (cfg.get("Healthcheck") or img.get("Healthcheck") or {}).get("Test") or []
+    check(hc[:2] == ["CMD", "/devops-info"], f"debug keeps the healthcheck ({hc})")
+
+    files = image_files(engine, DEBUG_TAG) or {}
+    binary = files.get("devops-info")
+    is_elf, static, _ = elf_facts(files.get("bin/busybox") or b"")
+    check(is_elf and static, "debug: /bin/busybox is a static ELF executable")
+    check(binary is not None and binary == runtime_binary,
+          "debug: /devops-info is byte for byte the default image's binary")
+
+    # The course's checks, run as the course runs them.
+    r = engine.run("run", "--rm", DEBUG_TAG, "id", "-u", timeout=60)
+    check(r.returncode == 0 and r.stdout.strip() == "10001", "run --rm DEBUG id -u prints 10001",
           (r.stdout + r.stderr).strip()[-300:])
-    if runtime_built:
-        r = engine.run("run", "--rm", "--entrypoint", "/bin/sh", TAG, "-c", "true", timeout=60)
-        check(r.returncode != 0, "the runtime image has no shell")
+    script = ("for t in " + " ".join(DEBUG_TOOLS) + "; do command -v $t >/dev/null || echo missing $t; done; "
+              "env | grep -q '^PATH=/bin$' || echo no PATH; cat /etc/passwd | grep -q '^app:x:10001:' || echo no app; "
+              "whoami; devops-info --version | head -n 2")
+    r = engine.run("run", "--rm", DEBUG_TAG, "sh", "-c", script, timeout=60)
+    out = r.stdout
+    check(r.returncode == 0 and "missing" not in out and "no " not in out and out.startswith("app\n")
+          and version in out and revision in out,
+          f"debug: {', '.join(DEBUG_TOOLS)} on PATH, /etc/passwd names the user, devops-info --version",
+          (out + r.stderr).strip()[-400:])
+
+    # A running debug container serves, and `exec` gets a shell in it.
+    name = NAME + "-debug"
+    r = engine.run("run", "-d", "--name", name, "--read-only", "--cap-drop", "ALL", DEBUG_TAG, timeout=60)
+    if check(r.returncode == 0, "run -d DEBUG serves", r.stderr.strip()[-300:]):
+        deadline, out = time.monotonic() + 20, ""
+        while time.monotonic() < deadline:
+            r = engine.run("exec", name, "sh", "-c", "id -u; wget -q -O - http://127.0.0.1:5000/health; echo; ps",
+                           timeout=30)
+            out = r.stdout
+            if r.returncode == 0 and '"healthy"' in out:
+                break
+            time.sleep(0.5)
+        lines = out.splitlines()
+        check(bool(lines) and lines[0] == "10001" and '"healthy"' in out and "devops-info serve" in out,
+              "exec DEBUG sh -c: id -u, wget /health, ps show uid 10001 and a healthy serve",
+              (out + r.stderr).strip()[-400:])
+    engine.run("rm", "-f", name, timeout=60)
 
 
 def check_pod_as_kubelet(engine: Engine) -> None:
@@ -409,7 +468,7 @@ def check_pod_as_kubelet(engine: Engine) -> None:
 
 
 def cleanup(engine: Engine, before: set[str]) -> None:
-    for name in (NAME, NAME + "-unhealthy"):
+    for name in (NAME, NAME + "-unhealthy", NAME + "-debug"):
         engine.run("rm", "-f", name, timeout=60)
     for tag in (TAG, DEBUG_TAG):
         if engine.image_exists(tag):
@@ -436,15 +495,24 @@ def main() -> int:
         # Both targets first, back to back: they share the build stage.
         built = build(engine, base, local, args, TAG, None)
         debug_built = build(engine, base, local, args, DEBUG_TAG, "debug")
+        binary = None
         if built:
             check_config(engine, args)
-            check_contents(engine)
+            binary = check_contents(engine)
             check_info(engine, version)
             check_daemon(engine)
             check_unhealthy(engine)
             check_pod_as_kubelet(engine)
+            r = engine.run("run", "--rm", "--entrypoint", "/bin/sh", TAG, "-c", "true", timeout=60)
+            check(r.returncode != 0, "the default image has no shell")
+            doc, err = run_info(engine)
+            uid = ((doc or {}).get("runtime") or {}).get("user", {}).get("uid")
+            r = engine.run("run", "--rm", TAG, "info", "--field", "runtime.user.uid", timeout=60)
+            check(r.returncode == 0 and r.stdout.strip() == "10001" and uid == 10001,
+                  "run --rm IMAGE info --field runtime.user.uid prints 10001 (the README's `id -u`)",
+                  (r.stdout + r.stderr).strip()[-300:])
         if debug_built:
-            check_debug(engine, built, version)
+            check_debug(engine, version, args["REVISION"], binary)
     finally:
         cleanup(engine, before)
     print(f"{results['passed']} passed, {results['failed']} failed")
