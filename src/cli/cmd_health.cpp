@@ -124,17 +124,23 @@ Verdict judge(const std::string& url, const serve::ProbeResult& r) {
   return v;
 }
 
+// --url, or the default http://127.0.0.1:${PORT:-5000}/health; nullopt (the
+// error printed) when PORT is bad.
+std::optional<std::string> url_of(const HealthOptions& o, const CLI::App& sub) {
+  if (sub.count("--url") != 0) return o.url;
+  auto d = core::default_probe_url(core::environment_value);
+  if (auto* e = std::get_if<core::ConfigError>(&d)) {
+    print_error(e->message);
+    return std::nullopt;
+  }
+  return std::get<std::string>(d);
+}
+
 int run_probe(const HealthOptions& o, const CLI::App& sub) {
   using namespace std::chrono;
-  std::string url = o.url;
-  if (sub.count("--url") == 0) {
-    auto d = core::default_probe_url(core::environment_value);
-    if (auto* e = std::get_if<core::ConfigError>(&d)) {
-      print_error(e->message);
-      return kExitUsage;
-    }
-    url = std::get<std::string>(d);
-  }
+  const auto given = url_of(o, sub);
+  if (!given) return kExitUsage;
+  const std::string& url = *given;
   auto target = core::parse_http_url(url);
   auto timeout = core::parse_duration_option("--timeout", o.timeout);
   auto wait = core::parse_duration_option("--wait", o.wait);
@@ -181,15 +187,9 @@ int run_probe(const HealthOptions& o, const CLI::App& sub) {
 // --set: the server's probe switches, through its control channel on the
 // URL's port (the default URL's: ${PORT:-5000}).
 int run_set(const HealthOptions& o, const CLI::App& sub) {
-  std::string url = o.url;
-  if (sub.count("--url") == 0) {
-    auto d = core::default_probe_url(core::environment_value);
-    if (auto* e = std::get_if<core::ConfigError>(&d)) {
-      print_error(e->message);
-      return kExitUsage;
-    }
-    url = std::get<std::string>(d);
-  }
+  const auto given = url_of(o, sub);
+  if (!given) return kExitUsage;
+  const std::string& url = *given;
   auto target = core::parse_http_url(url);
   auto timeout = core::parse_duration_option("--timeout", o.timeout);
   for (const core::ConfigError* e :
