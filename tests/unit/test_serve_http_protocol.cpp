@@ -212,6 +212,14 @@ TEST_CASE("bodies up to 64 KiB are read and discarded; larger ones are refused a
   CHECK(r.closing);
 }
 
+TEST_CASE("a chunked body that arrives a byte at a time") {
+  FakeApp app;
+  const auto r = feed(
+      app, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + std::string(kGet),
+      1);
+  CHECK(statuses(r.out) == std::vector<int>{405, 200});
+}
+
 TEST_CASE("Expect: 100-continue gets an interim answer before the body") {
   FakeApp app;
   const HttpLimits limits;
