@@ -28,8 +28,9 @@ namespace {
 constexpr int kMaxEvents = 256;
 constexpr std::size_t kReadBuffer = std::size_t{64} * 1024;
 constexpr int kAcceptBatch = 64;
-constexpr int kSettleRounds = 64;                       // write/resume rounds per event, then back to epoll
-constexpr std::size_t kKeepOutputCapacity = 16 * 1024;  // a connection's output buffer beyond this is freed
+constexpr int kSettleRounds = 64;  // write/resume rounds per event, then back to epoll
+constexpr std::size_t kKeepOutputCapacity =
+    std::size_t{16} * 1024;  // a connection's output buffer beyond this is freed
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr std::int64_t kTrimAbove = 512;  // give memory back once a crowd of this size has left
 
@@ -500,7 +501,7 @@ int Engine::Loop::next_timeout() const {
 }
 
 Engine::Engine(Service& service, Metrics& metrics, const Logger& logger, EngineConfig config)
-    : service_(service), metrics_(metrics), logger_(logger), config_(std::move(config)) {}
+    : service_(service), metrics_(metrics), logger_(logger), config_(config) {}
 
 Engine::~Engine() {
   join();

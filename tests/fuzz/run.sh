@@ -3,6 +3,10 @@
 # clang and libFuzzer and runs it for SECONDS (default 60) on a copy of the
 # seed corpus. Exits non-zero on a crash or sanitizer report; the input that
 # caused it is left in build/fuzz/ (crash-*).
+#
+# FUZZ_SEED=N FUZZ_RUNS=M: a fixed seed and number of inputs instead of a
+# time, so that a run repeats exactly (CI uses this: a red CI run then means
+# a change broke something, not that the fuzzer got lucky).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_TO_RUN=${1:-60}
@@ -18,7 +22,10 @@ cmake --build build/fuzz >/dev/null
 rm -rf build/fuzz/corpus && cp -r tests/fuzz/corpus build/fuzz/corpus
 cd build/fuzz
 rc=0
-./fuzz_http_protocol -max_total_time="$SECONDS_TO_RUN" -max_len=8192 -timeout=10 -print_final_stats=1 corpus \
+limit=(-max_total_time="$SECONDS_TO_RUN")
+[ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
+[ -n "${FUZZ_SEED:-}" ] && limit+=(-seed="$FUZZ_SEED")
+./fuzz_http_protocol "${limit[@]}" -max_len=8192 -timeout=10 -print_final_stats=1 corpus \
   >fuzz.log 2>&1 || rc=$?
 grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY)' fuzz.log || true
 if [ "$rc" -ne 0 ]; then
@@ -26,4 +33,4 @@ if [ "$rc" -ne 0 ]; then
   echo "fuzz: FAILED (exit $rc); the input is in build/fuzz/crash-*" >&2
   exit 1
 fi
-echo "fuzz: ok (${SECONDS_TO_RUN} s, no crash)"
+echo "fuzz: ok (${FUZZ_RUNS:-${SECONDS_TO_RUN} s} ${FUZZ_RUNS:+inputs}, no crash)"
