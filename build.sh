@@ -29,7 +29,7 @@ install_packages() {
     echo "build.sh: apt is not available on this machine." >&2
     echo "Install these packages (or your system's equivalents), then run again:" >&2
     echo "  $*" >&2
-    echo "(C++20 compiler, CMake >= 3.22, Ninja, pkg-config, CLI11, fmt, nlohmann-json, cpp-httplib, Catch2, Python 3;" >&2
+    echo "(C++20 compiler, CMake >= 3.22, Ninja, pkg-config, CLI11, fmt, nlohmann-json, cpp-httplib, Boost headers, Catch2, Python 3;" >&2
     echo " for the documentation tests scdoc, mandoc, groff, bash-completion, zsh, fish; for the .deb dpkg-dev, file)" >&2
     exit 1
   fi
