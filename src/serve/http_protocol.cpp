@@ -3,6 +3,7 @@
 // Boost 1.74's Asio headers miss this include under C++20 with GCC 12.
 #include <utility>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -17,19 +18,6 @@ namespace {
 namespace http = boost::beast::http;
 using boost::beast::error_code;
 using BeastView = boost::beast::string_view;
-
-std::string_view view(BeastView s) {
-  return {s.data(), s.size()};
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -99,7 +87,7 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
       case http::field::user_agent:
         if (user_agent.empty()) user_agent.assign(v.data(), v.size());
         break;
-      case http::field::expect: expect_continue = expect_continue || iequals(view(v), "100-continue"); break;
+      case http::field::expect: expect_continue = expect_continue || boost::beast::iequals(v, "100-continue"); break;
       case http::field::transfer_encoding: transfer_encoding = true; break;
       default: break;
     }
@@ -383,7 +371,8 @@ bool decode_target_path(std::string_view target, std::string& path) {
     const auto scheme = target.find("://");
     if (scheme == std::string_view::npos) return false;
     const auto name = target.substr(0, scheme);
-    if (!iequals(name, "http") && !iequals(name, "https")) return false;
+    const BeastView scheme_name(name.data(), name.size());
+    if (!boost::beast::iequals(scheme_name, "http") && !boost::beast::iequals(scheme_name, "https")) return false;
     const auto slash = target.find_first_of("/?", scheme + 3);
     target = slash == std::string_view::npos || target[slash] == '?' ? std::string_view("/") : target.substr(slash);
   }
