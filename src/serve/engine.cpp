@@ -168,6 +168,9 @@ class Engine::Loop final : public HttpApplication {
   void accept_ready();
   void on_event(Conn* c, std::uint32_t events);
   void on_readable(Conn* c);
+  // Runs `step` with the buffer answers go to, then settle().
+  template <typename Step>
+  void produce(Conn* c, Step&& step);
   // Writes `out` from `pos`, lets the protocol go on with kept input while the
   // socket takes it, then sets the connection's interest and deadline.
   void settle(Conn* c, std::string& out, std::size_t& pos);
@@ -332,15 +335,24 @@ void Engine::Loop::on_readable(Conn* c) {
     close_conn(c);
     return;
   }
+  produce(c, [&](std::string& out) {
+    if (n == 0) {
+      c->eof = true;
+    } else {
+      c->proto.receive({read_buf_.data(), static_cast<std::size_t>(n)}, out, *this, now_);
+    }
+  });
+}
+
+template <typename Step>
+void Engine::Loop::produce(Conn* c, Step&& step) {
+  // Answers go to the loop's scratch buffer when nothing is queued (the usual
+  // case); settle() keeps only what the socket does not take.
   const bool own = c->out.empty();
   std::string& out = own ? scratch_ : c->out;
   std::size_t scratch_pos = 0;
   if (own) scratch_.clear();
-  if (n == 0) {
-    c->eof = true;
-  } else {
-    c->proto.receive({read_buf_.data(), static_cast<std::size_t>(n)}, out, *this, now_);
-  }
+  step(out);
   settle(c, out, own ? scratch_pos : c->out_pos);
 }
 
@@ -477,12 +489,7 @@ void Engine::Loop::expire() {
     holds_.erase(holds_.begin());
     c->hold_armed = false;
     current_ = c;
-    const bool own = c->out.empty();
-    std::string& out = own ? scratch_ : c->out;
-    std::size_t scratch_pos = 0;
-    if (own) scratch_.clear();
-    c->proto.release(out, *this, now_);
-    settle(c, out, own ? scratch_pos : c->out_pos);
+    produce(c, [&](std::string& out) { c->proto.release(out, *this, now_); });
   }
   if (!listening_ && !draining_ && now_ >= accept_paused_until_) watch_listener(true);
 }
