@@ -14,17 +14,16 @@ namespace devops::core {
 
 namespace {
 
-// strerror() is not thread-safe and serve reads files from many threads.
-std::string errno_text(int err) {
-  return std::system_category().message(err);
-}
-
 std::string trim_newline(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
 }
 
 }  // namespace
+
+std::string errno_text(int err) {
+  return std::system_category().message(err);
+}
 
 ReadResult Host::read(const std::string& path) const {
   const auto full = root / std::filesystem::path(path).relative_path();

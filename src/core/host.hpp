@@ -45,6 +45,10 @@ struct Host {
 // A variable of this process's environment; nullopt when unset.
 std::optional<std::string> environment_value(const std::string& name);
 
+// The text of an errno value. strerror() is not thread-safe, and serve has
+// several threads that report system errors.
+std::string errno_text(int err);
+
 // The real host: root "/", the process environment, the real syscalls.
 Host real_host();
 

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "core/config.hpp"
+#include "core/host.hpp"
 #include "core/render.hpp"
 
 namespace devops::serve {
@@ -93,7 +94,7 @@ ControlChannel::ControlChannel(Service& service, int port) : service_(service), 
       ::listen(listen_fd_, 8) != 0) {
     const int e = errno;
     log.log(core::LogLevel::Warning, "no control channel: health --set will not reach this server",
-            {{"socket", "@" + name_}, {"error", std::strerror(e)}});
+            {{"socket", "@" + name_}, {"error", core::errno_text(e)}});
     if (listen_fd_ >= 0) ::close(listen_fd_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
     listen_fd_ = wake_fd_ = -1;
@@ -178,7 +179,7 @@ void ControlChannel::answer(int fd) {
 ControlReply control_request(int port, std::string_view command, std::chrono::milliseconds timeout) {
   const std::string name = control_socket_name(port);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return {false, std::strerror(errno)};
+  if (fd < 0) return {false, core::errno_text(errno)};
   set_timeouts(fd, timeout);
   sockaddr_un addr{};
   const auto len = abstract_address(name, addr);
@@ -187,12 +188,12 @@ ControlReply control_request(int port, std::string_view command, std::chrono::mi
     out.text =
         errno == ECONNREFUSED
             ? fmt::format("no server on port {} listens for control here (socket @{}: connection refused)", port, name)
-            : fmt::format("socket @{}: {}", name, std::strerror(errno));
+            : fmt::format("socket @{}: {}", name, core::errno_text(errno));
   } else if (const bool sent = send_all(fd, std::string(command) + "\n"); auto line = read_line(fd)) {
     // Read even when sending failed: the server may have answered why it closed.
     if (line->empty()) {
       out.text = sent ? fmt::format("socket @{}: no answer within {}", name, core::format_duration(timeout))
-                      : fmt::format("socket @{}: cannot send: {}", name, std::strerror(errno));
+                      : fmt::format("socket @{}: cannot send: {}", name, core::errno_text(errno));
     } else {
       out.ok = true;
       out.text = std::move(*line);

@@ -9,20 +9,17 @@
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+
+#include "core/host.hpp"
 
 namespace devops::serve {
 
 namespace {
 
 constexpr std::size_t kMaxFileBytes = 64;  // 20 digits and a newline; anything longer is not ours
-
-std::string errno_text(int e) {
-  return std::strerror(e);
-}
 
 // Closes the descriptor when it goes out of scope.
 struct Fd {
@@ -50,7 +47,7 @@ std::optional<std::string> read_counter_file(const std::string& path) {
   const Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (f.fd < 0) {
     if (errno == ENOENT) return std::nullopt;
-    throw std::runtime_error(fmt::format("visit counter {}: cannot read: {}", path, errno_text(errno)));
+    throw std::runtime_error(fmt::format("visit counter {}: cannot read: {}", path, core::errno_text(errno)));
   }
   struct stat st {};
   if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -61,7 +58,8 @@ std::optional<std::string> read_counter_file(const std::string& path) {
   while (text.size() <= kMaxFileBytes) {
     const auto n = ::read(f.fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::runtime_error(fmt::format("visit counter {}: cannot read: {}", path, errno_text(errno)));
+    if (n < 0)
+      throw std::runtime_error(fmt::format("visit counter {}: cannot read: {}", path, core::errno_text(errno)));
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
   }
@@ -93,7 +91,7 @@ VisitCounter::VisitCounter(std::string dir, const Logger& logger, std::chrono::m
     throw std::runtime_error(why);
   };
   struct stat st {};
-  if (::stat(dir_.c_str(), &st) != 0) refuse(fmt::format("data directory {}: {}", dir_, errno_text(errno)));
+  if (::stat(dir_.c_str(), &st) != 0) refuse(fmt::format("data directory {}: {}", dir_, core::errno_text(errno)));
   if (!S_ISDIR(st.st_mode)) refuse(fmt::format("data directory {}: not a directory", dir_));
 
   // The lock first: the file is only trusted while no one else writes it. A
@@ -102,14 +100,14 @@ VisitCounter::VisitCounter(std::string dir, const Logger& logger, std::chrono::m
   const std::string lock_path = dir_ + "/visits.lock";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (lock_fd_ < 0) lock_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (lock_fd_ < 0) refuse(fmt::format("data directory {}: cannot open: {}", dir_, errno_text(errno)));
+  if (lock_fd_ < 0) refuse(fmt::format("data directory {}: cannot open: {}", dir_, core::errno_text(errno)));
   while (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EINTR) continue;
     if (errno == EWOULDBLOCK) {
       refuse(fmt::format("visit counter {}: another process uses it ({} is locked); one server per data directory",
                          path_, lock_path));
     }
-    refuse(fmt::format("visit counter {}: cannot lock {}: {}", path_, lock_path, errno_text(errno)));
+    refuse(fmt::format("visit counter {}: cannot lock {}: {}", path_, lock_path, core::errno_text(errno)));
   }
 
   std::uint64_t start = 0;
@@ -145,18 +143,18 @@ bool VisitCounter::write_locked(std::uint64_t n) {
     const std::string text = fmt::format("{}\n", n);
     const Fd f(::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (f.fd < 0) {
-      error = fmt::format("cannot create {}: {}", tmp_path_, errno_text(errno));
+      error = fmt::format("cannot create {}: {}", tmp_path_, core::errno_text(errno));
     } else if (!write_all(f.fd, text) || ::fsync(f.fd) != 0) {
-      error = fmt::format("cannot write {}: {}", tmp_path_, errno_text(errno));
+      error = fmt::format("cannot write {}: {}", tmp_path_, core::errno_text(errno));
     }
   }
   if (error.empty() && ::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    error = fmt::format("cannot rename {} to {}: {}", tmp_path_, path_, errno_text(errno));
+    error = fmt::format("cannot rename {} to {}: {}", tmp_path_, path_, core::errno_text(errno));
   }
   if (error.empty()) {
     // The rename is durable only once the directory is.
     const Fd d(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (d.fd < 0 || ::fsync(d.fd) != 0) error = fmt::format("cannot sync {}: {}", dir_, errno_text(errno));
+    if (d.fd < 0 || ::fsync(d.fd) != 0) error = fmt::format("cannot sync {}: {}", dir_, core::errno_text(errno));
   }
   if (!error.empty()) {
     (void)::unlink(tmp_path_.c_str());  // a partial temporary file is never read; do not leave it
