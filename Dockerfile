@@ -17,90 +17,70 @@
 ARG BASE_IMAGE=debian:13.8-slim
 ARG BUILDPLATFORM
 
-# --- build: a static, stripped binary, its unit tests run --------------------
+# --- build: a static, stripped binary, compiled one library per layer -------
 # BuildKit sets BUILDPLATFORM (this machine's platform) and TARGETARCH (the
 # image's, from `--platform`). Docker's legacy builder sets neither, and
 # buildah before 1.29 (podman 4.3, Debian 12) only TARGETARCH: the build stage
 # then runs on linux/amd64; on an arm64 machine with those builders, pass
 # `--build-arg BUILDPLATFORM=linux/arm64`. An empty TARGETARCH means "the
 # build stage's own".
+#
+# The layers follow the libraries' dependency order, so a change rebuilds its
+# own library and those above it, and reuses the rest: packages and
+# third-party sources, the target's toolchain and libfmt, then src/deps,
+# src/core, src/serve and src/cli (scripts/image-layer.sh). No tests run here:
+# CI runs them on the same commit; this stage checks that the binary is
+# static and answers --version.
 FROM --platform=${BUILDPLATFORM:-linux/amd64} ${BASE_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# Packages and the httplib source come before the project's sources, so a
+# Packages and third-party sources come before the project's sources, so a
 # source change reuses this layer. Debian ships cpp-httplib only as a split
-# shared library; its source package has the header-only httplib.h, with
-# Debian's security patches applied by `apt-get source`. No version pins: the
-# base tag pins the release, and stable updates only carry fixes.
-# (python3-minimal: the test tree's CMake wants a Python for its CLI tests;
-# busybox-static: the debug image's tools.)
+# shared library and libfmt without a static archive: their source packages
+# (`apt-get source`, with Debian's patches applied) give the header-only
+# httplib.h and fmt's sources, built below. The download directory belongs to
+# _apt, which apt downloads as. No version pins: the base tag pins the
+# release, and stable updates only carry fixes. (busybox-static: the debug
+# image's tools.)
 RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources \
  && apt-get update -q \
  && apt-get install -y -q --no-install-recommends \
-      g++ cmake ninja-build dpkg-dev python3-minimal busybox-static \
-      libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev catch2 \
- && mkdir -p /opt/httplib-src /opt/httplib \
- && cd /opt/httplib-src \
- && apt-get source -q cpp-httplib \
+      g++ cmake ninja-build dpkg-dev busybox-static \
+      libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev \
+ && mkdir -p /opt/src /opt/httplib && chown _apt /opt/src && cd /opt/src \
+ && apt-get source -q cpp-httplib fmtlib \
  && cp cpp-httplib-*/httplib.h /opt/httplib/ \
  && grep -q 'CPPHTTPLIB_VERSION' /opt/httplib/httplib.h \
- && rm -rf /opt/httplib-src \
+ && mv fmtlib-*/ /opt/fmt-src && test -f /opt/fmt-src/src/format.cc \
+ && cd / && rm -rf /opt/src \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 
-# Another architecture: its cross compiler and its busybox-static. Only this
-# layer differs between the architectures; the one above is shared.
+# The target's toolchain: for another architecture its cross compiler and its
+# busybox-static (the layer above is shared by both), then a static libfmt
+# for it, from the source above. Nothing of the project's yet.
 ARG TARGETARCH
-RUN native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} \
+RUN native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} && cxx=g++ && cross=() \
  && if [ "$arch" != "$native" ]; then \
-      gnu=$(dpkg-architecture -qDEB_HOST_GNU_TYPE -a"$arch" 2>/dev/null) \
+      gnu=$(dpkg-architecture -qDEB_HOST_GNU_TYPE -a"$arch") && cxx="$gnu-g++" \
+      && cross=(-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR="$(dpkg-architecture -qDEB_HOST_GNU_CPU -a"$arch")") \
       && dpkg --add-architecture "$arch" \
       && apt-get update -q \
       && apt-get install -y -q --no-install-recommends "g++-$gnu" \
-      && mkdir -p /opt/cross && cd /opt/cross \
+      && mkdir -p /opt/cross && chown _apt /opt/cross && cd /opt/cross \
       && apt-get download -q "busybox-static:$arch" \
       && dpkg-deb -x busybox-static_*.deb /opt/cross/busybox \
       && rm busybox-static_*.deb \
       && apt-get clean \
       && rm -rf /var/lib/apt/lists/*; \
-    fi
-
-WORKDIR /src
-COPY . .
-ARG VERSION=0.0.0-dev
-ARG REVISION=unknown
-# Release build, fully static (header-only fmt and httplib). Natively the unit
-# tests are built and run too; a cross build makes only the binary (CI runs
-# it under qemu-user-static). The check on PT_INTERP fails the build if the result
-# is not static after all. Fixed paths (/src, /build) and no timestamps: two
-# builds of the same commit give the same bytes.
-RUN native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} \
- && cross=() && tests=ON && prefix="" \
- && if [ "$arch" != "$native" ]; then \
-      gnu=$(dpkg-architecture -qDEB_HOST_GNU_TYPE -a"$arch") && prefix="$gnu-" && tests=OFF \
-      && cross=(-DCMAKE_SYSTEM_NAME=Linux \
-                -DCMAKE_SYSTEM_PROCESSOR="$(dpkg-architecture -qDEB_HOST_GNU_CPU -a"$arch")" \
-                -DCMAKE_CXX_COMPILER="$gnu-g++" \
-                -DCMAKE_PREFIX_PATH="/usr/lib/$(dpkg-architecture -qDEB_BUILD_MULTIARCH)/cmake"); \
     fi \
- && cmake -S . -B /build -G Ninja "${cross[@]}" \
-      -DCMAKE_BUILD_TYPE=Release \
-      -DDEVOPS_INFO_TESTS="$tests" \
-      -DDEVOPS_INFO_STATIC=ON \
-      -DDEVOPS_INFO_HTTPLIB_INCLUDE_DIR=/opt/httplib \
-      -DDEVOPS_INFO_VERSION="${VERSION}" \
-      -DDEVOPS_INFO_COMMIT="${REVISION}" \
- && if [ "$tests" = ON ]; then \
-      cmake --build /build --parallel "$(nproc)" --target devops-info unit_tests \
-      && ctest --test-dir /build -R '^unit$' --output-on-failure; \
-    else \
-      cmake --build /build --parallel "$(nproc)" --target devops-info; \
-    fi \
- && "${prefix}strip" --strip-all -o /devops-info /build/src/cli/devops-info \
- && if readelf -l /devops-info | grep -q INTERP; then echo 'devops-info is not static' >&2; exit 1; fi \
- && readelf -h /devops-info | grep -E 'Machine:' \
- && sha256sum /devops-info \
- && if [ "$tests" = ON ]; then /devops-info --version; fi
+ && cmake -S /opt/fmt-src -B /tmp/fmt -G Ninja "${cross[@]}" -DCMAKE_CXX_COMPILER="$cxx" \
+      -DCMAKE_BUILD_TYPE=Release -DFMT_DOC=OFF -DFMT_TEST=OFF -DFMT_INSTALL=ON \
+      -DCMAKE_INSTALL_PREFIX=/opt/fmt -DCMAKE_INSTALL_LIBDIR=lib >/dev/null \
+ && cmake --build /tmp/fmt --parallel "$(nproc)" \
+ && cmake --install /tmp/fmt >/dev/null \
+ && rm -rf /tmp/fmt \
+ && test -f /opt/fmt/lib/libfmt.a
 # The debug image's file system: busybox (static, of the target architecture)
 # with the applets a shell session needs, and an /etc/passwd naming the user.
 RUN bb=/usr/bin/busybox \
@@ -116,6 +96,30 @@ RUN bb=/usr/bin/busybox \
  && ln -s /devops-info /debugfs/bin/devops-info \
  && printf 'root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001:app:/nonexistent:/bin/sh\n' > /debugfs/etc/passwd \
  && printf 'root:x:0:\napp:x:10001:\n' > /debugfs/etc/group
+
+# The project, one library per layer. Fixed paths (/src, /build).
+COPY scripts/image-layer.sh /usr/local/bin/image-layer
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY cmake/ cmake/
+COPY src/deps/ src/deps/
+RUN image-layer deps devops_cli11
+COPY src/core/ src/core/
+RUN image-layer core devops_core
+COPY src/serve/ src/serve/
+RUN image-layer serve devops_serve
+COPY src/cli/ src/cli/
+# Only the last layer sees the version: a new tag recompiles one file.
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+RUN image-layer cli devops-info \
+ && native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} && prefix="" \
+ && if [ "$arch" != "$native" ]; then prefix="$(dpkg-architecture -qDEB_HOST_GNU_TYPE -a"$arch")-"; fi \
+ && "${prefix}strip" --strip-all -o /devops-info /build/src/cli/devops-info \
+ && if readelf -l /devops-info | grep -q INTERP; then echo 'devops-info is not static' >&2; exit 1; fi \
+ && readelf -h /devops-info | grep -E 'Machine:' \
+ && sha256sum /devops-info \
+ && if [ "$arch" = "$native" ]; then /devops-info --version; fi
 
 # --- debug: the same binary with a static busybox (distroless style) ---------
 # No ENTRYPOINT, so a command runs as given (`docker run --rm IMAGE id -u`);

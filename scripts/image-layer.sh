@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# image-layer.sh LAYER TARGET: one layer of the image's build stage. Configures
+# /src up to LAYER (deps, core, serve or cli; see DEVOPS_INFO_LAYER in
+# CMakeLists.txt) in /build, then builds TARGET there. Each layer finds the
+# objects of the layers before it in /build, so a change in src/cli compiles
+# src/cli only. Release, fully static, fixed paths, no time stamps: two builds
+# of the same sources give the same bytes.
+#
+# From the Dockerfile's ARGs, as environment: TARGETARCH (empty: the build
+# stage's own architecture), VERSION and REVISION (the last layer only).
+set -euo pipefail
+layer=$1 target=$2
+
+native=$(dpkg --print-architecture)
+arch=${TARGETARCH:-$native}
+cross=()
+if [ "$arch" != "$native" ]; then
+  gnu=$(dpkg-architecture -qDEB_HOST_GNU_TYPE -a"$arch")
+  cross=(-DCMAKE_SYSTEM_NAME=Linux
+    -DCMAKE_SYSTEM_PROCESSOR="$(dpkg-architecture -qDEB_HOST_GNU_CPU -a"$arch")"
+    -DCMAKE_CXX_COMPILER="$gnu-g++"
+    -DCMAKE_PREFIX_PATH="/usr/lib/$(dpkg-architecture -qDEB_BUILD_MULTIARCH)/cmake")
+fi
+
+cmake -S /src -B /build -G Ninja "${cross[@]}" \
+  -DCMAKE_BUILD_TYPE=Release \
+  -DDEVOPS_INFO_LAYER="$layer" \
+  -DDEVOPS_INFO_TESTS=OFF \
+  -DDEVOPS_INFO_STATIC=ON \
+  -DDEVOPS_INFO_HTTPLIB_INCLUDE_DIR=/opt/httplib \
+  -Dfmt_DIR=/opt/fmt/lib/cmake/fmt \
+  -DDEVOPS_INFO_VERSION="${VERSION:-0.0.0-dev}" \
+  -DDEVOPS_INFO_COMMIT="${REVISION:-unknown}" >/dev/null
+
+# Statically linked glibc warns that getaddrinfo needs its shared NSS modules
+# at run time. That is known and documented (numeric addresses need none), so
+# the two lines of that one warning are dropped; any other stays.
+cmake --build /build --parallel "$(nproc)" --target "$target" 2>&1 | awk '
+  /: in function .*:$/ { held = $0; next }
+  held != "" { if ($0 !~ /warning: Using .getaddrinfo. in statically linked/) print held; held = "" }
+  /warning: Using .getaddrinfo. in statically linked/ { next }
+  { print }
+  END { if (held != "") print held }'
