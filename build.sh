@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
 # build.sh: the one entry point for building devops-info from a fresh clone.
 #
-#   ./build.sh info      install missing packages, build (release), run `devops-info info`
-#   ./build.sh test      install missing packages, build (dev preset), run every test
-#   ./build.sh asan      the tests again under AddressSanitizer and UBSan
-#   ./build.sh deps      only install the packages
+#   ./build.sh info [ARGS]  install missing packages, build the binary (release), run `devops-info info ARGS`
+#   ./build.sh test         install missing packages, build (dev preset), run every test
+#   ./build.sh asan         the tests again under AddressSanitizer and UBSan
+#   ./build.sh tsan         the unit and serve tests under ThreadSanitizer
+#   ./build.sh deps [PKG]   only install the packages (and PKG...: CI's one install step)
 #
-# Packages come from apt (Debian 12 or 13; tested there). Without
-# apt, the list below is printed: install the equivalents and run again.
+# Packages come from apt (Debian 12 or 13; tested there). Without apt, the
+# list below is printed: install the equivalents and run again. Everything
+# the build prints goes to stderr: stdout is the program's own output
+# (`./build.sh info --compact | jq`).
 set -euo pipefail
 cd "$(dirname "$0")"
+
+usage() {
+  cat >&2 <<'USAGE'
+usage: ./build.sh info [ARGS...]   build the binary (release) and run `devops-info info ARGS...`
+       ./build.sh test             build (dev preset) and run every test
+       ./build.sh asan             the tests under AddressSanitizer and UBSan
+       ./build.sh tsan             the unit and serve tests under ThreadSanitizer
+       ./build.sh deps [PKG...]    only install the packages the build needs (and PKG...)
+Each installs the Debian packages it is missing first (apt-get, as root or with sudo).
+USAGE
+}
 
 PACKAGES=(g++ cmake ninja-build pkg-config git
   libcli11-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libboost-dev catch2
@@ -49,15 +63,22 @@ install_packages() {
   echo "build.sh: packages installed" >&2
 }
 
+# build PRESET [TARGET...]: configure and build, all output on stderr.
 build() {
-  cmake --preset "$1" >/dev/null
-  cmake --build --preset "$1"
+  local preset=$1
+  shift
+  cmake --preset "$preset" >/dev/null
+  if [ $# -gt 0 ]; then
+    cmake --build --preset "$preset" --target "$@" >&2
+  else
+    cmake --build --preset "$preset" >&2
+  fi
 }
 
 case "${1:-}" in
   info)
     install_packages "${PACKAGES[@]}"
-    build release
+    build release devops-info
     shift
     ./build/release/src/cli/devops-info info "$@"
     ;;
@@ -71,11 +92,20 @@ case "${1:-}" in
     build asan
     ctest --preset asan -j2
     ;;
-  deps)
+  tsan)
     install_packages "${PACKAGES[@]}"
+    build tsan
+    ctest --preset tsan -j2
+    ;;
+  deps)
+    shift
+    install_packages "${PACKAGES[@]}" "$@"  # and any named after it, in the same apt-get run
+    ;;
+  -h | --help | help)
+    usage
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    usage
     exit 2
     ;;
 esac
