@@ -7,21 +7,16 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import unittest
 
 import jsonschema
 
-BIN = os.environ.get("DEVOPS_INFO_BIN", "devops-info")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "serve"))
+from harness import run_cli as run  # noqa: E402  the one way the tests run the binary
 SOURCE_DIR = os.environ.get("DEVOPS_INFO_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 with open(os.path.join(SOURCE_DIR, "docs", "info.schema.json"), encoding="utf-8") as f:
     SCHEMA = json.load(f)
-
-
-def run(*args, env=None):
-    full_env = dict(os.environ)
-    full_env.pop("NO_COLOR", None)
-    full_env.update(env or {})
-    return subprocess.run([BIN, *args], capture_output=True, text=True, env=full_env, timeout=30)
 
 
 class InfoTest(unittest.TestCase):
@@ -156,15 +151,13 @@ class KubernetesTest(unittest.TestCase):
         self.assertEqual(doc["container"]["kubernetes"], {"pod_name": None, "namespace": None, "node_name": None})
 
     def test_pod_variables_outside_kubernetes_are_not_reported(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
-        env.update({k: v for k, v in POD_ENV.items() if not k.startswith("KUBERNETES_")})
-        r = subprocess.run([BIN, "info"], capture_output=True, text=True, env=env, timeout=30)
+        env = {k: v for k, v in POD_ENV.items() if not k.startswith("KUBERNETES_")}
+        r = run("info", env=env, drop=("KUBERNETES_",))
         doc = json.loads(r.stdout)
         # Null unless this test itself runs in a pod (found by /proc/1/cgroup).
         if doc["container"]["runtime"] != "kubernetes":
             self.assertIsNone(doc["container"]["kubernetes"])
-            table = subprocess.run([BIN, "info", "-f", "table"], capture_output=True, text=True, env=env,
-                                   timeout=30).stdout
+            table = run("info", "-f", "table", env=env, drop=("KUBERNETES_",)).stdout
             self.assertNotIn("devops-info-7d9c5b6f4-x2x8q", table)
             self.assertNotRegex(table, r"(?m)^  pod ")
 
@@ -224,7 +217,7 @@ class TopLevelTest(unittest.TestCase):
     def test_help_and_version_on_a_full_stdout_exit_1(self):
         for args in (["--version"], ["--help"], ["info", "--help"], ["health", "--help"], ["serve", "--help"]):
             with self.subTest(args=args), open("/dev/full", "w") as full:
-                r = subprocess.run([BIN, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
+                r = run(*args, stdout=full)
                 self.assertEqual(r.returncode, 1)
                 self.assertIn("cannot write to standard output", r.stderr)
 

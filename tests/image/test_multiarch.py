@@ -36,7 +36,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -112,10 +111,19 @@ def binary_of(engine: ti.Engine, tag: str, arch: str) -> bytes | None:
     return binary
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening_port(log: Path, proc: subprocess.Popen, within: float) -> int | None:
+    """The port of serve's "listening" line in `log` (it was started with --port 0)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and proc.poll() is None:
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if doc.get("msg") == "listening":
+                return int(doc["port"])
+        time.sleep(0.1)
+    return None
 
 
 def check_under_qemu(binary: bytes, version: str) -> None:
@@ -138,12 +146,14 @@ def check_under_qemu(binary: bytes, version: str) -> None:
                  f"arm64: qemu-aarch64-static devops-info info prints JSON, version {version}, aarch64 ({arch})",
                  (r.stdout + r.stderr)[-300:])
 
-        port = free_port()
         log = Path(tmp) / "serve.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen([qemu, str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            proc = subprocess.Popen([qemu, str(exe), "serve", "--host", "127.0.0.1", "--port", "0"],
                                     stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
+            port = listening_port(log, proc, 30)
+            ti.check(port is not None, f"arm64: serve under qemu logs the port it listens on ({port})",
+                     log.read_text(errors="replace")[-300:])
             url = f"http://127.0.0.1:{port}/health"
             deadline, status, body = time.monotonic() + 30, 0, b""
             while time.monotonic() < deadline and proc.poll() is None:

@@ -3,6 +3,7 @@
 DEVOPS_INFO_BIN names the binary (ctest sets it). Every wait is bounded by
 TIMEOUT, which is generous because a sanitizer build runs these tests too.
 """
+import contextlib
 import http.client
 import json
 import os
@@ -12,24 +13,52 @@ import socket
 import subprocess
 import threading
 import time
+import typing
 
 BIN = os.environ.get("DEVOPS_INFO_BIN", "devops-info")
 SOURCE_DIR = os.environ.get("DEVOPS_INFO_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 TIMEOUT = float(os.environ.get("DEVOPS_INFO_TEST_TIMEOUT", "20"))
 
 
+# What the binary reads from the environment, which a test sets itself or not at all.
+SERVICE_VARIABLES = ("HOST", "PORT", "DEBUG", "NO_COLOR")
+
+
 def clean_env(extra=None):
-    """The test's environment without the variables serve reads, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "DEBUG")}
+    """The test's environment without the variables the binary reads, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
     env.update(extra or {})
     return env
 
 
-def free_port():
-    """A port nothing listens on (bound, then released)."""
+@contextlib.contextmanager
+def reserved_port():
+    """A loopback port held for the block: bound but not listening, so a connection to it is refused and no
+    other bind to port 0 can be given it. With SO_REUSEADDR on both sides a serve started on it takes it over
+    (serve sets it; a second listener would still fail)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]
+
+
+def listening_port(pid):
+    """The TCP port process `pid` listens on (from /proc), or None while it listens on none."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
+            if m:
+                inodes.add(m.group(1))
+    except OSError:
+        return None
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{table}", encoding="ascii") as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    return int(fields[1].rsplit(":", 1)[1], 16)
+    return None
 
 
 def wait_until(predicate, timeout=TIMEOUT, interval=0.01, what="condition"):
@@ -87,16 +116,20 @@ class Server:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         if quiet:
-            self.port = int(self.cmd[self.cmd.index("--port") + 1])
+            self.port = wait_until(lambda: self._exited() or listening_port(self.proc.pid), what="the listener")
             wait_until(self._answers, what="/health to answer")
             return self
         line = self.wait_for_log(lambda d: d.get("msg") == "listening", what="the listening log line")
         self.port = line["port"]
         return self
 
-    def _answers(self):
+    def _exited(self):
         if self.proc.poll() is not None:
             raise AssertionError(f"serve exited ({self.proc.returncode}): {self.read_stderr()}")
+        return False
+
+    def _answers(self):
+        self._exited()
         try:
             return self.get("/health").status == 200
         except OSError:
@@ -209,22 +242,54 @@ class Server:
         return parse_exposition(r.body.decode("utf-8"))
 
 
+class Answer(typing.NamedTuple):
+    """One HTTP answer: its status, fields (lower-cased names), body, and its head as sent."""
+    status: int
+    headers: dict
+    body: bytes
+    head: bytes
+
+
+def parse_answers(data):
+    """The whole answers at the start of `data` (framed by Content-Length; none means no body), and the bytes
+    after them (an answer not yet whole). The one HTTP response parser of these tests."""
+    answers = []
+    while True:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            return answers, data
+        lines = head.split(b"\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+        length = int(headers.get("content-length", "0"))
+        if len(rest) < length:
+            return answers, data
+        answers.append(Answer(int(lines[0].split(b" ")[1]), headers, rest[:length], head))
+        data = rest[length:]
+
+
+def split_answers(data):
+    """Every answer in `data`, which must hold whole answers only."""
+    answers, rest = parse_answers(data)
+    if rest:
+        raise AssertionError(f"a partial answer: {rest[:200]!r}")
+    return answers
+
+
 def read_response(sock):
-    """Reads one HTTP response with a Content-Length (or up to EOF) from `sock`."""
+    """Reads one whole HTTP answer from `sock` (or what came before the server closed); returns its bytes."""
     data = b""
-    while b"\r\n\r\n" not in data:
+    while True:
+        answers, _ = parse_answers(data)
+        if answers:
+            a = answers[0]
+            return a.head + b"\r\n\r\n" + a.body
         chunk = sock.recv(65536)
         if not chunk:
             return data
         data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
-    while m and len(body) < int(m.group(1)):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 # -- Prometheus text exposition format 0.0.4 ---------------------------------
@@ -323,5 +388,10 @@ def sample_value(families, family, name=None, **labels):
     return 0.0
 
 
-def run_cli(*args, env=None, timeout=TIMEOUT):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, env=clean_env(env), timeout=timeout)
+def run_cli(*args, env=None, timeout=TIMEOUT, drop=(), **kwargs):
+    """Runs the binary with `args` to its exit, in clean_env(env) less the variables whose names start with one
+    of `drop`; stdout and stderr are captured as text unless `kwargs` send them elsewhere."""
+    environment = {k: v for k, v in clean_env(env).items() if not k.startswith(tuple(drop))}
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run([BIN, *args], text=True, env=environment, timeout=timeout, **kwargs)

@@ -2,8 +2,8 @@
 connections, pipelining, RFC 9112 framing, oversized heads and bodies, a
 client that never reads, a stdout that blocks, too many connections, and the
 shutdown cases. Every test talks to a real server on 127.0.0.1."""
+import json
 import os
-import re
 import resource
 import signal
 import socket
@@ -12,7 +12,8 @@ import threading
 import time
 import unittest
 
-from harness import TIMEOUT, Server, clean_env, BIN, read_response, sample_value, wait_until
+from harness import (TIMEOUT, Server, clean_env, BIN, parse_answers, read_response, sample_value, split_answers,
+                     wait_until)
 
 
 def connect(port, timeout=TIMEOUT):
@@ -31,25 +32,6 @@ def read_all(sock, limit=1 << 22):
             break
         data += chunk
     return data
-
-
-def split_responses(data):
-    """[(status, headers dict lower-cased, body)] from a byte stream of answers."""
-    out = []
-    while data:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        if not sep:
-            raise AssertionError(f"a partial answer: {data[:200]!r}")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ")[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(b":")
-            headers[k.strip().lower().decode()] = v.strip().decode()
-        n = int(headers.get("content-length", "0"))
-        out.append((status, headers, rest[:n]))
-        data = rest[n:]
-    return out
 
 
 def closed_by_server(sock, within):
@@ -101,9 +83,9 @@ class EngineTest(unittest.TestCase):
                     chunk = paths[i:i + batch]
                     s.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % p.encode() for p in chunk))
                     got = b""
-                    while len(split_responses_safe(got)) < len(chunk):
+                    while len(parse_answers(got)[0]) < len(chunk):
                         got += s.recv(65536)
-                    answers += split_responses(got)
+                    answers += split_answers(got)
                 self.assertEqual([a[0] for a in answers], [200, 200, 404, 200] * 25)
                 self.assertEqual(answers[2][2].count(b'"path":"/nope"'), 1)
 
@@ -123,7 +105,7 @@ class EngineTest(unittest.TestCase):
         for name, data in cases.items():
             with self.subTest(name):
                 reply = self.exchange(data + get)  # the request behind it must not be answered
-                answers = split_responses(reply)
+                answers = split_answers(reply)
                 self.assertEqual([a[0] for a in answers], [400], reply[:300])
                 self.assertEqual(answers[0][1].get("connection"), "close")
                 self.assertEqual(answers[0][1].get("content-type"), "application/json")
@@ -132,8 +114,8 @@ class EngineTest(unittest.TestCase):
         for method in (b"FOO", b"PROPFIND", b"get", b"DELETE"):
             with self.subTest(method=method), connect(self.server.port) as s:
                 s.sendall(method + b" /health HTTP/1.1\r\nHost: t\r\n\r\n")
-                status, headers, _ = split_responses(read_response(s))[0]
-                self.assertEqual((status, headers.get("allow")), (405, "GET, HEAD"))
+                answer = split_answers(read_response(s))[0]
+                self.assertEqual((answer.status, answer.headers.get("allow")), (405, "GET, HEAD"))
 
     def test_other_versions_get_505(self):
         reply = self.exchange(b"GET / HTTP/2.0\r\nHost: t\r\n\r\n")
@@ -146,9 +128,9 @@ class EngineTest(unittest.TestCase):
         with connect(self.server.port) as s:
             s.sendall(data + b"GET /ready HTTP/1.1\r\nHost: t\r\n\r\n")
             got = b""
-            while len(split_responses_safe(got)) < 2:
+            while len(parse_answers(got)[0]) < 2:
                 got += s.recv(65536)
-            self.assertEqual([a[0] for a in split_responses(got)], [200, 200])
+            self.assertEqual([a[0] for a in split_answers(got)], [200, 200])
             self.assertIn(b'"status":"ready"', got)
 
     def test_an_announced_large_body_gets_413_at_once(self):
@@ -162,7 +144,7 @@ class EngineTest(unittest.TestCase):
     def test_a_chunked_body_is_read_and_dropped(self):
         data = (b"POST /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                 b"4\r\nabcd\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        self.assertEqual([a[0] for a in split_responses(self.exchange(data))], [405, 200])
+        self.assertEqual([a[0] for a in split_answers(self.exchange(data))], [405, 200])
 
     def test_oversized_heads(self):
         line = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -273,16 +255,9 @@ class EngineTest(unittest.TestCase):
                 sent += 1
                 while answered < sent:
                     buf += s.recv(65536)
-                    while True:
-                        head, sep, rest = buf.partition(b"\r\n\r\n")
-                        if not sep:
-                            break
-                        n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
-                        if len(rest) < n:
-                            break
-                        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
-                        answered += 1
-                        buf = rest[n:]
+                    answers, buf = parse_answers(buf)
+                    self.assertEqual({a.status for a in answers} - {200}, set(), answers[:1])
+                    answered += len(answers)
                 time.sleep(0.015)  # fewer than 1,000 requests: the last one would close
             self.assertGreater(answered, 100)
 
@@ -295,24 +270,6 @@ class EngineTest(unittest.TestCase):
         finally:
             for s in held:
                 s.close()
-
-
-def split_responses_safe(data):
-    """The complete answers at the start of `data` (a partial one at the end is left out)."""
-    done = []
-    while True:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        if not sep:
-            return done
-        n = 0
-        for line in head.split(b"\r\n")[1:]:
-            k, _, v = line.partition(b":")
-            if k.strip().lower() == b"content-length":
-                n = int(v)
-        if len(rest) < n:
-            return done
-        done.append(head)
-        data = rest[n:]
 
 
 def closed_by_server_without_reading(sock, within):
@@ -347,12 +304,12 @@ class LimitsTest(unittest.TestCase):
             self.assertGreaterEqual(sample_value(s.metrics(), "devops_info_connections_rejected_total"), 1)
 
     def test_a_stdout_nobody_reads_does_not_stop_the_service(self):
-        port = free_port_for_test()
         r, w = os.pipe()
-        proc = subprocess.Popen([BIN, "serve", "--host", "127.0.0.1", "--port", str(port)], stdout=w,
+        proc = subprocess.Popen([BIN, "serve", "--host", "127.0.0.1", "--port", "0"], stdout=w,
                                 stderr=subprocess.PIPE, env=clean_env())
         os.close(w)
         try:
+            port = listening_port_from_first_line(r)  # the pipe is read no further
             wait_until(lambda: probe(port), what="the server to answer")
             big_agent = {"User-Agent": "u" * 2000}
             for _ in range(3000):  # about 6 MB of log lines into a 64 KiB pipe nobody reads
@@ -402,10 +359,18 @@ def probe(port):
         return False
 
 
-def free_port_for_test():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening_port_from_first_line(fd):
+    """The port of serve's first log line ("listening"), read from pipe `fd` a byte at a time, so that nothing
+    after it is taken out of the pipe."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            raise AssertionError(f"serve closed its stdout before the listening line: {line!r}")
+        line += byte
+    doc = json.loads(line)
+    assert doc["msg"] == "listening", doc
+    return doc["port"]
 
 
 if __name__ == "__main__":

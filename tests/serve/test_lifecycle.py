@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import TIMEOUT, Server, clean_env, free_port, run_cli, sample_value, wait_until, BIN
+from harness import TIMEOUT, Server, clean_env, reserved_port, run_cli, sample_value, wait_until, BIN
 
 
 def in_background(fn):
@@ -148,9 +148,8 @@ class ShutdownTest(unittest.TestCase):
     def test_works_as_pid_1(self):
         # PID 1 of a PID namespace, as in a container started in exec form:
         # the kernel drops signals it has no handler for.
-        port = free_port()
         proc = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", BIN, "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=clean_env())
         try:
             first = proc.stdout.readline()
@@ -205,8 +204,7 @@ class ConfigTest(unittest.TestCase):
         # A bad PORT is not even read when --port is given.
         with Server(env={"PORT": "abc", "HOST": "also-bad"}, port="0", host="127.0.0.1") as s:
             self.assertEqual(s.get("/health").status, 200)
-        port = free_port()
-        with Server(env={"PORT": str(port), "HOST": "127.0.0.1"}, port=None, host=None) as s:
+        with reserved_port() as port, Server(env={"PORT": str(port), "HOST": "127.0.0.1"}, port=None, host=None) as s:
             self.assertEqual((s.logs()[0]["host"], s.port), ("127.0.0.1", port))
 
     def test_port_zero_picks_a_free_port_and_logs_it(self):

@@ -5,7 +5,7 @@ import re
 import signal
 import unittest
 
-from harness import Server, free_port, sample_value, wait_until
+from harness import Server, sample_value, wait_until
 
 
 class MetricsTest(unittest.TestCase):
@@ -117,7 +117,7 @@ class LogTest(unittest.TestCase):
             self.assertNotIn("DEBUG", {l["level"] for l in s.logs()})
 
     def test_log_level_flag_beats_debug_env(self):
-        s = Server("--log-level", "warning", env={"DEBUG": "true"}, port=free_port())
+        s = Server("--log-level", "warning", env={"DEBUG": "true"})
         try:
             s.start(quiet=True)
             s.get("/nope")

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import BIN, TIMEOUT, Server, clean_env, free_port, run_cli
+from harness import BIN, TIMEOUT, Server, clean_env, reserved_port, run_cli
 
 
 class Fake:
@@ -89,14 +89,15 @@ class LiveServerTest(unittest.TestCase):
 
 class UnhealthyTest(unittest.TestCase):
     def test_closed_port_is_refused(self):
-        r = run_cli("health", "--url", f"http://127.0.0.1:{free_port()}/health")
+        with reserved_port() as port:
+            r = run_cli("health", "--url", f"http://127.0.0.1:{port}/health")
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stdout, "")
         self.assertRegex(r.stderr, r"^devops-info: error: http://127\.0\.0\.1:\d+/health: connection refused\n$")
 
     def test_default_url_on_a_closed_port(self):
-        port = free_port()
-        r = run_cli("health", env={"PORT": str(port)})
+        with reserved_port() as port:
+            r = run_cli("health", env={"PORT": str(port)})
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"http://127.0.0.1:{port}/health: connection refused", r.stderr)
 
@@ -279,7 +280,10 @@ class HostileServerTest(unittest.TestCase):
 
 class WaitTest(unittest.TestCase):
     def test_wait_for_a_server_that_starts_late(self):
-        port = free_port()
+        with reserved_port() as port:  # refused until the server takes it over
+            self.wait_for_a_server_that_starts_late(port)
+
+    def wait_for_a_server_that_starts_late(self, port):
         probe = subprocess.Popen([BIN, "health", "--url", f"http://127.0.0.1:{port}/health", "--wait", "20s",
                                   "--interval", "100ms"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  env=clean_env(), text=True)
@@ -297,8 +301,9 @@ class WaitTest(unittest.TestCase):
 
     def test_wait_gives_up_at_the_deadline(self):
         start = time.monotonic()
-        r = run_cli("health", "--url", f"http://127.0.0.1:{free_port()}/health", "--wait", "700ms",
-                    "--interval", "100ms")
+        with reserved_port() as port:
+            r = run_cli("health", "--url", f"http://127.0.0.1:{port}/health", "--wait", "700ms",
+                        "--interval", "100ms")
         took = time.monotonic() - start
         self.assertEqual(r.returncode, 1)
         self.assertIn("not healthy after 700ms: ", r.stderr)

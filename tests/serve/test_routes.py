@@ -9,7 +9,7 @@ import unittest
 
 import jsonschema
 
-from harness import SOURCE_DIR, TIMEOUT, Server
+from harness import SOURCE_DIR, TIMEOUT, Server, run_cli, split_answers
 
 ROUTES = ["/", "/health", "/ready", "/metrics", "/visits"]
 
@@ -74,10 +74,9 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(keys(served) - {".notes"}, keys(info) - {".notes"})
 
     def server_cli_info(self):
-        import subprocess
-        from harness import BIN, clean_env
-        return subprocess.run([BIN, "info", "--compact"], capture_output=True, text=True, check=True,
-                              env=clean_env(), timeout=TIMEOUT).stdout
+        r = run_cli("info", "--compact")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
 
     def test_current_time_and_request_are_per_request(self):
         a = self.server.get("/", headers={"User-Agent": "a"}).json()
@@ -154,12 +153,11 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(r.json()["error"], "Payload Too Large")
 
     def test_malformed_request_is_400_json(self):
-        reply = self.server.raw_request(b"NOT-HTTP\r\n\r\n")
-        head, _, body = reply.partition(b"\r\n\r\n")
-        self.assertTrue(head.startswith(b"HTTP/1.1 400 "), head)
-        self.assertIn(b"Content-Type: application/json", head)
-        self.assertIn(b"Connection: close", head)
-        self.assertEqual(json.loads(body)["error"], "Bad Request")
+        answer = split_answers(self.server.raw_request(b"NOT-HTTP\r\n\r\n"))[0]
+        self.assertEqual(answer.status, 400, answer.head)
+        self.assertEqual(answer.headers.get("content-type"), "application/json")
+        self.assertEqual(answer.headers.get("connection"), "close")
+        self.assertEqual(json.loads(answer.body)["error"], "Bad Request")
 
     def test_oversized_header_is_refused_without_harm(self):
         r = self.server.raw_request(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")

@@ -3,12 +3,15 @@ channel) and fault injection (--fault-delay, --fault-error): off by default,
 announced, exact, counted, and refused when wrong."""
 import json
 import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
-from harness import TIMEOUT, Server, free_port, run_cli, sample_value, wait_until
+from harness import BIN, TIMEOUT, Server, clean_env, reserved_port, run_cli, sample_value, wait_until
 
 
 def set_switch(server, *settings, env=None, user=None):
@@ -18,10 +21,15 @@ def set_switch(server, *settings, env=None, user=None):
     env = dict(env or {}, PORT=str(server.port))
     if user is None:
         return run_cli("health", *args, env=env)
-    import subprocess
-    from harness import BIN, clean_env
-    return subprocess.run([BIN, "health", *args], capture_output=True, text=True, env=clean_env(env),
-                          timeout=TIMEOUT, user=user, group=user)
+    # As another user, from a copy that user can reach: the clone may sit
+    # where only its owner may enter (a fresh machine's /root is mode 700).
+    with tempfile.TemporaryDirectory(prefix="devops-info-other-user-") as tmp:
+        os.chmod(tmp, 0o755)
+        binary = os.path.join(tmp, "devops-info")
+        shutil.copy(BIN, binary)
+        os.chmod(binary, 0o755)
+        return subprocess.run([binary, "health", *args], capture_output=True, text=True, env=clean_env(env),
+                              timeout=TIMEOUT, user=user, group=user, cwd=tmp)
 
 
 def control(port, data):
@@ -93,7 +101,8 @@ class ProbeSwitchTest(unittest.TestCase):
             self.assertEqual(s.get("/ready").status, 200)
 
     def test_no_server_is_exit_1_and_says_so(self):
-        c = run_cli("health", "--set", "ready=false", env={"PORT": str(free_port())})
+        with reserved_port() as port:  # no server can listen there, so no control channel exists for it
+            c = run_cli("health", "--set", "ready=false", env={"PORT": str(port)})
         self.assertEqual(c.returncode, 1)
         self.assertIn("connection refused", c.stderr)
 

@@ -194,38 +194,45 @@ TEST_CASE("parse_http_url") {
 
 TEST_CASE("faults: per route or *, later rules win, wrong values name the option") {
   ServeFlags f;
-  f.fault_delay = {"*=100ms-2s", "/health=50ms"};
-  f.fault_error = {"/=0.25"};
-  auto c = std::get<ServeConfig>(resolve_serve_config(f, env_of({})));
-  REQUIRE(c.switches.faults.size() == endpoints().size());
-  for (const auto& r : c.switches.faults) {
-    INFO(r.route);
-    if (r.route == "/health") {
-      CHECK((r.delay_min == 50ms && r.delay_max == 50ms));
-    } else {
-      CHECK((r.delay_min == 100ms && r.delay_max == 2000ms));
+  SECTION("* covers every route; a later rule for one route wins") {
+    f.fault_delay = {"*=100ms-2s", "/health=50ms"};
+    f.fault_error = {"/=0.25"};
+    auto c = std::get<ServeConfig>(resolve_serve_config(f, env_of({})));
+    REQUIRE(c.switches.faults.size() == endpoints().size());
+    for (const auto& r : c.switches.faults) {
+      INFO(r.route);
+      if (r.route == "/health") {
+        CHECK((r.delay_min == 50ms && r.delay_max == 50ms));
+      } else {
+        CHECK((r.delay_min == 100ms && r.delay_max == 2000ms));
+      }
+      CHECK(r.error_fraction == (r.route == "/" ? 0.25 : 0.0));
     }
-    CHECK(r.error_fraction == (r.route == "/" ? 0.25 : 0.0));
   }
-  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}))).switches.faults.empty());
-  f = {};
-  f.fault_error = {"/ready=0"};  // zero is no fault at all
-  CHECK(std::get<ServeConfig>(resolve_serve_config(f, env_of({}))).switches.faults.empty());
-  for (const char* bad : {"/nope=1s", "/=x", "/=2s-1s", "/=11m", "/health", "=1s", "/=1s-", "/=-1s"}) {
-    INFO(bad);
-    f = {};
-    f.fault_delay = {bad};
-    const auto r = resolve_serve_config(f, env_of({}));
-    REQUIRE(std::holds_alternative<ConfigError>(r));
-    CHECK(std::get<ConfigError>(r).message.starts_with("--fault-delay: '"));
+  SECTION("none by default, and a fraction of zero is none") {
+    CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}))).switches.faults.empty());
+    f.fault_error = {"/ready=0"};
+    CHECK(std::get<ServeConfig>(resolve_serve_config(f, env_of({}))).switches.faults.empty());
   }
-  for (const char* bad : {"/=1.5", "/=-0.1", "/=nan", "/=inf", "/=", "/=0.5x", "x=0.5", "/=1e-400x"}) {
-    INFO(bad);
-    f = {};
-    f.fault_error = {bad};
-    const auto r = resolve_serve_config(f, env_of({}));
-    REQUIRE(std::holds_alternative<ConfigError>(r));
-    CHECK(std::get<ConfigError>(r).message.starts_with("--fault-error: '"));
+  SECTION("a wrong delay names --fault-delay") {
+    for (const char* bad : {"/nope=1s", "/=x", "/=2s-1s", "/=11m", "/health", "=1s", "/=1s-", "/=-1s"}) {
+      INFO(bad);
+      f = {};
+      f.fault_delay = {bad};
+      const auto r = resolve_serve_config(f, env_of({}));
+      REQUIRE(std::holds_alternative<ConfigError>(r));
+      CHECK(std::get<ConfigError>(r).message.starts_with("--fault-delay: '"));
+    }
+  }
+  SECTION("a wrong fraction names --fault-error") {
+    for (const char* bad : {"/=1.5", "/=-0.1", "/=nan", "/=inf", "/=", "/=0.5x", "x=0.5", "/=1e-400x"}) {
+      INFO(bad);
+      f = {};
+      f.fault_error = {bad};
+      const auto r = resolve_serve_config(f, env_of({}));
+      REQUIRE(std::holds_alternative<ConfigError>(r));
+      CHECK(std::get<ConfigError>(r).message.starts_with("--fault-error: '"));
+    }
   }
 }
 

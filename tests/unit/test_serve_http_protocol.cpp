@@ -184,32 +184,38 @@ TEST_CASE("limits: request line 414, header line, field count and head size 431"
 
 TEST_CASE("bodies up to 64 KiB are read and discarded; larger ones are refused at once") {
   FakeApp app;
-  auto r = feed(app, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789" + std::string(kGet), 3);
-  CHECK(statuses(r.out) == std::vector<int>{405, 200});
-  CHECK(app.paths == std::vector<std::string>{"/a", "/health"});
-  // A body that looks like a request is not one.
-  app = {};
-  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
-  r = feed(app,
-           "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
-  CHECK(app.paths == std::vector<std::string>{"/"});
-  app = {};
-  r = feed(
-      app,
-      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n" +
-          std::string(kGet),
-      4);
-  CHECK(statuses(r.out) == std::vector<int>{405, 200});
-  app = {};
-  r = feed(app, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n");
-  CHECK(statuses(r.out) == std::vector<int>{413});
-  CHECK(r.closing);
-  app = {};
-  std::string chunked = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (int i = 0; i < 20; ++i) chunked += "1000\r\n" + std::string(4096, 'b') + "\r\n";
-  r = feed(app, chunked, 1500);
-  CHECK(statuses(r.out) == std::vector<int>{413});
-  CHECK(r.closing);
+  SECTION("a body by Content-Length, in pieces, then the next request") {
+    const auto r =
+        feed(app, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789" + std::string(kGet), 3);
+    CHECK(statuses(r.out) == std::vector<int>{405, 200});
+    CHECK(app.paths == std::vector<std::string>{"/a", "/health"});
+  }
+  SECTION("a body that looks like a request is not one") {
+    const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    feed(app,
+         "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+    CHECK(app.paths == std::vector<std::string>{"/"});
+  }
+  SECTION("a chunked body with an extension, then the next request") {
+    const auto r = feed(
+        app,
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n" +
+            std::string(kGet),
+        4);
+    CHECK(statuses(r.out) == std::vector<int>{405, 200});
+  }
+  SECTION("an announced 100 MB body is refused before it is sent") {
+    const auto r = feed(app, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n");
+    CHECK(statuses(r.out) == std::vector<int>{413});
+    CHECK(r.closing);
+  }
+  SECTION("a chunked body past 64 KiB is refused as it grows") {
+    std::string chunked = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 20; ++i) chunked += "1000\r\n" + std::string(4096, 'b') + "\r\n";
+    const auto r = feed(app, chunked, 1500);
+    CHECK(statuses(r.out) == std::vector<int>{413});
+    CHECK(r.closing);
+  }
 }
 
 TEST_CASE("a chunked body that arrives a byte at a time") {

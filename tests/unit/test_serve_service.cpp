@@ -124,25 +124,33 @@ TEST_CASE("errors: 404, 405 with Allow, and 500 with an ERROR line") {
   core::Switches sw;
   sw.faults.push_back({"/ready", 0ms, 0ms, 1.0});  // every /ready fails inside the service
   Harness h(sw);
-  auto r = h.service.handle(get("/nope"));
-  CHECK(r.status == 404);
-  CHECK(nlohmann::json::parse(r.body)["error"] == "Not Found");
-  r = h.service.handle(get("/health", "DELETE"));
-  CHECK(r.status == 405);
-  CHECK(r.allow == "GET, HEAD");
-  CHECK(h.service.handle(get("/health", "HEAD")).status == 200);
-  r = h.service.handle(get("/ready"));
-  CHECK(r.status == 500);
-  CHECK(nlohmann::json::parse(r.body)["error"] == "Internal Server Error");
-  const auto logs = h.logs();
-  REQUIRE(logs.size() == 2);
-  CHECK(logs[0]["level"] == "WARNING");  // fault injection is announced
-  CHECK(logs[0]["msg"] == "fault injection on");
-  CHECK(logs[1]["level"] == "ERROR");
-  CHECK(logs[1]["error_type"] == "std::runtime_error");
-  CHECK(logs[1]["path"] == "/ready");
-  CHECK(h.service.error(413, "/").status == 413);
-  CHECK(nlohmann::json::parse(h.service.error(413, "/").body)["error"] == "Payload Too Large");
+  SECTION("an unknown path is 404 JSON") {
+    const auto r = h.service.handle(get("/nope"));
+    CHECK(r.status == 404);
+    CHECK(nlohmann::json::parse(r.body)["error"] == "Not Found");
+  }
+  SECTION("a method other than GET or HEAD is 405 with Allow; HEAD is answered") {
+    const auto r = h.service.handle(get("/health", "DELETE"));
+    CHECK(r.status == 405);
+    CHECK(r.allow == "GET, HEAD");
+    CHECK(h.service.handle(get("/health", "HEAD")).status == 200);
+  }
+  SECTION("a handler that fails is 500 JSON and an ERROR line, after the fault's WARNING") {
+    const auto r = h.service.handle(get("/ready"));
+    CHECK(r.status == 500);
+    CHECK(nlohmann::json::parse(r.body)["error"] == "Internal Server Error");
+    const auto logs = h.logs();
+    REQUIRE(logs.size() == 2);
+    CHECK(logs[0]["level"] == "WARNING");  // fault injection is announced
+    CHECK(logs[0]["msg"] == "fault injection on");
+    CHECK(logs[1]["level"] == "ERROR");
+    CHECK(logs[1]["error_type"] == "std::runtime_error");
+    CHECK(logs[1]["path"] == "/ready");
+  }
+  SECTION("the protocol's refusals get the same JSON documents") {
+    CHECK(h.service.error(413, "/").status == 413);
+    CHECK(nlohmann::json::parse(h.service.error(413, "/").body)["error"] == "Payload Too Large");
+  }
 }
 
 TEST_CASE("draining turns /health and /ready to 503") {
