@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh [OUTDIR]: measure devops-info serve and info, and the peer
-# implementations of the same service when ../shared/peers is beside the
-# clone, in one run on this machine. Prints a table (also OUTDIR/summary.md).
+# implementations of the same service in bench/peers (Go's net/http, the
+# Flask app under gunicorn, nginx as the ceiling), in one run on this
+# machine. Prints a table (also OUTDIR/summary.md).
 #
 # What: requests/s, p50/p99 latency and errors for / and /health at 1, 50,
 # 200 and 1,000 connections (wrk, on the same cores as the server); nginx
@@ -14,7 +15,7 @@
 #
 # Env: DURATION (10s), STARTS (10 startup samples), BIN (the devops-info to
 # measure; default: the static release build from scripts/build-static.sh,
-# the binary the image ships), PEERS_DIR (../shared/peers; empty to skip),
+# the binary the image ships), PEERS_DIR (bench/peers; empty to skip),
 # PEERS ("go-nethttp gunicorn-gthread nginx"), CROWD_SECONDS (20).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +23,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 OUT=${1:-$ROOT/build/bench/run-$(date +%Y%m%d-%H%M%S)}
 DURATION=${DURATION:-10s}
 STARTS=${STARTS:-10}
-PEERS_DIR=${PEERS_DIR-$ROOT/../shared/peers}
+PEERS_DIR=${PEERS_DIR-$HERE/peers}
 PEERS=${PEERS:-"go-nethttp gunicorn-gthread nginx"}
 CROWD_SECONDS=${CROWD_SECONDS:-20}
 PY=/usr/bin/python3
@@ -100,7 +101,7 @@ echo "== start servers"
 for p in devops-info $PEERS; do
   PORT[$p]=$(free_port)
   if [ "$p" = nginx ]; then
-    sed "s|@DIR@|$OUT/nginx|g; s|@PORT@|${PORT[$p]}|g" "$PEERS_DIR/nginx/nginx.conf.in" > "$OUT/nginx/nginx.conf"
+    sed "s|@DIR@|$OUT/nginx|g; s|@PORT@|${PORT[$p]}|g" "$PEERS_DIR/nginx.conf.in" > "$OUT/nginx/nginx.conf"
   fi
   cmd=$(peer_cmd "$p"); cmd=${cmd//\{port\}/${PORT[$p]}}
   # shellcheck disable=SC2086

@@ -1,0 +1,3 @@
+module devops-info-bench-peer
+
+go 1.19
