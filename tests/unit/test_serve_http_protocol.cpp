@@ -1,5 +1,7 @@
 // The HTTP/1.1 protocol of one connection, on byte strings: framing rules,
 // limits, pipelining, held answers. No sockets.
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
 
@@ -91,7 +93,7 @@ TEST_CASE("100 pipelined requests in one write get 100 answers, in order") {
     const auto r = feed(app, in, piece);
     REQUIRE(statuses(r.out).size() == 100);
     REQUIRE(app.paths.size() == 100);
-    for (int i = 0; i < 100; ++i) CHECK(app.paths[static_cast<std::size_t>(i)] == "/" + std::to_string(i));
+    for (int i = 0; i < 100; ++i) CHECK(app.paths[static_cast<std::size_t>(i)] == fmt::format("/{}", i));
     CHECK(r.out.ends_with("\r\n\r\n/99"));
   }
 }
