@@ -363,7 +363,7 @@ void append_response(std::string& out, const HttpResponse& resp, std::string_vie
 
 bool decode_target_path(std::string_view target, std::string& path) {
   path.clear();
-  if (target == "*") {  // OPTIONS * (asterisk-form)
+  if (target == "*") {    // OPTIONS * (asterisk-form)
     path.push_back('*');  // (not `path = "*"`: GCC 12 warns -Wrestrict wrongly at -O3)
     return true;
   }
