@@ -52,8 +52,9 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       healthy_(!switches.unhealthy) {
   // The router is the endpoint table: every published route needs a handler here.
   static constexpr std::pair<std::string_view, Handler> kHandlers[] = {
-      {"/", &Service::info},           {"/health", &Service::health}, {"/ready", &Service::ready},
-      {"/metrics", &Service::metrics}, {"/visits", &Service::visits},
+      {"/", &Service::info},         {"/health", &Service::health}, {"/ready", &Service::ready},
+      {"/livez", &Service::health},  {"/readyz", &Service::ready},  {"/metrics", &Service::metrics},
+      {"/visits", &Service::visits},
   };
   for (const auto& e : core::endpoints()) {
     Handler h = nullptr;

@@ -11,7 +11,7 @@ import jsonschema
 
 from harness import SOURCE_DIR, TIMEOUT, Server, run_cli, split_answers
 
-ROUTES = ["/", "/health", "/ready", "/metrics", "/visits"]
+ROUTES = ["/", "/health", "/ready", "/metrics", "/visits", "/livez", "/readyz"]
 
 with open(os.path.join(SOURCE_DIR, "docs", "info.schema.json"), encoding="utf-8") as f:
     SCHEMA = json.load(f)
@@ -104,6 +104,16 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertJsonHeaders(r)
         self.assertEqual(r.json(), {"status": "ready"})
+
+    def test_livez_and_readyz_answer_as_health_and_ready(self):
+        for alias, path, status in (("/livez", "/health", "healthy"), ("/readyz", "/ready", "ready")):
+            with self.subTest(alias):
+                a, b = self.server.get(alias), self.server.get(path)
+                self.assertEqual((a.status, b.status), (200, 200))
+                self.assertJsonHeaders(a)
+                self.assertEqual(a.json()["status"], status)
+                self.assertEqual(set(a.json()), set(b.json()))
+        self.assertTrue({"/livez", "/readyz"} <= {e["path"] for e in self.server.get("/").json()["endpoints"]})
 
     def test_metrics_content_type(self):
         r = self.server.get("/metrics")

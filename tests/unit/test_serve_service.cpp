@@ -153,6 +153,35 @@ TEST_CASE("errors: 404, 405 with Allow, and 500 with an ERROR line") {
   }
 }
 
+TEST_CASE("/livez and /readyz answer as /health and /ready, switched or draining, and count as themselves") {
+  core::Switches sw;
+  sw.unready = true;
+  Harness h(sw);
+  auto same = [&](const char* alias, const char* path) {
+    INFO(alias);
+    const auto a = h.service.handle(get(alias));
+    const auto b = h.service.handle(get(path));
+    CHECK(a.status == b.status);
+    CHECK(a.content_type == b.content_type);
+    CHECK(nlohmann::json::parse(a.body)["status"] == nlohmann::json::parse(b.body)["status"]);
+    return a.status;
+  };
+  CHECK(same("/livez", "/health") == 200);
+  CHECK(same("/readyz", "/ready") == 503);  // unready
+  h.service.set_ready(true);
+  h.service.set_healthy(false);
+  CHECK(same("/livez", "/health") == 503);
+  CHECK(same("/readyz", "/ready") == 200);
+  h.service.set_healthy(true);
+  h.service.begin_drain();
+  CHECK(same("/livez", "/health") == 503);
+  CHECK(same("/readyz", "/ready") == 503);
+  h.service.finished(get("/livez"), 200, 1ms, true);
+  const auto get_i = serve::method_index("GET");
+  CHECK(h.metrics->requests(get_i, h.service.endpoint_index("/livez"), 200) == 1);
+  CHECK(h.metrics->requests(get_i, h.service.endpoint_index("/health"), 200) == 0);
+}
+
 TEST_CASE("draining turns /health and /ready to 503") {
   Harness h;
   CHECK(nlohmann::json::parse(h.service.handle(get("/health")).body)["status"] == "healthy");
