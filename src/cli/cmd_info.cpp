@@ -14,7 +14,7 @@ namespace devops::cli {
 
 namespace {
 
-enum class Format { Json, Table, Env };
+enum class Format { Json, Table, Markdown, Env };
 
 struct InfoOptions {
   Format format = Format::Json;
@@ -45,6 +45,7 @@ int run_info(const InfoOptions& o, const CLI::App& sub) {
                                 o.compact ? core::JsonStyle::Compact : core::JsonStyle::Pretty);
         break;
       case Format::Table: out = core::render_table(report, resolve_color(o.color)); break;
+      case Format::Markdown: out = core::render_markdown(report); break;
       case Format::Env: out = core::render_env(core::report_to_json(report)); break;
     }
   }
@@ -55,14 +56,16 @@ int run_info(const InfoOptions& o, const CLI::App& sub) {
 
 Runner setup_info(CLI::App& sub) {
   auto o = std::make_shared<InfoOptions>();
-  const std::map<std::string, Format> formats{{"json", Format::Json}, {"table", Format::Table}, {"env", Format::Env}};
+  const std::map<std::string, Format> formats{
+      {"json", Format::Json}, {"table", Format::Table}, {"markdown", Format::Markdown}, {"env", Format::Env}};
   const std::map<std::string, ColorMode> colors{
       {"auto", ColorMode::Auto}, {"always", ColorMode::Always}, {"never", ColorMode::Never}};
   auto* format = sub.add_option("-f,--format", o->format,
-                                "Output format: json (default), table (aligned, human units) or env "
+                                "Output format: json (default), table (aligned, human units), markdown "
+                                "(the table's sections as Markdown tables, for CI pages) or env "
                                 "(DEVOPS_INFO_...='value' lines for eval and env files)")
                      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
-                     ->option_text("json|table|env");
+                     ->option_text("json|table|markdown|env");
   sub.add_flag("-c,--compact", o->compact, "With --format json: one line instead of indented");
   sub.add_option("--field", o->field,
                  "Print one value alone, raw, e.g. system.hostname or container.memory_limit_bytes "
@@ -76,8 +79,8 @@ Runner setup_info(CLI::App& sub) {
       ->option_text("auto|always|never");
   sub.footer(
       "Examples:\n"
-      "  devops-info info --format table\n"
       "  devops-info info --field container.memory_limit_bytes\n"
+      "  devops-info info --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n"
       "  eval \"$(devops-info info --format env)\"; echo \"$DEVOPS_INFO_SYSTEM_HOSTNAME\"");
   const CLI::App* self = &sub;
   return [o, self] { return run_info(*o, *self); };

@@ -1,6 +1,6 @@
 #pragma once
 
-// Pure functions from facts to text: JSON, an aligned table, shell
+// Pure functions from facts to text: JSON, an aligned table, Markdown, shell
 // variables, one field. Nothing here reads the host.
 
 #include <optional>
@@ -33,6 +33,13 @@ std::string render_json(const Json& doc, JsonStyle style);
 enum class Color { Off, On };
 // Grouped, aligned sections with human units.
 std::string render_table(const Report& report, Color color);
+
+// The table's sections as Markdown tables under a heading, for CI pages.
+// Every value is escaped: no inline HTML, no Markdown marks, no line breaks.
+std::string render_markdown(const Report& report);
+
+// `text` as it reads in a Markdown table cell (see render_markdown).
+std::string markdown_cell(std::string_view text);
 
 // One `PREFIX_PATH_TO_KEY='value'` line per scalar, safe for `eval` and for
 // line-oriented env files: single-quoted, control characters become spaces.

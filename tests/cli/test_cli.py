@@ -62,6 +62,15 @@ class InfoTest(unittest.TestCase):
         with self.assertRaises(jsonschema.ValidationError):
             jsonschema.validate(doc, SCHEMA)
 
+    def test_markdown_has_the_sections_as_tables_and_no_colour(self):
+        r = run("info", "--format", "markdown", "--color", "always")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^## devops-info-service \S+ on \S+\n")
+        for section in ("Service", "System", "Runtime", "Container", "Build", "Endpoints"):
+            self.assertIn(f"\n### {section}\n\n| | |\n| --- | --- |\n", r.stdout)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertEqual(run("info", "--format", "markdown", "--compact").returncode, 2)
+
     def test_compact_is_one_line(self):
         r = run("info", "--compact")
         self.assertEqual(r.returncode, 0, r.stderr)

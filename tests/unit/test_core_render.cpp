@@ -88,6 +88,31 @@ TEST_CASE("table rendering matches the golden files") {
   CHECK(render_table(fixed_report("podman-v1"), Color::Off).find('\x1b') == std::string::npos);
 }
 
+TEST_CASE("Markdown rendering matches the golden files and shows the table's facts") {
+  for (const std::string name : {"host-v2", "kubepods-v1", "empty"}) {
+    INFO(name);
+    CHECK(matches_golden(name + ".md", render_markdown(fixed_report(name))));
+  }
+  const auto md = render_markdown(fixed_report("kubepods-v1"));
+  CHECK(md.find("### Container\n") != std::string::npos);
+  CHECK(md.find("| pod | ") != std::string::npos);
+}
+
+TEST_CASE("Markdown cells are inert: no HTML, no marks, no line breaks, no pipes") {
+  CHECK(markdown_cell("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;");
+  CHECK(markdown_cell("a|b") == "a\\|b");
+  CHECK(markdown_cell("*bold* _it_ `code` [link](x) #h ~s~ \\") ==
+        "\\*bold\\* \\_it\\_ \\`code\\` \\[link\\](x) \\#h \\~s\\~ \\\\");
+  CHECK(markdown_cell("one\ntwo\r\tthree") == "one two  three");
+  CHECK(markdown_cell("&amp;") == "&amp;amp;");
+  auto r = fixed_report("empty");
+  r.system.hostname = "evil|<b>host</b>\n| injected | row |";
+  const auto md = render_markdown(r);
+  CHECK(md.find("<b>") == std::string::npos);
+  CHECK(md.find("\n| injected") == std::string::npos);
+  CHECK(md.starts_with("## "));
+}
+
 TEST_CASE("env rendering matches the golden files") {
   CHECK(matches_golden("podman-v1.env", render_env(report_to_json(fixed_report("podman-v1")))));
   CHECK(matches_golden("kubepods-v1.env", render_env(report_to_json(fixed_report("kubepods-v1")))));
