@@ -2,7 +2,6 @@
 connections, pipelining, RFC 9112 framing, oversized heads and bodies, a
 client that never reads, a stdout that blocks, too many connections, and the
 shutdown cases. Every test talks to a real server on 127.0.0.1."""
-import json
 import os
 import resource
 import signal
@@ -12,8 +11,8 @@ import threading
 import time
 import unittest
 
-from harness import (TIMEOUT, Server, clean_env, BIN, parse_answers, read_response, sample_value, split_answers,
-                     wait_until)
+from harness import (TIMEOUT, Server, clean_env, BIN, listening_port, parse_answers, read_response, sample_value,
+                     split_answers, wait_until)
 
 
 def connect(port, timeout=TIMEOUT):
@@ -309,7 +308,7 @@ class LimitsTest(unittest.TestCase):
                                 stderr=subprocess.PIPE, env=clean_env())
         os.close(w)
         try:
-            port = listening_port_from_first_line(r)  # the pipe is read no further
+            port = wait_until(lambda: proc.poll() is None and listening_port(proc.pid), what="the listener")
             wait_until(lambda: probe(port), what="the server to answer")
             big_agent = {"User-Agent": "u" * 2000}
             for _ in range(3000):  # about 6 MB of log lines into a 64 KiB pipe nobody reads
@@ -357,20 +356,6 @@ def probe(port):
         return health_latency(port) >= 0
     except (OSError, AssertionError):
         return False
-
-
-def listening_port_from_first_line(fd):
-    """The port of serve's first log line ("listening"), read from pipe `fd` a byte at a time, so that nothing
-    after it is taken out of the pipe."""
-    line = b""
-    while not line.endswith(b"\n"):
-        byte = os.read(fd, 1)
-        if not byte:
-            raise AssertionError(f"serve closed its stdout before the listening line: {line!r}")
-        line += byte
-    doc = json.loads(line)
-    assert doc["msg"] == "listening", doc
-    return doc["port"]
 
 
 if __name__ == "__main__":
