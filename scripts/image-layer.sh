@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# image-layer.sh LAYER TARGET: one layer of the image's build stage. Configures
-# /src up to LAYER (deps, core, serve or cli; see DEVOPS_INFO_LAYER in
-# CMakeLists.txt) in /build, then builds TARGET there. Each layer finds the
+# image-layer.sh LAYER TARGET [OUT]: one layer of the image's build stage.
+# Configures /src up to LAYER (deps, core, serve or cli; see DEVOPS_INFO_LAYER
+# in CMakeLists.txt) in /build, then builds TARGET there. With OUT (the last
+# layer), the program is stripped to OUT, refused unless static, its machine
+# and sha256 printed, and its --version run where the build stage can run it. Each layer finds the
 # objects of the layers before it in /build, so a change in src/cli compiles
 # src/cli only. Release, fully static, fixed paths, no time stamps: two builds
 # of the same sources give the same bytes.
@@ -9,13 +11,14 @@
 # From the Dockerfile's ARGs, as environment: TARGETARCH (empty: the build
 # stage's own architecture), VERSION and REVISION (the last layer only).
 set -euo pipefail
-layer=$1 target=$2
+layer=$1 target=$2 out=${3:-}
 
 native=$(dpkg --print-architecture)
 arch=${TARGETARCH:-$native}
-cross=()
+cross=() prefix=""
 if [ "$arch" != "$native" ]; then
   gnu=$(dpkg-architecture -qDEB_HOST_GNU_TYPE -a"$arch")
+  prefix="$gnu-"
   cross=(-DCMAKE_SYSTEM_NAME=Linux
     -DCMAKE_SYSTEM_PROCESSOR="$(dpkg-architecture -qDEB_HOST_GNU_CPU -a"$arch")"
     -DCMAKE_CXX_COMPILER="$gnu-g++"
@@ -41,3 +44,13 @@ cmake --build /build --parallel "$(nproc)" --target "$target" 2>&1 | awk '
   /warning: Using .getaddrinfo. in statically linked/ { next }
   { print }
   END { if (held != "") print held }'
+
+[ -n "$out" ] || exit 0
+"${prefix}strip" --strip-all -o "$out" /build/src/cli/devops-info
+if readelf -l "$out" | grep -q INTERP; then
+  echo "$out is not static" >&2
+  exit 1
+fi
+readelf -h "$out" | grep -E 'Machine:'
+sha256sum "$out"
+if [ "$arch" = "$native" ]; then "$out" --version; fi
