@@ -27,7 +27,7 @@ USAGE
 
 PACKAGES=(g++ cmake ninja-build pkg-config git
   libcli11-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libboost-dev catch2
-  python3 python3-jsonschema
+  python3 python3-jsonschema wrk
   scdoc mandoc groff-base bash-completion zsh fish dpkg-dev file)
 
 missing_packages() {

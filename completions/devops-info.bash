@@ -68,6 +68,10 @@ _devops_info() {
       mapfile -t COMPREPLY < <(compgen -d -- "$cur")
       return
       ;;
+    info:--config | serve:--config)
+      mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      return
+      ;;
     health:--timeout | health:--wait | health:--interval | serve:--shutdown-timeout | serve:--shutdown-delay | serve:--flush-interval)
       values='500ms 1s 5s 10s 30s 1m'
       ;;
@@ -81,11 +85,12 @@ _devops_info() {
 
   local opts
   case $cmd in
-    info) opts='-h --help -f --format -c --compact --field --color' ;;
+    info) opts='-h --help -f --format -c --compact --field --color --config' ;;
     health) opts='-h --help --url --timeout --wait --interval --local --set -f --format -c --compact' ;;
     serve)
       opts='-h --help --host --port --threads --max-connections --log-format --log-level --shutdown-delay'
       opts+=' --shutdown-timeout --data-dir --flush-interval --unready --unhealthy --fault-delay --fault-error'
+      opts+=' --config'
       ;;
     *)
       if [[ $cur == -* ]]; then

@@ -45,6 +45,7 @@ complete -c devops-info -n $info -s f -l format -x -a 'json table markdown env' 
 complete -c devops-info -n $info -s c -l compact -d 'JSON on one line'
 complete -c devops-info -n $info -l field -x -a '(__devops_info_fields)' -d 'Print one value alone'
 complete -c devops-info -n $info -l color -x -a 'auto always never' -d 'Colour in table output'
+complete -c devops-info -n $info -l config -r -F -d 'Add the config file under config'
 
 complete -c devops-info -n $health -s h -l help -d 'Print the options of health'
 complete -c devops-info -n $health -l url -x -d 'Health endpoint to probe'
@@ -71,3 +72,4 @@ complete -c devops-info -n $serve -l unready -d 'Start with /ready answering 503
 complete -c devops-info -n $serve -l unhealthy -d 'Start with /health answering 503'
 complete -c devops-info -n $serve -l fault-delay -x -d 'Fault injection: ROUTE=DURATION or ROUTE=MIN-MAX'
 complete -c devops-info -n $serve -l fault-error -x -d 'Fault injection: ROUTE=FRACTION answered 500'
+complete -c devops-info -n $serve -l config -r -F -d 'JSON config file, reloaded live'

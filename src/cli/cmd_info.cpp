@@ -5,10 +5,12 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/load_config.hpp"
 #include "cli/output.hpp"
 #include "core/collect.hpp"
 #include "core/exit_codes.hpp"
 #include "core/render.hpp"
+#include "core/timefmt.hpp"
 
 namespace devops::cli {
 
@@ -21,6 +23,7 @@ struct InfoOptions {
   bool compact = false;
   std::string field;
   ColorMode color = ColorMode::Auto;
+  std::string config;
 };
 
 int run_info(const InfoOptions& o, const CLI::App& sub) {
@@ -28,7 +31,18 @@ int run_info(const InfoOptions& o, const CLI::App& sub) {
     print_error("--compact applies to --format json only");
     return kExitUsage;
   }
-  const auto report = core::collect_report(core::real_host());
+  auto report = core::collect_report(core::real_host());
+  if (const auto path = config_path(sub.count("--config") > 0 ? std::optional<std::string>(o.config) : std::nullopt)) {
+    auto loaded = load_config_file(*path);
+    if (const auto* err = std::get_if<core::ConfigError>(&loaded)) {
+      print_error(err->message);
+      return kExitUsage;
+    }
+    auto& file = std::get<LoadedFile>(loaded).file;
+    for (const auto& w : file.warnings) print_warning(w);
+    report.config = core::loaded_config_to_json(
+        {*path, 1, core::iso8601_utc(std::chrono::system_clock::now()), file.ui, std::move(file.app), {}});
+  }
   std::string out;
   if (!o.field.empty() || sub.count("--field") > 0) {
     const auto doc = core::report_to_json(report);
@@ -77,6 +91,10 @@ Runner setup_info(CLI::App& sub) {
                  "always or never")
       ->transform(CLI::CheckedTransformer(colors, CLI::ignore_case))
       ->option_text("auto|always|never");
+  sub.add_option("--config", o->config,
+                 "Add the application's configuration from this JSON file under \"config\", secrets "
+                 "redacted, as serve shows it (env CONFIG_FILE)")
+      ->option_text("FILE");
   sub.footer(
       "Examples:\n"
       "  devops-info info --field container.memory_limit_bytes\n"

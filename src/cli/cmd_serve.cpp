@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/load_config.hpp"
 #include "cli/output.hpp"
 #include "core/config.hpp"
+#include "core/config_file.hpp"
 #include "core/exit_codes.hpp"
 #include "core/host.hpp"
 #include "serve/serve.hpp"
@@ -33,6 +35,7 @@ struct ServeOptions {
   std::string delay_path;
   std::string data_dir;
   std::string flush_interval;
+  std::string config;
 };
 
 int run_serve(const ServeOptions& o, const CLI::App& sub) {
@@ -53,12 +56,23 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   flags.delay_path = o.delay_path;
   if (given("--data-dir")) flags.data_dir = o.data_dir;
   if (given("--flush-interval")) flags.flush_interval = o.flush_interval;
-  auto resolved = core::resolve_serve_config(flags, core::environment_value);
+  std::optional<serve::ConfigSource> source;
+  const auto path = config_path(given("--config") ? std::optional<std::string>(o.config) : std::nullopt);
+  if (path) {
+    auto loaded = load_config_file(*path);
+    if (const auto* err = std::get_if<core::ConfigError>(&loaded)) {
+      print_error(err->message);
+      return kExitUsage;
+    }
+    auto& [file, text] = std::get<LoadedFile>(loaded);
+    source = serve::ConfigSource{*path, flags, core::environment_value, std::move(file), std::move(text)};
+  }
+  auto resolved = core::resolve_serve_config(flags, core::environment_value, source ? &source->file : nullptr);
   if (const auto* err = std::get_if<core::ConfigError>(&resolved)) {
     print_error(err->message);
     return kExitUsage;
   }
-  const auto result = serve::run(std::get<core::ServeConfig>(resolved));
+  const auto result = serve::run(std::get<core::ServeConfig>(resolved), std::move(source));
   if (!result.error.empty()) print_error(result.error);
   return result.exit_code;
 }
@@ -106,6 +120,10 @@ Runner setup_serve(CLI::App& sub) {
   sub.add_option("--flush-interval", o->flush_interval,
                  "How often the visit count is written to the data directory (default 1s)")
       ->option_text("DURATION");
+  sub.add_option("--config", o->config,
+                 "A JSON config file: settings named like these flags (below them in precedence), ui for the "
+                 "page, the application's own keys; reloaded when it changes and on SIGHUP (env CONFIG_FILE)")
+      ->option_text("FILE");
   sub.add_flag("--unready", o->unready, "Start with /ready answering 503 until 'devops-info health --set ready=true'");
   sub.add_flag("--unhealthy", o->unhealthy,
                "Start with /health answering 503 until 'devops-info health --set healthy=true'");

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/config_file.hpp"
 #include "core/endpoints.hpp"
 
 namespace devops::core {
@@ -52,7 +53,13 @@ std::optional<std::pair<std::string, std::string_view>> split_rule(std::string_v
 
 // The faults of --fault-delay and --fault-error, one entry per route; a later
 // rule for the same route replaces an earlier one of the same kind.
-std::variant<std::vector<RouteFault>, ConfigError> parse_faults(const ServeFlags& flags) {
+// A rule list and the name its errors give (--fault-delay, or the file's place of the key).
+struct Rules {
+  const std::vector<std::string>* rules;
+  std::string name;
+};
+
+std::variant<std::vector<RouteFault>, ConfigError> parse_faults(const Rules& delays, const Rules& errors) {
   std::vector<RouteFault> faults;
   for (const auto& e : endpoints()) faults.push_back({std::string(e.path), {}, {}, 0});
   auto apply = [&](const std::string& route, auto&& set) {
@@ -60,7 +67,7 @@ std::variant<std::vector<RouteFault>, ConfigError> parse_faults(const ServeFlags
       if (route == "*" || route == f.route) set(f);
     }
   };
-  for (const auto& text : flags.fault_delay) {
+  for (const auto& text : *delays.rules) {
     const auto rule = split_rule(text);
     std::optional<std::chrono::milliseconds> lo;
     std::optional<std::chrono::milliseconds> hi;
@@ -70,7 +77,7 @@ std::variant<std::vector<RouteFault>, ConfigError> parse_faults(const ServeFlags
       hi = dash == std::string_view::npos ? lo : parse_duration(rule->second.substr(dash + 1));
     }
     if (!lo || !hi || *lo > *hi || *hi > kMaxFaultDelay) {
-      return invalid("--fault-delay", text,
+      return invalid(delays.name, text,
                      fmt::format("ROUTE=DURATION or ROUTE=MIN-MAX up to {} (ROUTE: {})",
                                  format_duration(kMaxFaultDelay), route_list()));
     }
@@ -79,7 +86,7 @@ std::variant<std::vector<RouteFault>, ConfigError> parse_faults(const ServeFlags
       f.delay_max = *hi;
     });
   }
-  for (const auto& text : flags.fault_error) {
+  for (const auto& text : *errors.rules) {
     const auto rule = split_rule(text);
     double fraction = -1;
     if (rule) {
@@ -88,7 +95,7 @@ std::variant<std::vector<RouteFault>, ConfigError> parse_faults(const ServeFlags
       if (ec != std::errc() || p != v.data() + v.size() || v.empty() || !std::isfinite(fraction)) fraction = -1;
     }
     if (fraction < 0 || fraction > 1) {
-      return invalid("--fault-error", text,
+      return invalid(errors.name, text,
                      fmt::format("ROUTE=FRACTION, a fraction from 0 to 1 (ROUTE: {})", route_list()));
     }
     apply(rule->first, [&](RouteFault& f) { f.error_fraction = fraction; });
@@ -180,37 +187,77 @@ std::string format_duration(std::chrono::milliseconds d) {
   return fmt::format("{}.{}s", ms / 1000, frac);
 }
 
-std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env) {
-  ServeConfig c;
-  auto from_env = [&](const char* name) { return env ? env(name) : std::nullopt; };
+std::optional<LogLevel> parse_log_level(std::string_view text) {
+  for (const auto l : {LogLevel::Debug, LogLevel::Info, LogLevel::Warning, LogLevel::Error}) {
+    if (iequals(text, to_string(l))) return l;
+  }
+  return std::nullopt;
+}
 
-  // Host and port: the flag, else the environment, else the default. An
-  // empty variable counts as unset, as in the service this replaces.
-  auto pick = [&](const std::optional<std::string>& flag, const char* flag_name,
-                  const char* var) -> std::optional<std::pair<std::string, std::string>> {
-    if (flag) return std::pair<std::string, std::string>{flag_name, *flag};
-    if (auto v = from_env(var); v && !v->empty()) return std::pair<std::string, std::string>{var, *v};
+std::optional<LogFormat> parse_log_format(std::string_view text) {
+  if (iequals(text, "json")) return LogFormat::JsonLines;
+  if (iequals(text, "text")) return LogFormat::Text;
+  return std::nullopt;
+}
+
+std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env,
+                                                            const ConfigFile* file) {
+  ServeConfig c;
+  // A value and the name its error message gives: the flag, the variable or
+  // the file's "config.json:3:11: port".
+  struct Given {
+    std::string name;
+    std::string text;
+  };
+  auto from_env = [&](const char* var) -> std::optional<Given> {
+    // An empty variable counts as unset, as in the service this replaces.
+    if (auto v = env ? env(var) : std::nullopt; v && !v->empty()) return Given{var, *v};
     return std::nullopt;
   };
-  if (auto h = pick(flags.host, "--host", "HOST")) {
-    auto host = parse_host(h->second);
-    if (!host) return invalid(h->first, h->second, kHostExpected);
+  auto from_file = [&](std::string_view key) -> std::optional<Given> {
+    if (file == nullptr) return std::nullopt;
+    const auto it = file->settings.find(key);
+    if (it == file->settings.end() || it->second.values.empty()) return std::nullopt;
+    return Given{it->second.where, it->second.values.front()};
+  };
+  auto pick = [&](const std::optional<std::string>& flag, const char* flag_name, const char* var,
+                  std::string_view key) -> std::optional<Given> {
+    if (flag) return Given{flag_name, *flag};
+    if (var != nullptr) {
+      if (auto v = from_env(var)) return v;
+    }
+    return from_file(key);
+  };
+
+  if (auto h = pick(flags.host, "--host", "HOST", "host")) {
+    auto host = parse_host(h->text);
+    if (!host) return invalid(h->name, h->text, kHostExpected);
     c.host = *host;
   }
-  if (auto p = pick(flags.port, "--port", "PORT")) {
-    auto port = parse_port(p->second);
-    if (!port) return invalid(p->first, p->second, kPortExpected);
+  if (auto p = pick(flags.port, "--port", "PORT", "port")) {
+    auto port = parse_port(p->text);
+    if (!port) return invalid(p->name, p->text, kPortExpected);
     c.port = *port;
   }
 
   if (flags.log_level) {
     c.log_level = *flags.log_level;
   } else if (auto d = from_env("DEBUG")) {
-    auto on = parse_bool(*d);
-    if (!on) return invalid("DEBUG", *d, "a boolean (true or false)");
+    auto on = parse_bool(d->text);
+    if (!on) return invalid("DEBUG", d->text, "a boolean (true or false)");
     c.log_level = *on ? LogLevel::Debug : LogLevel::Info;
+  } else if (auto f = from_file("log_level")) {
+    auto level = parse_log_level(f->text);
+    if (!level) return invalid(f->name, f->text, "a log level (debug, info, warning or error)");
+    c.log_level = *level;
   }
-  if (flags.log_format) c.log_format = *flags.log_format;
+  if (flags.log_format) {
+    c.log_format = *flags.log_format;
+  } else if (auto f = from_file("log_format")) {
+    auto format = parse_log_format(f->text);
+    if (!format) return invalid(f->name, f->text, "a log format (json or text)");
+    c.log_format = *format;
+  }
 
   // A whole number from 1 to `max`, decimal digits only.
   auto count = [](const std::string& text, std::size_t max) -> std::optional<std::size_t> {
@@ -220,42 +267,67 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
     if (text.empty() || r.ec != std::errc() || r.ptr != end || n < 1 || n > max) return std::nullopt;
     return n;
   };
-  if (flags.threads) {
-    const auto n = count(*flags.threads, kMaxThreads);
-    if (!n) return invalid("--threads", *flags.threads, fmt::format("a number of event loops (1 to {})", kMaxThreads));
+  if (auto t = pick(flags.threads, "--threads", nullptr, "threads")) {
+    const auto n = count(t->text, kMaxThreads);
+    if (!n) return invalid(t->name, t->text, fmt::format("a number of event loops (1 to {})", kMaxThreads));
     c.threads = *n;
   }
-  if (flags.max_connections) {
-    const auto n = count(*flags.max_connections, kMaxMaxConnections);
-    if (!n) {
-      return invalid("--max-connections", *flags.max_connections,
-                     fmt::format("a number of connections (1 to {})", kMaxMaxConnections));
-    }
+  if (auto m = pick(flags.max_connections, "--max-connections", nullptr, "max_connections")) {
+    const auto n = count(m->text, kMaxMaxConnections);
+    if (!n) return invalid(m->name, m->text, fmt::format("a number of connections (1 to {})", kMaxMaxConnections));
     c.max_connections = *n;
   }
-  if (flags.shutdown_timeout) {
-    auto d = parse_duration_option("--shutdown-timeout", *flags.shutdown_timeout);
+  auto duration = [&](const std::optional<Given>& g, std::chrono::milliseconds& out) -> std::optional<ConfigError> {
+    if (!g) return std::nullopt;
+    auto d = parse_duration_option(g->name, g->text);
     if (auto* e = std::get_if<ConfigError>(&d)) return *e;
-    c.shutdown_timeout = std::get<std::chrono::milliseconds>(d);
+    out = std::get<std::chrono::milliseconds>(d);
+    return std::nullopt;
+  };
+  if (auto e = duration(pick(flags.shutdown_timeout, "--shutdown-timeout", nullptr, "shutdown_timeout"),
+                        c.shutdown_timeout)) {
+    return *e;
   }
-  if (flags.shutdown_delay) {
-    auto d = parse_duration_option("--shutdown-delay", *flags.shutdown_delay);
-    if (auto* e = std::get_if<ConfigError>(&d)) return *e;
-    c.shutdown_delay = std::get<std::chrono::milliseconds>(d);
+  if (auto e = duration(pick(flags.shutdown_delay, "--shutdown-delay", nullptr, "shutdown_delay"), c.shutdown_delay)) {
+    return *e;
   }
-  auto faults = parse_faults(flags);
+
+  // The probe switches: a flag forces the state; else the file's true or false.
+  auto probe = [&](bool flag_off, std::string_view key, bool& off) -> std::optional<ConfigError> {
+    off = flag_off;
+    if (flag_off) return std::nullopt;
+    if (auto f = from_file(key)) {
+      const auto on = parse_bool(f->text);
+      if (!on) return invalid(f->name, f->text, "a boolean (true or false)");
+      off = !*on;
+    }
+    return std::nullopt;
+  };
+  bool unready = false;
+  bool unhealthy = false;
+  if (auto e = probe(flags.unready, "ready", unready)) return *e;
+  if (auto e = probe(flags.unhealthy, "healthy", unhealthy)) return *e;
+
+  // The fault rules: the flags' when any is given, else the file's.
+  auto rules = [&](const std::vector<std::string>& flag, const char* flag_name, std::string_view key) {
+    if (!flag.empty() || file == nullptr) return Rules{&flag, flag_name};
+    const auto it = file->settings.find(key);
+    if (it == file->settings.end()) return Rules{&flag, flag_name};
+    return Rules{&it->second.values, it->second.where};
+  };
+  auto faults = parse_faults(rules(flags.fault_delay, "--fault-delay", "fault_delay"),
+                             rules(flags.fault_error, "--fault-error", "fault_error"));
   if (auto* e = std::get_if<ConfigError>(&faults)) return *e;
-  c.switches = {flags.unready, flags.unhealthy, std::get<std::vector<RouteFault>>(std::move(faults)), flags.delay_path};
-  if (flags.data_dir) {
-    if (flags.data_dir->empty()) return invalid("--data-dir", "", "a directory");
-    c.data_dir = *flags.data_dir;
-  } else if (auto v = from_env("DATA_DIR"); v && !v->empty()) {
-    c.data_dir = *v;
+  c.switches = {unready, unhealthy, std::get<std::vector<RouteFault>>(std::move(faults)), flags.delay_path};
+
+  if (auto d = pick(flags.data_dir, "--data-dir", "DATA_DIR", "data_dir")) {
+    if (d->text.empty()) return invalid(d->name, "", "a directory");
+    c.data_dir = d->text;
   }
-  if (flags.flush_interval) {
-    auto d = parse_duration(*flags.flush_interval);
+  if (auto f = pick(flags.flush_interval, "--flush-interval", nullptr, "flush_interval")) {
+    auto d = parse_duration(f->text);
     if (!d || *d < std::chrono::milliseconds(10) || *d > std::chrono::hours(1)) {
-      return invalid("--flush-interval", *flags.flush_interval, "a duration from 10ms to 1h");
+      return invalid(f->name, f->text, "a duration from 10ms to 1h");
     }
     c.flush_interval = *d;
   }

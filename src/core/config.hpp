@@ -35,6 +35,7 @@ struct RouteFault {
   std::chrono::milliseconds delay_min{0};
   std::chrono::milliseconds delay_max{0};  // == delay_min: a fixed delay
   double error_fraction{0};                // 0 to 1: the share of requests answered 500
+  bool operator==(const RouteFault&) const = default;
 };
 
 // The probe and fault switches of `serve`, all off by default.
@@ -45,6 +46,7 @@ struct Switches {
   // Hidden, for the lifecycle tests: answers to this path are held back
   // kTestDelay (on a timer) before they are sent.
   std::string delay_path;
+  bool operator==(const Switches&) const = default;
 };
 inline constexpr std::chrono::milliseconds kTestDelay{1000};
 inline constexpr std::chrono::milliseconds kMaxFaultDelay{600'000};
@@ -63,6 +65,7 @@ struct ServeConfig {
   Switches switches;
   std::string data_dir;                                             // the visit counter's directory; empty: no counter
   std::chrono::milliseconds flush_interval{kDefaultFlushInterval};  // how often the count is written
+  bool operator==(const ServeConfig&) const = default;
 };
 
 // The flags as given on the command line; unset when absent.
@@ -84,6 +87,8 @@ struct ServeFlags {
   std::optional<std::string> flush_interval;
 };
 
+struct ConfigFile;
+
 // Reads one environment variable; nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
@@ -92,8 +97,16 @@ struct ConfigError {
   std::string message;
 };
 
-// Flag beats environment (HOST, PORT, DEBUG, DATA_DIR) beats default.
-std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env);
+// Flag beats environment (HOST, PORT, DEBUG, DATA_DIR) beats the config
+// file (when given) beats default. Errors name the flag, the variable or the
+// file's line, column and key.
+std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env,
+                                                            const ConfigFile* file = nullptr);
+
+// debug, info, warning, error (any case).
+std::optional<LogLevel> parse_log_level(std::string_view text);
+// json, text (any case).
+std::optional<LogFormat> parse_log_format(std::string_view text);
 
 // 0 to 65535, decimal digits only.
 std::optional<int> parse_port(std::string_view text);

@@ -83,6 +83,8 @@ Json report_to_json(const Report& r, const RequestInfo* request) {
                   {"build_type", r.build.build_type},
                   {"cpp_standard", r.build.cpp_standard}};
 
+  if (r.config) doc["config"] = *r.config;
+
   Json eps = Json::array();
   for (const auto& e : r.endpoints) {
     eps.push_back({{"path", std::string(e.path)},

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/endpoints.hpp"
 
 namespace devops::core {
@@ -104,6 +106,8 @@ struct Report {
   BuildSection build;
   std::vector<Endpoint> endpoints;
   std::vector<Note> notes;
+  // With a config file: what loaded_config_to_json() gives (core/config_file.hpp).
+  std::optional<nlohmann::ordered_json> config;
 };
 
 // "docker", "podman", "kubernetes", "other"; "none" outside a container.

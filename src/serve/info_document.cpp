@@ -24,6 +24,7 @@ std::string marker(std::size_t slot) {
 
 struct InfoDocument::Template {
   Clock::time_point collected;
+  std::uint64_t epoch{};  // of invalidate(), when collected
   // parts[0] gap parts[1] gap ... parts[n]; slots[i] fills the gap after parts[i].
   std::vector<std::string> parts;
   std::vector<Slot> slots;
@@ -41,6 +42,7 @@ InfoDocument::InfoDocument(Collect collect, std::chrono::milliseconds max_age, C
 std::shared_ptr<const InfoDocument::Template> InfoDocument::build(Clock::time_point now) const {
   auto t = std::make_shared<Template>();
   t->collected = now;
+  t->epoch = epoch_.load(std::memory_order_acquire);
   auto report = std::make_shared<core::Report>(collect_());
   const core::RequestInfo gaps{marker(kClientIp), marker(kUserAgent), marker(kMethod), marker(kPath)};
   auto doc = core::report_to_json(*report, &gaps);
@@ -96,7 +98,9 @@ std::shared_ptr<const InfoDocument::Template> InfoDocument::current(Clock::time_
     std::lock_guard lock(publish_mu_);
     cached = {id_, generation_.load(std::memory_order_relaxed), template_};
   }
-  const bool stale = !cached.tpl || now - cached.tpl->collected >= max_age_ || now < cached.tpl->collected;
+  const auto epoch = epoch_.load(std::memory_order_acquire);
+  const bool stale = !cached.tpl || now - cached.tpl->collected >= max_age_ || now < cached.tpl->collected ||
+                     cached.tpl->epoch != epoch;
   if (!stale) return cached.tpl;
 
   // The first request waits for the collection; later ones let one thread
@@ -109,7 +113,7 @@ std::shared_ptr<const InfoDocument::Template> InfoDocument::current(Clock::time_
   }
   {
     std::lock_guard lock(publish_mu_);
-    if (template_ && template_ != cached.tpl && now - template_->collected < max_age_) {
+    if (template_ && template_ != cached.tpl && now - template_->collected < max_age_ && template_->epoch == epoch) {
       cached = {id_, generation_.load(std::memory_order_relaxed), template_};
       return cached.tpl;
     }

@@ -32,6 +32,10 @@ class InfoDocument {
   // Collects now, if nothing was collected yet (to warm up off the request path).
   void prime(Clock::time_point now);
 
+  // What collect() gives has changed (a reloaded config file): the next
+  // request collects anew rather than waiting for `max_age`.
+  void invalidate() { epoch_.fetch_add(1, std::memory_order_release); }
+
  private:
   struct Template;
   std::shared_ptr<const Template> current(Clock::time_point now);
@@ -45,6 +49,7 @@ class InfoDocument {
   std::mutex refresh_mu_;  // one collector at a time; others keep the old template
   std::shared_ptr<const Template> template_;
   std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::uint64_t> epoch_{0};  // invalidate() count
 };
 
 }  // namespace devops::serve

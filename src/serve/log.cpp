@@ -87,7 +87,7 @@ void Logger::log(core::LogLevel level, std::string_view msg, std::initializer_li
 
 void Logger::log(core::LogLevel level, std::string_view msg, std::span<const LogField> fields) const {
   if (!enabled(level)) return;
-  const std::string line = format_log_line(format_, std::chrono::system_clock::now(), level, msg, fields);
+  const std::string line = format_log_line(format(), std::chrono::system_clock::now(), level, msg, fields);
   if (writer_ != nullptr) {
     writer_->push(line);
     return;

@@ -4,6 +4,7 @@
 // key=value text for a terminal. Lines are written whole (one write(2) each,
 // or whole lines at a time through a LogWriter), so they never interleave.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
@@ -59,13 +60,20 @@ class Logger {
   // Lines go to `writer` when one is given, else straight to `fd`.
   Logger(core::LogFormat format, core::LogLevel min_level, int fd, LogWriter* writer = nullptr);
 
-  bool enabled(core::LogLevel level) const { return level >= min_level_; }
+  bool enabled(core::LogLevel level) const { return level >= min_level_.load(std::memory_order_relaxed); }
   void log(core::LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {}) const;
   void log(core::LogLevel level, std::string_view msg, std::span<const LogField> fields) const;
 
+  // A reloaded config file's level and format, from any thread; lines being
+  // written keep the ones they started with.
+  void set_level(core::LogLevel level) { min_level_.store(level, std::memory_order_relaxed); }
+  void set_format(core::LogFormat format) { format_.store(format, std::memory_order_relaxed); }
+  core::LogLevel level() const { return min_level_.load(std::memory_order_relaxed); }
+  core::LogFormat format() const { return format_.load(std::memory_order_relaxed); }
+
  private:
-  core::LogFormat format_;
-  core::LogLevel min_level_;
+  std::atomic<core::LogFormat> format_;
+  std::atomic<core::LogLevel> min_level_;
   int fd_;
   LogWriter* writer_;
 };

@@ -173,6 +173,27 @@ void render_process(std::string& out, const ProcessStats& p) {
   gauge("process_max_fds", "gauge", "Maximum number of open file descriptors.", p.max_fds);
 }
 
+void render_config_reloads(std::string& out, const Metrics::ConfigReloads& c) {
+  if (!c.enabled.load(kRelaxed)) return;
+  header(out, "devops_info_config_last_reload_successful", "gauge",
+         "Whether the last reload of the config file succeeded (1) or failed (0).");
+  fmt::format_to(std::back_inserter(out), "devops_info_config_last_reload_successful {}\n",
+                 c.last_successful.load(kRelaxed) ? 1 : 0);
+  header(out, "devops_info_config_last_reload_success_timestamp_seconds", "gauge",
+         "When the config file was last loaded successfully, in Unix time.");
+  fmt::format_to(std::back_inserter(out), "devops_info_config_last_reload_success_timestamp_seconds {}\n",
+                 number(static_cast<double>(c.last_success_ms.load(kRelaxed)) / 1000.0));
+  header(out, "devops_info_config_reloads_total", "counter", "Reloads of the config file after the start, by result.");
+  fmt::format_to(std::back_inserter(out),
+                 "devops_info_config_reloads_total{{result=\"success\"}} {}\n"
+                 "devops_info_config_reloads_total{{result=\"failure\"}} {}\n",
+                 c.success.load(kRelaxed), c.failure.load(kRelaxed));
+  header(out, "devops_info_config_restart_required_total", "counter",
+         "Changes to restart-only settings (host, port, ...) seen in the config file and not applied.");
+  fmt::format_to(std::back_inserter(out), "devops_info_config_restart_required_total {}\n",
+                 c.restart_required.load(kRelaxed));
+}
+
 void render_build_info(std::string& out, const core::BuildInfo& b) {
   header(out, "devops_info_build_info", "gauge", "Build of this devops-info binary; the value is always 1.");
   fmt::format_to(std::back_inserter(out),

@@ -50,6 +50,18 @@ class Metrics {
   std::atomic<std::uint64_t> connections_rejected{0};  // closed at once: --max-connections reached
   std::atomic<std::uint64_t> log_lines_dropped{0};     // stdout could not keep up
 
+  // The config file's reloads, as Prometheus reports its own; rendered only
+  // when serve runs with a config file.
+  struct ConfigReloads {
+    std::atomic<bool> enabled{false};
+    std::atomic<std::uint64_t> success{0};
+    std::atomic<std::uint64_t> failure{0};
+    std::atomic<bool> last_successful{true};
+    std::atomic<std::int64_t> last_success_ms{0};    // Unix time
+    std::atomic<std::uint64_t> restart_required{0};  // restart-only keys changed, not applied
+  };
+  ConfigReloads config;
+
   // http_requests_total, http_request_duration_seconds, http_requests_in_progress,
   // devops_info_connections_open, devops_info_connections_rejected_total,
   // devops_info_log_lines_dropped_total.
@@ -81,6 +93,9 @@ struct ProcessStats {
 ProcessStats read_process_stats(std::chrono::system_clock::time_point started);
 
 void render_process(std::string& out, const ProcessStats& p);
+// devops_info_config_last_reload_successful, ..._success_timestamp_seconds,
+// devops_info_config_reloads_total{result}, devops_info_config_restart_required_total.
+void render_config_reloads(std::string& out, const Metrics::ConfigReloads& c);
 // devops_info_build_info{version,commit,compiler,build_type} 1
 void render_build_info(std::string& out, const core::BuildInfo& b);
 

@@ -2,9 +2,11 @@
 
 // `devops-info serve`: the HTTP service on the core documents.
 
+#include <optional>
 #include <string>
 
 #include "core/config.hpp"
+#include "serve/live_config.hpp"
 
 namespace devops::serve {
 
@@ -13,9 +15,10 @@ struct RunResult {
   std::string error;  // why it failed, for stderr; empty on success
 };
 
-// Listens, serves until SIGTERM or SIGINT, drains, returns. Exit code 0 after
-// a clean drain; 1 when the port cannot be bound, the listener fails, or the
-// drain was cut short by --shutdown-timeout or a second signal.
-RunResult run(const core::ServeConfig& config);
+// Listens, serves until SIGTERM or SIGINT (or SIGHUP without a config file),
+// drains, returns. Exit code 0 after a clean drain; 1 when the port cannot be
+// bound, the listener fails, or the drain was cut short by --shutdown-timeout
+// or a second signal. With `config_file`, its changes and SIGHUP reload it.
+RunResult run(const core::ServeConfig& config, std::optional<ConfigSource> config_file = std::nullopt);
 
 }  // namespace devops::serve

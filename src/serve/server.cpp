@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <memory>
 #include <optional>
 
 #include "core/build_info.hpp"
@@ -18,6 +20,7 @@
 #include "core/exit_codes.hpp"
 #include "core/host.hpp"
 #include "core/timefmt.hpp"
+#include "serve/config_watch.hpp"
 #include "serve/control.hpp"
 #include "serve/engine.hpp"
 #include "serve/info_document.hpp"
@@ -90,7 +93,7 @@ std::size_t raise_file_limit(std::size_t wanted) {
 
 }  // namespace
 
-RunResult run(const core::ServeConfig& cfg) {
+RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_file) {
   // With stdin, stdout or stderr closed, the listening socket or a client's
   // would take its number, and the log would go to a client: fill the gaps.
   for (int fd = 0; fd <= 2; ++fd) {
@@ -100,11 +103,23 @@ RunResult run(const core::ServeConfig& cfg) {
   // Zero-initialised in .bss: the counters no request touched take no memory.
   static constinit Metrics metrics;
   LogWriter writer(STDOUT_FILENO, kLogQueueBytes, metrics.log_lines_dropped);
-  const Logger logger(cfg.log_format, cfg.log_level, STDOUT_FILENO, &writer);
-  InfoDocument info([] { return core::collect_report(core::real_host()); }, kReportMaxAge, started);
+  Logger logger(cfg.log_format, cfg.log_level, STDOUT_FILENO, &writer);
+  std::unique_ptr<LiveConfig> live;
+  if (config_file) {
+    live = std::make_unique<LiveConfig>(std::move(*config_file), cfg, logger, metrics.config);
+    live->log_start();
+  }
+  InfoDocument info(
+      [&live] {
+        auto report = core::collect_report(core::real_host());
+        if (live) report.config = live->report();
+        return report;
+      },
+      kReportMaxAge, started);
   Service service(
       info, metrics, logger, started, cfg.switches,
       cfg.data_dir.empty() ? nullptr : std::make_unique<VisitCounter>(cfg.data_dir, logger, cfg.flush_interval));
+  if (live) live->attach(service, info);
   SignalWatch signals;  // before bind: a SIGTERM from now on is not lost
 
   EngineConfig ec;
@@ -150,49 +165,70 @@ RunResult run(const core::ServeConfig& cfg) {
               {"shutdown_timeout", core::format_duration(cfg.shutdown_timeout)}});
 
   engine.start([&signals] { signals.wake(); });
+  std::unique_ptr<ConfigWatch> watch;
+  if (live) {
+    watch = std::make_unique<ConfigWatch>(
+        live->path(), live->start_text(), [&live](const std::string& text) { return live->apply(text); }, logger,
+        metrics.config);
+  }
+  // The next signal or wake-up; with a config file, SIGHUP reloads it and
+  // waiting goes on (without one, SIGHUP ends the server, as it always did).
+  auto next_event = [&](std::optional<SteadyClock::time_point> until) {
+    while (true) {
+      std::optional<std::chrono::milliseconds> left;
+      if (until)
+        left = std::max(std::chrono::milliseconds(0),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(*until - SteadyClock::now()));
+      const auto w = signals.wait(left);
+      if (w.event != SignalWatch::Event::Signal || w.signal != SIGHUP || !watch) return w;
+      logger.log(core::LogLevel::Info, "reloading the config file", {{"signal", "SIGHUP"}, {"file", live->path()}});
+      watch->reload_now();
+    }
+  };
 
-  const auto first = signals.wait();
+  const auto first = next_event(std::nullopt);
   if (first.event != SignalWatch::Event::Signal) {  // the loops ended by themselves
     const std::string text = "the event loops stopped unexpectedly";
     logger.log(core::LogLevel::Error, "listener failed", {{"error_type", "engine"}, {"error", text}});
     exit_now(writer);
   }
   service.begin_shutdown();  // /ready 503 from now on
+  const auto shutdown_delay = live ? live->shutdown_delay() : cfg.shutdown_delay;
+  const auto shutdown_timeout = live ? live->shutdown_timeout() : cfg.shutdown_timeout;
   logger.log(core::LogLevel::Info, "shutting down",
              {{"signal", signal_name(first.signal)},
               {"in_flight", metrics.in_progress()},
-              {"delay", core::format_duration(cfg.shutdown_delay)},
-              {"timeout", core::format_duration(cfg.shutdown_timeout)}});
+              {"delay", core::format_duration(shutdown_delay)},
+              {"timeout", core::format_duration(shutdown_timeout)}});
   auto cut = [&](const char* why) {
     logger.log(core::LogLevel::Warning, "exiting before requests in flight completed",
                {{"reason", why}, {"in_flight", engine.open_connections()}});
     service.stop();  // the visit count so far to disk
     exit_now(writer);
   };
-  if (cfg.shutdown_delay.count() > 0) {
+  if (shutdown_delay.count() > 0) {
     // Still serving while load balancers take this instance out of rotation.
-    const auto until = SteadyClock::now() + cfg.shutdown_delay;
-    for (auto left = cfg.shutdown_delay; left.count() > 0;
-         left = std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now())) {
-      const auto w = signals.wait(left);
+    const auto until = SteadyClock::now() + shutdown_delay;
+    while (true) {
+      const auto w = next_event(until);
       if (w.event == SignalWatch::Event::Signal) cut("second signal");
       if (w.event == SignalWatch::Event::TimedOut) break;
     }
   }
 
   service.begin_drain();
-  const auto deadline = SteadyClock::now() + cfg.shutdown_timeout;
+  const auto deadline = SteadyClock::now() + shutdown_timeout;
   // Returns once every loop has stopped accepting and closed its idle
   // connections: what is left is in flight.
   if (engine.drain() > 0) {
     while (!engine.stopped()) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-      if (left.count() <= 0) cut("shutdown timeout");
-      const auto w = signals.wait(left);
+      if (SteadyClock::now() >= deadline) cut("shutdown timeout");
+      const auto w = next_event(deadline);
       if (w.event == SignalWatch::Event::Signal) cut("second signal");
     }
   }
   engine.join();
+  watch.reset();   // no reload after the last request
   service.stop();  // the last visit count to disk
   logger.log(core::LogLevel::Info, "stopped",
              {{"uptime_seconds", core::elapsed_seconds(started, std::chrono::system_clock::now())}});

@@ -70,20 +70,16 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
   metrics_route_ = endpoint_index("/metrics");
 
   for (const auto& f : switches.faults) {
-    const auto i = endpoint_index(f.route);
-    if (i == routes_.size()) throw std::logic_error("fault for an unknown route " + f.route);
-    faults_[i] = {f.delay_min, f.delay_max, f.error_fraction};
-    any_fault_ = true;
-    // Loud on purpose: nobody should run this by accident.
-    logger_.log(core::LogLevel::Warning, "fault injection on",
-                {{"route", f.route},
-                 {"delay_min", core::format_duration(f.delay_min)},
-                 {"delay_max", core::format_duration(f.delay_max)},
-                 {"error_fraction", f.error_fraction}});
+    if (endpoint_index(f.route) == routes_.size()) throw std::logic_error("fault for an unknown route " + f.route);
   }
-  if (switches.unready) logger_.log(core::LogLevel::Warning, "starting unready (--unready): /ready answers 503");
+  set_faults(switches.faults);
+  if (switches.unready) {
+    logger_.log(core::LogLevel::Warning,
+                "starting unready (--unready, or ready: false in the config file): /ready answers 503");
+  }
   if (switches.unhealthy) {
-    logger_.log(core::LogLevel::Warning, "starting unhealthy (--unhealthy): /health answers 503");
+    logger_.log(core::LogLevel::Warning,
+                "starting unhealthy (--unhealthy, or healthy: false in the config file): /health answers 503");
   }
 }
 
@@ -91,8 +87,43 @@ void Service::stop() {
   if (visits_) visits_->stop();
 }
 
-std::chrono::milliseconds Service::fault_delay(std::size_t i) {
-  const auto& f = faults_[i];
+Service::FaultTable Service::fault_table(const std::vector<core::RouteFault>& faults) const {
+  FaultTable t;
+  for (const auto& f : faults) {
+    const auto i = endpoint_index(f.route);
+    if (i == routes_.size()) continue;  // the config rules admit only routes of the table
+    t.routes[i] = {f.delay_min, f.delay_max, f.error_fraction};
+    t.any = t.any || f.delay_max.count() > 0 || f.error_fraction > 0;
+  }
+  return t;
+}
+
+void Service::log_faults(const FaultTable& before, const FaultTable& after) const {
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const auto& f = after.routes[i];
+    if (f == before.routes[i]) continue;
+    if (f.delay_max.count() == 0 && f.error_fraction == 0) {
+      logger_.log(core::LogLevel::Info, "fault injection off", {{"route", labels_[i]}});
+      continue;
+    }
+    // Loud on purpose: nobody should run this by accident.
+    logger_.log(core::LogLevel::Warning, "fault injection on",
+                {{"route", labels_[i]},
+                 {"delay_min", core::format_duration(f.delay_min)},
+                 {"delay_max", core::format_duration(f.delay_max)},
+                 {"error_fraction", f.error_fraction}});
+  }
+}
+
+void Service::set_faults(const std::vector<core::RouteFault>& faults) {
+  std::lock_guard lock(faults_mu_);
+  auto next = fault_table(faults);
+  log_faults(*faults_.load(), next);
+  if (next.any) ever_faulted_.store(true, std::memory_order_relaxed);
+  faults_.publish(next);
+}
+
+std::chrono::milliseconds Service::fault_delay(const Fault& f, std::size_t i) {
   if (f.delay_max.count() == 0) return std::chrono::milliseconds(0);
   auto d = f.delay_min;
   if (f.delay_max > f.delay_min) {
@@ -103,28 +134,31 @@ std::chrono::milliseconds Service::fault_delay(std::size_t i) {
   return d;
 }
 
-bool Service::fault_error(std::size_t i) {
-  const double p = faults_[i].error_fraction;
+bool Service::fault_error(const Fault& f, std::size_t i) {
+  const double p = f.error_fraction;
   if (p <= 0 || (p < 1 && uniform01() >= p)) return false;
   errors_injected_[i].fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
 void Service::render_faults(std::string& out) const {
-  if (!any_fault_) return;
+  if (!ever_faulted_.load(std::memory_order_relaxed)) return;
+  const auto& table = faults_.current();
   out += "# HELP devops_info_faults_injected_total Faults injected by --fault-delay and --fault-error.\n";
   out += "# TYPE devops_info_faults_injected_total counter\n";
   for (std::size_t i = 0; i < routes_.size(); ++i) {
-    const auto& f = faults_[i];
-    if (f.delay_max.count() > 0) {
+    const auto& f = table.routes[i];
+    const auto delays = delays_injected_[i].load(std::memory_order_relaxed);
+    const auto errors = errors_injected_[i].load(std::memory_order_relaxed);
+    if (f.delay_max.count() > 0 || delays > 0) {
       fmt::format_to(std::back_inserter(out),
                      "devops_info_faults_injected_total{{endpoint=\"{}\",kind=\"delay\"}} {}\n",
-                     escape_label(labels_[i]), delays_injected_[i].load(std::memory_order_relaxed));
+                     escape_label(labels_[i]), delays);
     }
-    if (f.error_fraction > 0) {
+    if (f.error_fraction > 0 || errors > 0) {
       fmt::format_to(std::back_inserter(out),
                      "devops_info_faults_injected_total{{endpoint=\"{}\",kind=\"error\"}} {}\n",
-                     escape_label(labels_[i]), errors_injected_[i].load(std::memory_order_relaxed));
+                     escape_label(labels_[i]), errors);
     }
   }
 }
@@ -185,10 +219,10 @@ HttpResponse Service::dispatch(const HttpRequest& req, std::chrono::milliseconds
   const auto i = endpoint_index(req.path);
   if (i == routes_.size()) return error(404, req.path);
   if (req.method != "GET" && req.method != "HEAD") return error(405, req.path);
-  if (any_fault_) {
-    delay = fault_delay(i);
+  if (const auto& table = faults_.current(); table.any) {
+    delay = fault_delay(table.routes[i], i);
     // Through the same path as a handler that fails for real: 500 and an ERROR line.
-    if (fault_error(i)) throw std::runtime_error("injected fault (--fault-error)");
+    if (fault_error(table.routes[i], i)) throw std::runtime_error("injected fault (--fault-error)");
   }
   return (this->*routes_[i].handler)(req);
 }
@@ -245,6 +279,7 @@ HttpResponse Service::metrics(const HttpRequest&) {
   metrics_.render(out, labels_);
   render_process(out, read_process_stats(started_));
   render_build_info(out, core::build_info());
+  render_config_reloads(out, metrics_.config);
   render_faults(out);
   return {200, kMetricsContentType, std::move(out), {}};
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
+#include "serve/published.hpp"
 #include "serve/visits.hpp"
 
 namespace devops::serve {
@@ -71,6 +73,10 @@ class Service {
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
 
+  // Replaces the injected faults (a reloaded config file); requests already
+  // dispatched keep theirs. Logs each route whose fault changed.
+  void set_faults(const std::vector<core::RouteFault>& faults);
+
   // Writes what is still only in memory (the visit count) and stops the
   // threads that do so; for the end of a graceful shutdown. Idempotent.
   void stop();
@@ -92,15 +98,22 @@ class Service {
   HttpResponse visits(const HttpRequest& req);
   HttpResponse dispatch(const HttpRequest& req, std::chrono::milliseconds& delay);
   // The delay to inject into a request to route `i`, and whether to fail it.
-  std::chrono::milliseconds fault_delay(std::size_t i);
-  bool fault_error(std::size_t i);
-  void render_faults(std::string& out) const;
-
   struct Fault {
     std::chrono::milliseconds delay_min{0};
     std::chrono::milliseconds delay_max{0};
     double error_fraction{0};
+    bool operator==(const Fault&) const = default;
   };
+  struct FaultTable {
+    bool any{false};
+    std::array<Fault, Metrics::kMaxLabels> routes{};
+  };
+  FaultTable fault_table(const std::vector<core::RouteFault>& faults) const;
+  void log_faults(const FaultTable& before, const FaultTable& after) const;
+  std::chrono::milliseconds fault_delay(const Fault& f, std::size_t i);
+  bool fault_error(const Fault& f, std::size_t i);
+  void render_faults(std::string& out) const;
+
   using Counters = std::array<std::atomic<std::uint64_t>, Metrics::kMaxLabels>;
 
   InfoDocument& info_;
@@ -116,8 +129,9 @@ class Service {
   std::atomic<bool> draining_{false};
   std::atomic<bool> ready_{true};
   std::atomic<bool> healthy_{true};
-  bool any_fault_{false};
-  std::array<Fault, Metrics::kMaxLabels> faults_{};
+  Published<FaultTable> faults_{FaultTable{}};
+  std::mutex faults_mu_;                   // one set_faults() at a time
+  std::atomic<bool> ever_faulted_{false};  // the fault counters are rendered from then on
   Counters delays_injected_{};
   Counters errors_injected_{};
 };

@@ -21,7 +21,7 @@ TIMEOUT = float(os.environ.get("DEVOPS_INFO_TEST_TIMEOUT", "20"))
 
 
 # What the binary reads from the environment, which a test sets itself or not at all.
-SERVICE_VARIABLES = ("HOST", "PORT", "DEBUG", "NO_COLOR")
+SERVICE_VARIABLES = ("HOST", "PORT", "DEBUG", "NO_COLOR", "DATA_DIR", "CONFIG_FILE")
 
 
 def clean_env(extra=None):
@@ -92,13 +92,14 @@ class Server:
     Its stdout is read line by line in a thread; `lines` holds them decoded.
     """
 
-    def __init__(self, *args, env=None, port="0", host="127.0.0.1"):
+    def __init__(self, *args, env=None, port="0", host="127.0.0.1", quiet=False):
         cmd = [BIN, "serve"]
         if host is not None:
             cmd += ["--host", host]
         if port is not None:
             cmd += ["--port", str(port)]
         self.cmd = cmd + list(args)
+        self.quiet = quiet  # `with` starts it with start(quiet=...)
         self.env = clean_env(env)
         self.proc = None
         self.port = None
@@ -203,7 +204,7 @@ class Server:
                     f.close()
 
     def __enter__(self):
-        return self.start()
+        return self.start(quiet=self.quiet)
 
     def __exit__(self, *exc):
         self.kill()
