@@ -53,7 +53,7 @@ _devops_info() {
 
   local values=''
   case $cmd:$prev in
-    info:-f | info:--format) values='json table markdown env' ;;
+    info:-f | info:--format) values='json table markdown html env' ;;
     health:-f | health:--format) values='json table' ;;
     info:--color) values='auto always never' ;;
     info:--field)

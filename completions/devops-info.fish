@@ -41,7 +41,7 @@ complete -c devops-info -n $top -a health -d 'Probe a server, or print the local
 complete -c devops-info -n $top -a serve -d 'Run the HTTP service'
 
 complete -c devops-info -n $info -s h -l help -d 'Print the options of info'
-complete -c devops-info -n $info -s f -l format -x -a 'json table markdown env' -d 'Output format'
+complete -c devops-info -n $info -s f -l format -x -a 'json table markdown html env' -d 'Output format'
 complete -c devops-info -n $info -s c -l compact -d 'JSON on one line'
 complete -c devops-info -n $info -l field -x -a '(__devops_info_fields)' -d 'Print one value alone'
 complete -c devops-info -n $info -l color -x -a 'auto always never' -d 'Colour in table output'

@@ -16,7 +16,7 @@ namespace devops::cli {
 
 namespace {
 
-enum class Format { Json, Table, Markdown, Env };
+enum class Format { Json, Table, Markdown, Html, Env };
 
 struct InfoOptions {
   Format format = Format::Json;
@@ -60,6 +60,7 @@ int run_info(const InfoOptions& o, const CLI::App& sub) {
         break;
       case Format::Table: out = core::render_table(report, resolve_color(o.color)); break;
       case Format::Markdown: out = core::render_markdown(report); break;
+      case Format::Html: out = core::render_html(report, {}).html; break;
       case Format::Env: out = core::render_env(core::report_to_json(report)); break;
     }
   }
@@ -70,16 +71,20 @@ int run_info(const InfoOptions& o, const CLI::App& sub) {
 
 Runner setup_info(CLI::App& sub) {
   auto o = std::make_shared<InfoOptions>();
-  const std::map<std::string, Format> formats{
-      {"json", Format::Json}, {"table", Format::Table}, {"markdown", Format::Markdown}, {"env", Format::Env}};
+  const std::map<std::string, Format> formats{{"json", Format::Json},
+                                              {"table", Format::Table},
+                                              {"markdown", Format::Markdown},
+                                              {"html", Format::Html},
+                                              {"env", Format::Env}};
   const std::map<std::string, ColorMode> colors{
       {"auto", ColorMode::Auto}, {"always", ColorMode::Always}, {"never", ColorMode::Never}};
   auto* format = sub.add_option("-f,--format", o->format,
                                 "Output format: json (default), table (aligned, human units), markdown "
-                                "(the table's sections as Markdown tables, for CI pages) or env "
+                                "(the table's sections as Markdown tables, for CI pages), html (the page serve "
+                                "shows a browser, static, for a CI artefact) or env "
                                 "(DEVOPS_INFO_...='value' lines for eval and env files)")
                      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
-                     ->option_text("json|table|markdown|env");
+                     ->option_text("json|table|markdown|html|env");
   sub.add_flag("-c,--compact", o->compact, "With --format json: one line instead of indented");
   sub.add_option("--field", o->field,
                  "Print one value alone, raw, e.g. system.hostname or container.memory_limit_bytes "

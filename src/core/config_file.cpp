@@ -143,7 +143,10 @@ std::variant<ConfigFile, ConfigError> parse_config_file(std::string_view text, s
   };
 
   ConfigFile out;
-  for (const auto& [key, value] : doc.items()) {
+  for (const auto& entry : doc.items()) {
+    // Not a structured binding: clang 14 (clang-tidy in CI) cannot capture one in a lambda.
+    const std::string key = entry.key();
+    const auto& value = entry.value();
     const bool setting = std::any_of(kSettings.begin(), kSettings.end(), [&](const auto& s) { return s.name == key; });
     if (setting) {
       if (value.is_null()) continue;  // null: as if the key were not there

@@ -41,6 +41,26 @@ std::string render_markdown(const Report& report);
 // `text` as it reads in a Markdown table cell (see render_markdown).
 std::string markdown_cell(std::string_view text);
 
+// The page for a browser (GET / from one, `info --format html`): the table's
+// sections, the request, the visit count and the config file's values, in the
+// config's ui colour, title and message. Self-contained (inline CSS, at most
+// one inline script), every value escaped, with the Content-Security-Policy
+// that admits exactly its own style and script by their hashes.
+struct HtmlOptions {
+  const RequestInfo* request = nullptr;  // GET /: the request it answers
+  std::optional<std::string> visits;     // the visit count, when counting
+  bool live = false;                     // a script refreshes health, uptime and visits every 5 s
+};
+struct HtmlPage {
+  std::string html;
+  std::string csp;  // for the Content-Security-Policy header (the page carries it in a meta tag too)
+};
+HtmlPage render_html(const Report& report, const HtmlOptions& options);
+
+// Text for HTML content and quoted attributes: & < > " ' escaped, control
+// characters other than tab and newline replaced by U+FFFD.
+std::string html_escape(std::string_view text);
+
 // One `PREFIX_PATH_TO_KEY='value'` line per scalar, safe for `eval` and for
 // line-oriented env files: single-quoted, control characters become spaces.
 std::string render_env(const Json& doc, std::string_view prefix = "DEVOPS_INFO");

@@ -160,7 +160,11 @@ class Engine::Loop final : public HttpApplication {
     return date_.data();
   }
 
-  HttpRequest to_http(const ParsedRequest& r) const { return {r.method, r.path, current_->client_ip, r.user_agent}; }
+  HttpRequest to_http(const ParsedRequest& r) const {
+    const auto q = r.target.find('?');
+    const auto query = q == std::string_view::npos ? std::string_view() : r.target.substr(q + 1);
+    return {r.method, r.path, current_->client_ip, r.user_agent, query, r.accept};
+  }
 
   void watch_listener(bool on);
   // Handles what one epoll_wait returned, then the timers.

@@ -51,6 +51,7 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
   std::string target;
   std::string path;
   std::string user_agent;
+  std::string accept;  // every Accept field, joined with ", "
   int version{11};
   int hosts{0};
   bool expect_continue{false};
@@ -64,7 +65,7 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
   }
 
   ParsedRequest request(SteadyClock::time_point start) const {
-    return {method, target, path, user_agent, version, start, false};
+    return {method, target, path, user_agent, accept, version, start, false};
   }
 
  private:
@@ -86,6 +87,10 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
       case http::field::host: ++hosts; break;
       case http::field::user_agent:
         if (user_agent.empty()) user_agent.assign(v.data(), v.size());
+        break;
+      case http::field::accept:
+        if (!accept.empty()) accept.append(", ");
+        accept.append(v.data(), v.size());
         break;
       case http::field::expect: expect_continue = expect_continue || boost::beast::iequals(v, "100-continue"); break;
       case http::field::transfer_encoding: transfer_encoding = true; break;
@@ -347,6 +352,7 @@ void append_response(std::string& out, const HttpResponse& resp, std::string_vie
   out.append("\r\nDate: ");
   out.append(date);
   out.append("\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n");
+  out.append(resp.headers);
   if (!resp.allow.empty()) {
     out.append("Allow: ");
     out.append(resp.allow);

@@ -38,6 +38,7 @@ struct ParsedRequest {
   std::string_view target;      // as sent
   std::string_view path;        // percent-decoded, without the query
   std::string_view user_agent;  // empty when absent
+  std::string_view accept;      // every Accept field, joined; empty when absent
   int version{11};              // 10 or 11
   SteadyClock::time_point start{};
   bool counted{false};  // set by the application: counted as in progress

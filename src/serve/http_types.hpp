@@ -14,6 +14,8 @@ struct HttpRequest {
   std::string_view path;  // without the query
   std::string_view client_ip;
   std::string_view user_agent;
+  std::string_view query{};   // after '?', as sent; empty when none
+  std::string_view accept{};  // the Accept fields, joined; empty when absent
 };
 
 struct HttpResponse {
@@ -24,6 +26,7 @@ struct HttpResponse {
   // Hold the answer this long before it is sent. The transport waits on a
   // timer, never by blocking a thread.
   std::chrono::milliseconds delay{0};
+  std::string headers{};  // more header lines, each ending in CRLF (Vary, Content-Security-Policy)
 };
 
 // "OK", "Not Found", ...: the reason phrase of a status code.

@@ -24,10 +24,14 @@ class InfoDocument {
   using Collect = std::function<core::Report()>;
   using Clock = std::chrono::system_clock;
 
-  InfoDocument(Collect collect, std::chrono::milliseconds max_age, Clock::time_point started);
+  // `visits`: the page shows a visit count (serve counts visits).
+  InfoDocument(Collect collect, std::chrono::milliseconds max_age, Clock::time_point started, bool visits = false);
 
   // One line of compact JSON, as core::report_to_json(report, &request) gives it.
   std::string render(const core::RequestInfo& request, Clock::time_point now);
+  // The page, as core::render_html(report, {&request, visits, live}) gives it,
+  // from the same collection as the JSON.
+  core::HtmlPage render_html(const core::RequestInfo& request, Clock::time_point now, std::uint64_t visits);
 
   // Collects now, if nothing was collected yet (to warm up off the request path).
   void prime(Clock::time_point now);
@@ -44,6 +48,7 @@ class InfoDocument {
   Collect collect_;
   std::chrono::milliseconds max_age_;
   Clock::time_point started_;
+  bool visits_;
   std::uint64_t id_{};     // tells this document's templates from another's in the per-thread cache
   std::mutex publish_mu_;  // guards template_ (held only to copy a pointer)
   std::mutex refresh_mu_;  // one collector at a time; others keep the old template

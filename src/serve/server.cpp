@@ -115,7 +115,7 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
         if (live) report.config = live->report();
         return report;
       },
-      kReportMaxAge, started);
+      kReportMaxAge, started, !cfg.data_dir.empty());
   Service service(
       info, metrics, logger, started, cfg.switches,
       cfg.data_dir.empty() ? nullptr : std::make_unique<VisitCounter>(cfg.data_dir, logger, cfg.flush_interval));

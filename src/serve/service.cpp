@@ -15,12 +15,14 @@
 #include "core/health.hpp"
 #include "core/render.hpp"
 #include "core/timefmt.hpp"
+#include "serve/negotiation.hpp"
 
 namespace devops::serve {
 
 namespace {
 
 constexpr std::string_view kAllowGet = "GET, HEAD";
+constexpr std::string_view kHtmlContentType = "text/html; charset=utf-8";
 
 HttpResponse json_response(int status, const core::Json& doc) {
   return {status, "application/json", core::render_json(doc, core::JsonStyle::Compact), {}};
@@ -237,10 +239,26 @@ HttpResponse Service::error(int status, std::string_view path) const {
 }
 
 HttpResponse Service::info(const HttpRequest& req) {
+  const auto format = choose_info_format(req.query, req.accept);
+  if (!format) {
+    core::Json doc{{"error", reason_phrase(400)}, {"status", 400}, {"path", req.path}};
+    doc["detail"] = "?format= takes json or html";
+    return json_response(400, doc);
+  }
   const core::RequestInfo request{std::string(req.client_ip), std::string(req.user_agent), std::string(req.method),
                                   std::string(req.path)};
-  auto r = HttpResponse{200, "application/json", info_.render(request, Clock::now()), {}};
   // Counted once the answer exists; HEAD counts too, as Flask runs the same view for it.
+  if (*format == InfoFormat::Html) {
+    const auto count = visits_ ? visits_->add() : 0;
+    auto page = info_.render_html(request, Clock::now(), count);
+    HttpResponse r{200, kHtmlContentType, std::move(page.html), {}};
+    r.headers = fmt::format(
+        "Vary: Accept\r\nContent-Security-Policy: {}; frame-ancestors 'none'\r\nReferrer-Policy: no-referrer\r\n",
+        page.csp);
+    return r;
+  }
+  HttpResponse r{200, "application/json", info_.render(request, Clock::now()), {}};
+  r.headers = "Vary: Accept\r\n";  // a cache must not hand this to a browser, nor the page to curl
   if (visits_) visits_->add();
   return r;
 }

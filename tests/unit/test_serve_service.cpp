@@ -304,3 +304,23 @@ TEST_CASE("/visits: 404 without a data directory") {
   CHECK(r.status == 404);
   CHECK(nlohmann::json::parse(r.body)["detail"].get<std::string>().find("--data-dir") != std::string::npos);
 }
+
+TEST_CASE("InfoDocument's page is the core's page with the per-request values filled") {
+  const auto started = test::fixed_now() - 3725s;
+  auto collect = [] { return core::collect_report(test::fixture("kubepods-v1"), test::fixed_now(), 7); };
+  const core::RequestInfo req{"10.1.2.3", "<b>ua</b>", "GET", "/"};
+  for (const bool visits : {false, true}) {
+    CAPTURE(visits);
+    serve::InfoDocument info(collect, 1s, started, visits);
+    const auto now = test::fixed_now() + 500ms;
+    const auto page = info.render_html(req, now, 17);
+    auto r = collect();
+    r.runtime.uptime_seconds = core::elapsed_seconds(started, now);
+    r.runtime.uptime_human = core::humanize_uptime(r.runtime.uptime_seconds);
+    r.runtime.current_time = core::iso8601_utc(now);
+    const auto expected = core::render_html(r, {&req, visits ? std::optional<std::string>("17") : std::nullopt, true});
+    CHECK(page.html == expected.html);
+    CHECK(page.csp == expected.csp);
+    CHECK(page.html.find("&lt;b&gt;ua&lt;/b&gt;") != std::string::npos);
+  }
+}
