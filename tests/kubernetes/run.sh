@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The Kubernetes and Prometheus tests, offline: every kustomization rendered
+# The Kubernetes and Prometheus tests, offline: the Helm chart linted and
+# rendered in every mode (test_chart.py), every kustomization rendered
 # by `kubectl kustomize` and validated strictly against the pinned schemas
 # (npm ci here installs them from package-lock.json), the manifests against
 # the binary and the image, the binary run with the manifest's args through a
@@ -29,7 +30,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 tools=$("$here/tools.sh")
 export KUBECTL=${KUBECTL:-$tools/kubectl}
+export HELM=${HELM:-$tools/helm}
 echo "kubectl: $KUBECTL ($("$KUBECTL" version --client 2>/dev/null | tr '\n' ' '))"
 
 cd "$here"
-DEVOPS_INFO_BIN="$bin" /usr/bin/python3 -m unittest -v test_manifests test_prometheus
+DEVOPS_INFO_BIN="$bin" /usr/bin/python3 -m unittest -v test_manifests test_chart test_prometheus

@@ -1,0 +1,214 @@
+{{/* The chart's name, or nameOverride. */}}
+{{- define "devops-info.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The objects' name: fullnameOverride, else the release's name with the chart's unless it holds it already. */}}
+{{- define "devops-info.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "devops-info.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "devops-info.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "devops-info.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "devops-info.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "devops-info.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "devops-info.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "devops-info.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The headless Service a StatefulSet names in serviceName. */}}
+{{- define "devops-info.headlessName" -}}
+{{- printf "%s-headless" (include "devops-info.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "devops-info.validate" -}}
+{{- if and .Values.persistence.enabled (eq .Values.kind "Deployment") (gt (int .Values.replicaCount) 1) (not .Values.autoscaling.enabled) }}
+{{- fail "persistence with kind Deployment holds one writer (the data directory is locked): set replicaCount to 1, or use kind StatefulSet for a volume per pod" }}
+{{- end }}
+{{- if and .Values.persistence.enabled (eq .Values.kind "Deployment") .Values.autoscaling.enabled }}
+{{- fail "persistence with kind Deployment holds one writer: the autoscaler cannot add pods to it; use kind StatefulSet" }}
+{{- end }}
+{{- if and .Values.waitFor.enabled (not .Values.waitFor.url) }}
+{{- fail "waitFor.enabled needs waitFor.url, the dependency's health URL" }}
+{{- end }}
+{{- end }}
+
+{{/* The pod template, the same for both kinds. */}}
+{{- define "devops-info.podTemplate" -}}
+metadata:
+  labels:
+    {{- include "devops-info.selectorLabels" . | nindent 4 }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    {{- if .Values.prometheusAnnotations }}
+    prometheus.io/scrape: "true"
+    prometheus.io/port: {{ .Values.port | quote }}
+    prometheus.io/path: /metrics
+    {{- end }}
+    {{- if .Values.configRolloutOnChange }}
+    checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+    {{- end }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "devops-info.serviceAccountName" . }}
+  automountServiceAccountToken: false
+  enableServiceLinks: false
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  {{- if .Values.topologySpread }}
+  topologySpreadConstraints:
+    - maxSkew: 1
+      topologyKey: kubernetes.io/hostname
+      whenUnsatisfiable: ScheduleAnyway
+      labelSelector:
+        matchLabels:
+          {{- include "devops-info.selectorLabels" . | nindent 10 }}
+  {{- end }}
+  {{- if .Values.waitFor.enabled }}
+  initContainers:
+    - name: wait-for
+      image: {{ include "devops-info.image" . }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args: ["health", "--url", {{ .Values.waitFor.url | quote }}, "--wait", {{ .Values.waitFor.timeout | quote }}]
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+  {{- end }}
+  containers:
+    - name: devops-info
+      image: {{ include "devops-info.image" . }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args:
+        - serve
+        - --shutdown-delay
+        - {{ .Values.shutdownDelay | quote }}
+        - --shutdown-timeout
+        - {{ .Values.shutdownTimeout | quote }}
+        {{- if .Values.config }}
+        - --config
+        - /etc/devops-info/config.json
+        {{- end }}
+        {{- range .Values.extraArgs }}
+        - {{ . | quote }}
+        {{- end }}
+      env:
+        - name: PORT
+          value: {{ .Values.port | quote }}
+        {{- if .Values.persistence.enabled }}
+        - name: DATA_DIR
+          value: {{ .Values.persistence.mountPath | quote }}
+        {{- end }}
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        - name: POD_NAMESPACE
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.namespace
+        - name: NODE_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: spec.nodeName
+        {{- with .Values.env }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- if or .Values.secret.create .Values.extraEnvFrom }}
+      envFrom:
+        {{- if .Values.secret.create }}
+        - secretRef:
+            name: {{ include "devops-info.fullname" . }}
+        {{- end }}
+        {{- with .Values.extraEnvFrom }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- end }}
+      ports:
+        - name: http
+          containerPort: {{ .Values.port }}
+          protocol: TCP
+      startupProbe:
+        {{- toYaml .Values.startupProbe | nindent 8 }}
+      livenessProbe:
+        {{- toYaml .Values.livenessProbe | nindent 8 }}
+      readinessProbe:
+        {{- toYaml .Values.readinessProbe | nindent 8 }}
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      {{- if or .Values.config .Values.persistence.enabled }}
+      volumeMounts:
+        {{- if .Values.config }}
+        # The whole directory, not a subPath: the kubelet's updates reach the
+        # pod, and serve reloads the file when they do.
+        - name: config
+          mountPath: /etc/devops-info
+          readOnly: true
+        {{- end }}
+        {{- if .Values.persistence.enabled }}
+        - name: data
+          mountPath: {{ .Values.persistence.mountPath }}
+        {{- end }}
+      {{- end }}
+  {{- if or .Values.config (and .Values.persistence.enabled (eq .Values.kind "Deployment")) }}
+  volumes:
+    {{- if .Values.config }}
+    - name: config
+      configMap:
+        name: {{ include "devops-info.fullname" . }}
+    {{- end }}
+    {{- if and .Values.persistence.enabled (eq .Values.kind "Deployment") }}
+    - name: data
+      persistentVolumeClaim:
+        claimName: {{ include "devops-info.fullname" . }}
+    {{- end }}
+  {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}

@@ -1,0 +1,284 @@
+"""deploy/helm/devops-info: lint --strict with each values file, every mode rendered and validated strictly
+against the pinned schemas, the lockdown on every pod, the schema refusing wrong values, the config file as
+the binary reads it, the StatefulSet's and the persistent Deployment's shapes, the helm test and init
+commands run against a real server, and agreement with the kustomize base on every field that matters.
+
+    tests/kubernetes/run.sh             # installs the pinned helm, kubectl and schemas, runs this too
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+import yaml
+
+import manifests as m
+
+CHART = m.ROOT / "deploy" / "helm" / "devops-info"
+HELM = os.environ.get("HELM", str(m.HERE / ".tools" / "bin" / "helm"))
+RELEASE = "devops-info"  # the release name that gives the kustomize base's object names
+sys_path = str(m.ROOT / "tests" / "serve")
+
+# Every mode a user can pick, as --set/-f arguments.
+MODES = {
+    "default": [],
+    "dev": ["-f", str(CHART / "values-dev.yaml")],
+    "prod": ["-f", str(CHART / "values-prod.yaml")],
+    "statefulset": ["--set", "kind=StatefulSet", "--set", "persistence.enabled=true",
+                    "--set", "statefulset.podManagementPolicy=Parallel", "--set", "statefulset.partition=1"],
+    "deployment-persistent": ["--set", "persistence.enabled=true", "--set", "autoscaling.enabled=false",
+                              "--set", "replicaCount=1"],
+    "everything": ["-f", str(CHART / "values-dev.yaml"), "--set", "ingress.enabled=true",
+                   "--set", "ingress.className=nginx", "--set", "secret.create=true",
+                   "--set", "waitFor.enabled=true", "--set", "waitFor.url=http://db-proxy:5000/health",
+                   "--set", "configRolloutOnChange=true", "--set", "service.type=NodePort",
+                   "--set", "service.nodePort=30080", "--set-json", 'extraEnvFrom=[{"configMapRef":{"name":"extra"}}]'],
+}
+
+
+def helm(*args, check=True) -> subprocess.CompletedProcess:
+    r = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=120)
+    if check and r.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed: {r.stderr.strip()}")
+    return r
+
+
+def template(*args, check=True) -> subprocess.CompletedProcess:
+    return helm("template", RELEASE, str(CHART), "--namespace", "demo", *args, check=check)
+
+
+def rendered(mode: str) -> list[dict]:
+    return m.objects(template(*MODES[mode]).stdout)
+
+
+def pod_specs(objs: list[dict]) -> list[tuple[str, dict]]:
+    """Every pod spec: the workload's template and the helm test Pod."""
+    out = []
+    for o in objs:
+        if o["kind"] in ("Deployment", "StatefulSet"):
+            out.append((o["kind"], o["spec"]["template"]["spec"]))
+        elif o["kind"] == "Pod":
+            out.append((o["metadata"]["name"], o["spec"]))
+    return out
+
+
+def workload(objs: list[dict]) -> dict:
+    found = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet")]
+    assert len(found) == 1, [o["kind"] for o in objs]
+    return found[0]
+
+
+class ChartTest(unittest.TestCase):
+    def test_lint_strict_with_each_values_file(self):
+        for values in ("values.yaml", "values-dev.yaml", "values-prod.yaml"):
+            with self.subTest(values=values):
+                r = helm("lint", "--strict", str(CHART), "-f", str(CHART / values))
+                self.assertIn("0 chart(s) failed", r.stdout)
+
+    def test_chart_versions(self):
+        chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+        self.assertEqual(chart["apiVersion"], "v2")
+        cmake = (m.ROOT / "CMakeLists.txt").read_text()
+        version = re.search(r"project\(\s*devops-info\s+VERSION\s+(\S+)", cmake).group(1)
+        self.assertEqual(chart["appVersion"], version)
+        self.assertIn("kubeVersion", chart)
+        prod = yaml.safe_load((CHART / "values-prod.yaml").read_text())
+        self.assertEqual(prod["image"]["tag"], version)
+
+    def test_the_chart_readme_s_values_table_is_current(self):
+        """README.md's Parameters section is generated from values.yaml's @param comments by the pinned
+        @bitnami/readme-generator-for-helm: regenerate it with
+        tests/kubernetes/node_modules/.bin/readme-generator --values values.yaml --readme README.md"""
+        tool = m.HERE / "node_modules" / ".bin" / "readme-generator"
+        with tempfile.TemporaryDirectory() as tmp:
+            readme = Path(tmp, "README.md")
+            readme.write_text((CHART / "README.md").read_text())
+            r = subprocess.run([str(tool), "--values", str(CHART / "values.yaml"), "--readme", str(readme)],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(readme.read_text(), (CHART / "README.md").read_text(),
+                             "deploy/helm/devops-info/README.md is not current: " + self.test_the_chart_readme_s_values_table_is_current.__doc__)
+
+    def test_every_mode_validates_strictly(self):
+        from test_manifests import validate
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                r = validate(template(*MODES[mode]).stdout)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_the_lockdown_on_every_pod_of_every_mode(self):
+        for mode in MODES:
+            for where, spec in pod_specs(rendered(mode)):
+                with self.subTest(mode=mode, pod=where):
+                    self.assertFalse(spec["automountServiceAccountToken"])
+                    self.assertFalse(spec["enableServiceLinks"])
+                    psc = spec["securityContext"]
+                    self.assertTrue(psc["runAsNonRoot"])
+                    self.assertEqual((psc["runAsUser"], psc["runAsGroup"]), (10001, 10001))
+                    self.assertEqual(psc["seccompProfile"], {"type": "RuntimeDefault"})
+                    for c in spec.get("initContainers", []) + spec["containers"]:
+                        sc = c["securityContext"]
+                        self.assertEqual(sc["capabilities"], {"drop": ["ALL"]}, c["name"])
+                        self.assertTrue(sc["readOnlyRootFilesystem"], c["name"])
+                        self.assertFalse(sc["allowPrivilegeEscalation"], c["name"])
+                        self.assertFalse(sc["privileged"], c["name"])
+                        self.assertIn("limits", c["resources"], c["name"])
+
+    def test_the_schema_refuses_wrong_values(self):
+        cases = {
+            ("--set", "replicaCount=many"): "replicaCount",
+            ("--set", "kind=DaemonSet"): "kind",
+            ("--set", "replicaCont=3"): "replicaCont",
+            ("--set", "config.ui.color=red;}"): "color",
+            ("--set", "shutdownDelay=soon"): "shutdownDelay",
+            ("--set", "service.port=70000"): "port",
+            ("--set", "persistence.size=lots"): "size",
+            ("--set", "image.pullPolicy=Sometimes"): "pullPolicy",
+        }
+        for args, key in cases.items():
+            with self.subTest(args=args):
+                r = template(*args, check=False)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn(key, r.stderr)
+
+    def test_impossible_combinations_are_refused_with_a_reason(self):
+        r = template("--set", "persistence.enabled=true", "--set", "autoscaling.enabled=false", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("one writer", r.stderr)
+        r = template("--set", "waitFor.enabled=true", check=False)
+        self.assertIn("waitFor.url", r.stderr)
+
+    def test_config_becomes_a_config_file_the_binary_reads_and_a_mounted_directory(self):
+        objs = rendered("dev")
+        cm = m.one(objs, "ConfigMap")
+        values = yaml.safe_load((CHART / "values-dev.yaml").read_text())
+        text = cm["data"]["config.json"]
+        self.assertEqual(json.loads(text), values["config"])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp, "config.json")
+            path.write_text(text)
+            r = subprocess.run([m.BIN, "info", "--config", str(path)], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr, "")  # no unknown key
+            self.assertEqual(json.loads(r.stdout)["config"]["ui"]["color"], values["config"]["ui"]["color"])
+        pod = workload(objs)["spec"]["template"]["spec"]
+        c = pod["containers"][0]
+        self.assertEqual(c["args"][-2:], ["--config", "/etc/devops-info/config.json"])
+        mount = next(v for v in c["volumeMounts"] if v["name"] == "config")
+        self.assertEqual(mount["mountPath"], "/etc/devops-info")
+        self.assertNotIn("subPath", mount)  # a subPath mount never sees the kubelet's updates
+        self.assertEqual(next(v for v in pod["volumes"] if v["name"] == "config")["configMap"]["name"], RELEASE)
+        # A rollout on change only when asked for.
+        self.assertNotIn("checksum/config", workload(objs)["spec"]["template"]["metadata"]["annotations"])
+        annotated = workload(rendered("everything"))["spec"]["template"]["metadata"]["annotations"]
+        self.assertRegex(annotated["checksum/config"], r"^[0-9a-f]{64}$")
+        # No config: no file, no flag.
+        default = rendered("default")
+        self.assertEqual([o for o in default if o["kind"] == "ConfigMap"], [])
+        self.assertNotIn("--config", workload(default)["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    def test_the_secret_goes_in_by_envfrom(self):
+        objs = rendered("everything")
+        secret = m.one(objs, "Secret")
+        self.assertEqual(set(secret["data"]), {"DB_USERNAME", "DB_PASSWORD"})
+        env_from = workload(objs)["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+        self.assertEqual(env_from, [{"secretRef": {"name": RELEASE}}, {"configMapRef": {"name": "extra"}}])
+
+    def test_statefulset_has_a_headless_service_and_a_volume_per_pod(self):
+        objs = rendered("statefulset")
+        sts = m.one(objs, "StatefulSet")
+        services = {s["metadata"]["name"]: s for s in objs if s["kind"] == "Service"}
+        headless = services[sts["spec"]["serviceName"]]
+        self.assertEqual(headless["spec"]["clusterIP"], "None")
+        self.assertEqual(headless["spec"]["ports"][0]["name"], "http")
+        self.assertEqual(services[RELEASE]["spec"]["ports"][0]["name"], "http")
+        self.assertEqual([t["metadata"]["name"] for t in sts["spec"]["volumeClaimTemplates"]], ["data"])
+        self.assertEqual(sts["spec"]["podManagementPolicy"], "Parallel")
+        self.assertEqual(sts["spec"]["updateStrategy"]["rollingUpdate"]["partition"], 1)
+        c = sts["spec"]["template"]["spec"]["containers"][0]
+        mount = next(v for v in c["volumeMounts"] if v["name"] == "data")
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        self.assertEqual(env["DATA_DIR"], mount["mountPath"])
+        self.assertNotIn("volumes", sts["spec"]["template"]["spec"])  # the claim template, no PVC of its own
+        self.assertEqual([o for o in objs if o["kind"] == "PersistentVolumeClaim"], [])
+        self.assertEqual(m.one(objs, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]["kind"], "StatefulSet")
+
+    def test_a_persistent_deployment_has_one_claim_and_recreates(self):
+        objs = rendered("deployment-persistent")
+        dep = m.one(objs, "Deployment")
+        self.assertEqual(dep["spec"]["strategy"], {"type": "Recreate"})
+        self.assertEqual(dep["spec"]["replicas"], 1)
+        pvc = m.one(objs, "PersistentVolumeClaim")
+        claim = next(v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == "data")
+        self.assertEqual(claim["persistentVolumeClaim"]["claimName"], pvc["metadata"]["name"])
+
+    def test_the_helm_test_and_the_init_container_run_against_a_real_server(self):
+        import sys
+        sys.path.insert(0, sys_path)
+        from harness import Server
+        objs = rendered("everything")
+        test_pod = next(o for o in objs if o["kind"] == "Pod")
+        self.assertEqual(test_pod["metadata"]["annotations"]["helm.sh/hook"], "test")
+        test_args = test_pod["spec"]["containers"][0]["args"]
+        self.assertEqual(test_args[:3], ["health", "--url", f"http://{RELEASE}.demo.svc:80/health"])
+        init_args = workload(objs)["spec"]["template"]["spec"]["initContainers"][0]["args"]
+        self.assertEqual(init_args, ["health", "--url", "http://db-proxy:5000/health", "--wait", "60s"])
+
+        def run(args, port, wait="3s"):
+            args = list(args)
+            url = args.index("--url") + 1
+            args[url] = re.sub(r"^http://[^/]+", f"http://127.0.0.1:{port}", args[url])
+            args[args.index("--wait") + 1] = wait
+            return subprocess.run([m.BIN, *args], capture_output=True, text=True, timeout=60)
+
+        with Server() as s:
+            for args in (test_args, init_args):
+                r = run(args, s.port)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout)["status"], "healthy")
+            port = s.port
+        for args in (test_args, init_args):
+            r = run(args, port, wait="1s")
+            self.assertEqual(r.returncode, 1, r.stdout)
+
+    def test_the_default_render_agrees_with_the_kustomize_base(self):
+        """The base in deploy/kubernetes and the chart's default render, with the chart's extra labels and
+        its release metadata left out, must be the same objects field for field."""
+        def normal(o: dict) -> dict:
+            o = copy.deepcopy(o)
+            o.pop("metadata", None)
+
+            def walk(node):
+                if isinstance(node, dict):
+                    for key in ("matchLabels", "selector", "labels"):
+                        if key in node and isinstance(node[key], dict) and all(
+                                isinstance(v, str) for v in node[key].values()):
+                            node[key] = {"app.kubernetes.io/name": node[key].get("app.kubernetes.io/name")}
+                    for v in node.values():
+                        walk(v)
+                elif isinstance(node, list):
+                    for v in node:
+                        walk(v)
+            walk(o)
+            return o
+
+        base = {o["kind"]: normal(o) for o in m.objects(m.render(m.KUSTOMIZE_ROOT / "base"))}
+        # The one difference on purpose: with an autoscaler the chart leaves `replicas` to it, so that an
+        # upgrade does not reset the scale (the base, applied with kubectl, states the starting count).
+        self.assertEqual(base["Deployment"]["spec"].pop("replicas"), base["HorizontalPodAutoscaler"]["spec"]["minReplicas"])
+        chart = {o["kind"]: normal(o) for o in rendered("default") if o["kind"] != "Pod"}
+        self.assertEqual(sorted(chart), sorted(base))
+        for kind in base:
+            with self.subTest(kind=kind):
+                self.maxDiff = None
+                self.assertEqual(chart[kind], base[kind])
+
+
+if __name__ == "__main__":
+    unittest.main()
