@@ -145,7 +145,7 @@ std::variant<ConfigFile, ConfigError> parse_config_file(std::string_view text, s
   ConfigFile out;
   for (const auto& entry : doc.items()) {
     // Not a structured binding: clang 14 (clang-tidy in CI) cannot capture one in a lambda.
-    const std::string key = entry.key();
+    const auto& key = entry.key();
     const auto& value = entry.value();
     const bool setting = std::any_of(kSettings.begin(), kSettings.end(), [&](const auto& s) { return s.name == key; });
     if (setting) {
