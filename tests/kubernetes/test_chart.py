@@ -32,6 +32,9 @@ MODES = {
     "prod": ["-f", str(CHART / "values-prod.yaml")],
     "statefulset": ["--set", "kind=StatefulSet", "--set", "persistence.enabled=true",
                     "--set", "statefulset.podManagementPolicy=Parallel", "--set", "statefulset.partition=1"],
+    "rollout-canary": ["--set", "kind=Rollout"],
+    "rollout-bluegreen": ["--set", "kind=Rollout", "--set", "rollout.strategy=blueGreen",
+                          "--set", "autoscaling.enabled=false"],
     "deployment-persistent": ["--set", "persistence.enabled=true", "--set", "autoscaling.enabled=false",
                               "--set", "replicaCount=1"],
     "everything": ["-f", str(CHART / "values-dev.yaml"), "--set", "ingress.enabled=true",
@@ -61,7 +64,7 @@ def pod_specs(objs: list[dict]) -> list[tuple[str, dict]]:
     """Every pod spec: the workload's template and the helm test Pod."""
     out = []
     for o in objs:
-        if o["kind"] in ("Deployment", "StatefulSet"):
+        if o["kind"] in ("Deployment", "StatefulSet", "Rollout"):
             out.append((o["kind"], o["spec"]["template"]["spec"]))
         elif o["kind"] == "Pod":
             out.append((o["metadata"]["name"], o["spec"]))
@@ -69,7 +72,7 @@ def pod_specs(objs: list[dict]) -> list[tuple[str, dict]]:
 
 
 def workload(objs: list[dict]) -> dict:
-    found = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet")]
+    found = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet", "Rollout")]
     assert len(found) == 1, [o["kind"] for o in objs]
     return found[0]
 
@@ -209,6 +212,31 @@ class ChartTest(unittest.TestCase):
         self.assertEqual([o for o in objs if o["kind"] == "PersistentVolumeClaim"], [])
         self.assertEqual(m.one(objs, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]["kind"], "StatefulSet")
 
+    def test_rollout_canary_and_blue_green(self):
+        objs = rendered("rollout-canary")
+        ro = m.one(objs, "Rollout")
+        canary = ro["spec"]["strategy"]["canary"]
+        weights = [s.get("setWeight") for s in canary["steps"] if "setWeight" in s]
+        self.assertEqual(weights, [20, 40, 60, 80])  # then 100 at the end
+        self.assertEqual(canary["steps"][1], {"pause": {}})  # until promoted
+        services = {o["metadata"]["name"] for o in objs if o["kind"] == "Service"}
+        self.assertEqual({canary["stableService"], canary["canaryService"]}, services)
+        self.assertEqual(canary["analysis"]["startingStep"], 1)
+        self.assertEqual([o for o in objs if o["kind"] in ("Deployment", "StatefulSet")], [])
+        hpa = m.one(objs, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]
+        self.assertEqual((hpa["apiVersion"], hpa["kind"]), ("argoproj.io/v1alpha1", "Rollout"))
+        objs = rendered("rollout-bluegreen")
+        bg = m.one(objs, "Rollout")["spec"]["strategy"]["blueGreen"]
+        self.assertFalse(bg["autoPromotionEnabled"])
+        services = {o["metadata"]["name"] for o in objs if o["kind"] == "Service"}
+        self.assertEqual({bg["activeService"], bg["previewService"]}, services)
+        analysis = m.one(objs, "AnalysisTemplate")
+        self.assertTrue(all(x["count"] == 5 for x in analysis["spec"]["metrics"]))  # a pre-promotion analysis ends
+        r = template("--set", "kind=Rollout", "--set", "persistence.enabled=true", check=False)
+        self.assertIn("one writer", r.stderr)
+        r = template("--set", "kind=Rollout", "--set", "rollout.strategy=linear", check=False)
+        self.assertNotEqual(r.returncode, 0)
+
     def test_a_persistent_deployment_has_one_claim_and_recreates(self):
         objs = rendered("deployment-persistent")
         dep = m.one(objs, "Deployment")
@@ -282,3 +310,103 @@ class ChartTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+import math  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import rollout  # noqa: E402
+import test_prometheus  # noqa: E402
+
+
+def condition_holds(condition: str, result: list[float]) -> bool:
+    """An Argo Rollouts successCondition (its expr language, in the subset the chart uses) on a result."""
+    if not re.fullmatch(r"[\w\s\[\]\(\)\.<>=|&!0-9]+", condition):
+        raise AssertionError(f"a condition outside the subset this test evaluates: {condition}")
+    py = condition.replace("||", " or ").replace("&&", " and ").replace("isNaN", "math.isnan")
+    return bool(eval(py, {"__builtins__": {"len": len}, "math": math}, {"result": result}))  # noqa: S307
+
+
+class AnalysisTest(test_prometheus.ScrapeTest):
+    """The Rollout's AnalysisTemplate, as rendered, judged by a real Prometheus scraping two real serve
+    processes labelled as two pod template hashes: a healthy version, and one answering half of GET / with
+    500 (--fault-error '/=0.5'). The healthy one must pass every metric, the faulty one fail the error ratio."""
+
+    test_prometheus_scrapes_serve_and_loads_the_rules = None  # the parent's own test, run in test_prometheus
+
+    def test_the_analysis_tells_a_faulty_version_from_a_healthy_one(self):
+        for strategy in ("canary", "blueGreen"):
+            objs = m.objects(template("--set", "kind=Rollout", "--set", f"rollout.strategy={strategy}").stdout)
+            analysis = m.one(objs, "AnalysisTemplate")
+            strategy_spec = m.one(objs, "Rollout")["spec"]["strategy"][strategy]
+            key = "analysis" if strategy == "canary" else "prePromotionAnalysis"
+            self.assertEqual(strategy_spec[key]["templates"], [{"templateName": analysis["metadata"]["name"]}])
+            self.assertEqual({a["name"] for a in strategy_spec[key]["args"]},
+                             {a["name"] for a in analysis["spec"]["args"]})
+        metrics = analysis["spec"]["metrics"]
+        self.assertEqual([x["name"] for x in metrics], ["error-ratio", "p99-latency"])
+
+        env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "DEBUG", "CONFIG_FILE")}
+        ports = {"healthy": test_prometheus.free_port(), "faulty": test_prometheus.free_port()}
+        for name, port in ports.items():
+            faults = ["--fault-error", "/=0.5"] if name == "faulty" else []
+            self.spawn([m.BIN, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                        *faults], env=env)
+            self.assertTrue(rollout.wait_for(port, "/health", 200, 10), self.log("devops-info"))
+        prom_port = test_prometheus.free_port()
+        config = Path(self.tmp.name, "prometheus.yml")
+        config.write_text(yaml.safe_dump({
+            "global": {"scrape_interval": "1s"},
+            "scrape_configs": [{"job_name": "devops-info", "static_configs": [
+                {"targets": [f"127.0.0.1:{port}"],
+                 "labels": {"namespace": "demo", "rollouts_pod_template_hash": name}}
+                for name, port in ports.items()]}],
+        }))
+        self.spawn(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={self.tmp.name}/data",
+                    f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"])
+
+        stop = threading.Event()
+
+        def traffic():  # bounded: until stop, at most 60 s
+            deadline = time.monotonic() + 60
+            while not stop.is_set() and time.monotonic() < deadline:
+                for port in ports.values():
+                    rollout.get(port, "/")
+                time.sleep(0.005)
+
+        t = threading.Thread(target=traffic)
+        t.start()
+        try:
+            # Both versions' rates exist once Prometheus has scraped each a few times under load.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                rates = self.query(prom_port, 'sum by (rollouts_pod_template_hash) '
+                                              '(rate(http_requests_total{endpoint="/"}[1m]))')
+                if len(rates) == 2 and all(float(r["value"][1]) > 0 for r in rates):
+                    break
+                time.sleep(0.5)
+            time.sleep(3)
+            verdicts = {}
+            for name in ports:
+                for metric in metrics:
+                    query = (metric["provider"]["prometheus"]["query"]
+                             .replace("{{args.namespace}}", "demo").replace("{{args.canary-hash}}", name))
+                    result = [float(r["value"][1]) for r in self.query(prom_port, query)]
+                    self.assertEqual(len(result), 1, f"{name} {metric['name']}: {result} {self.log('prometheus')}")
+                    verdicts[name, metric["name"]] = (condition_holds(metric["successCondition"], result), result[0])
+        finally:
+            stop.set()
+            t.join()
+        self.assertTrue(verdicts["healthy", "error-ratio"][0], verdicts)
+        self.assertTrue(verdicts["healthy", "p99-latency"][0], verdicts)
+        self.assertFalse(verdicts["faulty", "error-ratio"][0], verdicts)
+        self.assertGreater(verdicts["faulty", "error-ratio"][1], 0.3, verdicts)
+        self.assertTrue(verdicts["faulty", "p99-latency"][0], verdicts)  # fast, only wrong
+
+    def test_conditions_as_argo_reads_them(self):
+        c = "len(result) == 0 || isNaN(result[0]) || result[0] <= 0.05"
+        self.assertTrue(condition_holds(c, []))
+        self.assertTrue(condition_holds(c, [math.nan]))
+        self.assertTrue(condition_holds(c, [0.01]))
+        self.assertFalse(condition_holds(c, [0.5]))

@@ -1,6 +1,6 @@
 // Validates Kubernetes objects (YAML documents on stdin, as `kubectl
-// kustomize` prints them) against the Kubernetes and prometheus-operator
-// OpenAPI schemas of the pinned kubernetes-models packages, strictly:
+// kustomize` or `helm template` print them) against the Kubernetes,
+// prometheus-operator and Argo Rollouts OpenAPI schemas of the pinned kubernetes-models packages, strictly:
 // a field the schema does not know (a misspelt `livenesProbe`) is an error.
 //
 //   kubectl kustomize deploy/kubernetes/overlays/prod | node validate.mjs
@@ -17,8 +17,12 @@ const PROBES = [12345, "x", true, [], {}, null];
 
 async function modelFor(apiVersion, kind) {
   const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
-  const candidates = group === "monitoring.coreos.com"
-    ? [`@kubernetes-models/prometheus-operator/${group}/${version}/${kind}`]
+  const packages = {
+    "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+    "argoproj.io": "@kubernetes-models/argo-rollouts",
+  };
+  const candidates = packages[group]
+    ? [`${packages[group]}/${group}/${version}/${kind}`]
     : [group ? `kubernetes-models/${group}/${version}/${kind}` : `kubernetes-models/${version}/${kind}`];
   for (const spec of candidates) {
     try {

@@ -53,6 +53,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.persistence.enabled (eq .Values.kind "Deployment") .Values.autoscaling.enabled }}
 {{- fail "persistence with kind Deployment holds one writer: the autoscaler cannot add pods to it; use kind StatefulSet" }}
 {{- end }}
+{{- if and .Values.persistence.enabled (eq .Values.kind "Rollout") }}
+{{- fail "persistence holds one writer: a Rollout runs old and new pods side by side; use kind StatefulSet for volumes" }}
+{{- end }}
 {{- if and .Values.waitFor.enabled (not .Values.waitFor.url) }}
 {{- fail "waitFor.enabled needs waitFor.url, the dependency's health URL" }}
 {{- end }}
@@ -211,4 +214,15 @@ spec:
   affinity:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/* The analysis's arguments: the new pods' hash and the namespace, from Argo Rollouts and the pod. */}}
+{{- define "devops-info.analysisArgs" -}}
+- name: canary-hash
+  valueFrom:
+    podTemplateHashValue: Latest
+- name: namespace
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
 {{- end }}
