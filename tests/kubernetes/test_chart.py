@@ -35,6 +35,8 @@ MODES = {
     "rollout-canary": ["--set", "kind=Rollout"],
     "rollout-bluegreen": ["--set", "kind=Rollout", "--set", "rollout.strategy=blueGreen",
                           "--set", "autoscaling.enabled=false"],
+    "monitoring-route": ["--set", "kind=Rollout", "--set", "monitoring.enabled=true",
+                         "--set", "httpRoute.enabled=true", "--set-json", 'monitoring.labels={"release":"kps"}'],
     "deployment-persistent": ["--set", "persistence.enabled=true", "--set", "autoscaling.enabled=false",
                               "--set", "replicaCount=1"],
     "everything": ["-f", str(CHART / "values-dev.yaml"), "--set", "ingress.enabled=true",
@@ -236,6 +238,28 @@ class ChartTest(unittest.TestCase):
         self.assertIn("one writer", r.stderr)
         r = template("--set", "kind=Rollout", "--set", "rollout.strategy=linear", check=False)
         self.assertNotEqual(r.returncode, 0)
+
+    def test_monitoring_scrapes_the_port_named_http_with_the_tested_rules(self):
+        self.assertEqual((CHART / "files" / "rules.yml").read_text(), (m.PROMETHEUS_DIR / "rules.yml").read_text(),
+                         "deploy/helm/devops-info/files/rules.yml must be a copy of deploy/prometheus/rules.yml")
+        objs = rendered("monitoring-route")
+        sm = m.one(objs, "ServiceMonitor")
+        self.assertEqual(sm["metadata"]["labels"]["release"], "kps")
+        self.assertEqual(sm["spec"]["jobLabel"], "app.kubernetes.io/name")  # job="devops-info", as the rules say
+        self.assertEqual([(e["port"], e["path"]) for e in sm["spec"]["endpoints"]], [("http", "/metrics")])
+        self.assertEqual(sm["spec"]["podTargetLabels"], ["rollouts-pod-template-hash"])
+        picked = [s["metadata"]["name"] for s in objs if s["kind"] == "Service" and
+                  sm["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()]
+        self.assertEqual(picked, [RELEASE])  # not the canary Service too: each pod scraped once
+        analysis = m.one(objs, "AnalysisTemplate")
+        self.assertIn('rollouts_pod_template_hash="{{args.canary-hash}}"',
+                      analysis["spec"]["metrics"][0]["provider"]["prometheus"]["query"])
+        rule = m.one(objs, "PrometheusRule")
+        self.assertEqual(rule["spec"], yaml.safe_load((m.PROMETHEUS_DIR / "rules.yml").read_text()))
+        route = m.one(objs, "HTTPRoute")
+        self.assertEqual(route["spec"]["rules"][0]["backendRefs"], [{"name": RELEASE, "port": 80}])
+        self.assertEqual([o for o in rendered("default") if o["kind"] in ("ServiceMonitor", "PrometheusRule",
+                                                                          "HTTPRoute")], [])
 
     def test_a_persistent_deployment_has_one_claim_and_recreates(self):
         objs = rendered("deployment-persistent")

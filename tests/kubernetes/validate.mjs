@@ -1,6 +1,6 @@
 // Validates Kubernetes objects (YAML documents on stdin, as `kubectl
 // kustomize` or `helm template` print them) against the Kubernetes,
-// prometheus-operator and Argo Rollouts OpenAPI schemas of the pinned kubernetes-models packages, strictly:
+// prometheus-operator, Argo Rollouts and Gateway API OpenAPI schemas of the pinned kubernetes-models packages, strictly:
 // a field the schema does not know (a misspelt `livenesProbe`) is an error.
 //
 //   kubectl kustomize deploy/kubernetes/overlays/prod | node validate.mjs
@@ -20,6 +20,7 @@ async function modelFor(apiVersion, kind) {
   const packages = {
     "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
     "argoproj.io": "@kubernetes-models/argo-rollouts",
+    "gateway.networking.k8s.io": "@kubernetes-models/gateway-api",
   };
   const candidates = packages[group]
     ? [`${packages[group]}/${group}/${version}/${kind}`]
