@@ -298,6 +298,11 @@ HttpResponse Service::metrics(const HttpRequest&) {
   render_process(out, read_process_stats(started_));
   render_build_info(out, core::build_info());
   render_config_reloads(out, metrics_.config);
+  if (visits_) {
+    out += "# HELP devops_info_visits Visits of GET / counted in the data directory, across restarts.\n";
+    out += "# TYPE devops_info_visits gauge\n";
+    fmt::format_to(std::back_inserter(out), "devops_info_visits {}\n", visits_->count());
+  }
   render_faults(out);
   return {200, kMetricsContentType, std::move(out), {}};
 }

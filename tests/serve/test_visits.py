@@ -18,7 +18,7 @@ import json
 
 import jsonschema
 
-from harness import SOURCE_DIR, TIMEOUT, Server, run_cli, wait_until
+from harness import SOURCE_DIR, TIMEOUT, Server, run_cli, sample_value, wait_until
 
 with open(os.path.join(SOURCE_DIR, "docs", "info.schema.json"), encoding="utf-8") as f:
     VISITS_SCHEMA = json.load(f)["$defs"]["visits"]
@@ -110,6 +110,7 @@ class VisitsTest(unittest.TestCase):
             self.assertEqual(self.visits(s), (200, {"visits": 6}))
             s.get("/")
             self.assertEqual(self.visits(s), (200, {"visits": 7}))
+            self.assertEqual(sample_value(s.metrics(), "devops_info_visits"), 7)  # for dashboards
             line = [l for l in s.logs() if l["msg"] == "visit counter"][0]
             self.assertEqual((line["visits"], line["writable"]), (6, True))
             self.assertEqual(s.stop(), 0)
@@ -122,6 +123,7 @@ class VisitsTest(unittest.TestCase):
             r = s.get("/visits")
             self.assertEqual(r.status, 404)
             self.assertIn("--data-dir", r.json()["detail"])
+            self.assertNotIn("devops_info_visits", s.get("/metrics").body.decode())
         self.assertEqual(os.listdir(self.dir), [])
 
     def test_written_every_interval_while_running(self):
