@@ -34,4 +34,4 @@ export HELM=${HELM:-$tools/helm}
 echo "kubectl: $KUBECTL ($("$KUBECTL" version --client 2>/dev/null | tr '\n' ' '))"
 
 cd "$here"
-DEVOPS_INFO_BIN="$bin" /usr/bin/python3 -m unittest -v test_manifests test_chart test_prometheus
+DEVOPS_INFO_BIN="$bin" /usr/bin/python3 -m unittest -v test_manifests test_chart test_argocd test_grafana test_prometheus

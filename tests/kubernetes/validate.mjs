@@ -1,6 +1,6 @@
 // Validates Kubernetes objects (YAML documents on stdin, as `kubectl
 // kustomize` or `helm template` print them) against the Kubernetes,
-// prometheus-operator, Argo Rollouts and Gateway API OpenAPI schemas of the pinned kubernetes-models packages, strictly:
+// prometheus-operator, Argo Rollouts, Argo CD and Gateway API OpenAPI schemas of the pinned kubernetes-models packages, strictly:
 // a field the schema does not know (a misspelt `livenesProbe`) is an error.
 //
 //   kubectl kustomize deploy/kubernetes/overlays/prod | node validate.mjs
@@ -18,12 +18,12 @@ const PROBES = [12345, "x", true, [], {}, null];
 async function modelFor(apiVersion, kind) {
   const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
   const packages = {
-    "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
-    "argoproj.io": "@kubernetes-models/argo-rollouts",
-    "gateway.networking.k8s.io": "@kubernetes-models/gateway-api",
+    "monitoring.coreos.com": ["@kubernetes-models/prometheus-operator"],
+    "argoproj.io": ["@kubernetes-models/argo-rollouts", "@kubernetes-models/argo-cd"],
+    "gateway.networking.k8s.io": ["@kubernetes-models/gateway-api"],
   };
   const candidates = packages[group]
-    ? [`${packages[group]}/${group}/${version}/${kind}`]
+    ? packages[group].map((p) => `${p}/${group}/${version}/${kind}`)
     : [group ? `kubernetes-models/${group}/${version}/${kind}` : `kubernetes-models/${version}/${kind}`];
   for (const spec of candidates) {
     try {
@@ -48,8 +48,15 @@ function errorsOf(Model, data) {
 
 const escape = (key) => String(key).replace(/~/g, "~0").replace(/\//g, "~1");
 
+// Values the schemas leave free on purpose (x-kubernetes-preserve-unknown-fields):
+// an ApplicationSet's list elements are the template's parameters.
+const FREE_FORM = {
+  ApplicationSet: [/^\/spec\/generators\/\d+\/list\/elements\/\d+$/],
+};
+
 // Paths (JSON pointers) of fields that no schema checks.
 function unknownFields(Model, root) {
+  const free = FREE_FORM[root.kind] ?? [];
   const unknown = [];
   const walk = (node, path) => {
     if (Array.isArray(node)) {
@@ -57,6 +64,7 @@ function unknownFields(Model, root) {
       return;
     }
     if (node === null || typeof node !== "object") return;
+    if (free.some((re) => re.test("/" + path.map(escape).join("/")))) return;
     for (const key of Object.keys(node)) {
       if (path.length === 0 && (key === "apiVersion" || key === "kind")) continue;
       const here = "/" + [...path, key].map(escape).join("/");
