@@ -70,6 +70,8 @@ def pod_specs(objs: list[dict]) -> list[tuple[str, dict]]:
             out.append((o["kind"], o["spec"]["template"]["spec"]))
         elif o["kind"] == "Pod":
             out.append((o["metadata"]["name"], o["spec"]))
+        elif o["kind"] == "Job":
+            out.append((o["metadata"]["name"], o["spec"]["template"]["spec"]))
     return out
 
 
@@ -161,7 +163,7 @@ class ChartTest(unittest.TestCase):
 
     def test_config_becomes_a_config_file_the_binary_reads_and_a_mounted_directory(self):
         objs = rendered("dev")
-        cm = m.one(objs, "ConfigMap")
+        cm = m.one([o for o in objs if "helm.sh/hook" not in o["metadata"].get("annotations", {})], "ConfigMap")
         values = yaml.safe_load((CHART / "values-dev.yaml").read_text())
         text = cm["data"]["config.json"]
         self.assertEqual(json.loads(text), values["config"])
@@ -187,6 +189,33 @@ class ChartTest(unittest.TestCase):
         default = rendered("default")
         self.assertEqual([o for o in default if o["kind"] == "ConfigMap"], [])
         self.assertNotIn("--config", workload(default)["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    def test_the_config_check_hook_runs_the_binary_on_the_new_config(self):
+        objs = rendered("dev")
+        hooks = [o for o in objs if o["metadata"].get("annotations", {}).get("helm.sh/hook") == "pre-install,pre-upgrade"]
+        self.assertEqual(sorted(o["kind"] for o in hooks), ["ConfigMap", "Job"])
+        cm = next(o for o in hooks if o["kind"] == "ConfigMap")
+        job = next(o for o in hooks if o["kind"] == "Job")
+        self.assertLess(int(cm["metadata"]["annotations"]["helm.sh/hook-weight"]),
+                        int(job["metadata"]["annotations"]["helm.sh/hook-weight"]))  # the file before the Job
+        self.assertEqual(cm["data"], m.one([o for o in objs if o not in hooks], "ConfigMap")["data"])
+        args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+        mount = job["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["mountPath"]
+        # The Job's command on the real binary: a good file passes, a bad one fails the release.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp, "config.json")
+            run = [m.BIN, *[a.replace(mount, tmp) for a in args]]
+            path.write_text(cm["data"]["config.json"])
+            r = subprocess.run(run, capture_output=True, text=True, timeout=30)
+            self.assertEqual((r.returncode, r.stdout), (0, str(path) + "\n"), r.stderr)
+            bad = template("-f", str(CHART / "values-dev.yaml"), "--set", "config.port=http")
+            bad_cm = next(o for o in m.objects(bad.stdout) if o["kind"] == "ConfigMap"
+                          and o["metadata"]["name"].endswith("-config-check"))
+            path.write_text(bad_cm["data"]["config.json"])
+            r = subprocess.run(run, capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("port: 'http' is not a port number", r.stderr)
+        self.assertEqual([o for o in rendered("default") if o["kind"] == "Job"], [])  # no config, nothing to check
 
     def test_the_secret_goes_in_by_envfrom(self):
         objs = rendered("everything")
