@@ -143,10 +143,10 @@ class StartTest(ConfigTestCase):
             s.get("/")
             wait_until(lambda: os.path.exists(os.path.join(env_data, "visits")), what="the env's data dir")
             self.assertFalse(os.path.exists(os.path.join(self.dir, "file-data")))
-            # JSON (the flag) at level warning (the file): the fault's ERROR, no request lines.
-            logs = s.logs()
-            self.assertTrue(any(l["level"] == "ERROR" for l in logs))
-            self.assertFalse(any(l["msg"] == "request" for l in logs))
+            # JSON (the flag) at level warning (the file): the fault's ERROR (written by the log
+            # thread, so waited for), no request lines.
+            s.wait_for_log(lambda d: d.get("level") == "ERROR", what="the fault's ERROR line")
+            self.assertFalse(any(l["msg"] == "request" for l in s.logs()))
 
     def test_a_bad_file_at_start_exits_2_naming_the_file_line_column_and_key(self):
         cases = [
@@ -295,6 +295,8 @@ class ReloadTest(ConfigTestCase):
             mark = s.mark()
             self.write({"appName": "two", "logLevel": "debug", "ui": {"colour": "red"}})
             wait_for_config(s, lambda c: c["values"].get("appName") == "two", "the file with unknown keys")
+            # The warnings come before the reload's own line, which the log thread writes in order.
+            s.wait_for_log(lambda d: d.get("msg") == "config reloaded", what="the reload line", since=mark)
             warnings = [l["warning"] for l in s.logs()[mark:] if l["level"] == "WARNING"]
             self.assertTrue(any("logLevel: unknown key (did you mean 'log_level'?)" in w for w in warnings), warnings)
             self.assertTrue(any("ui.colour: unknown key" in w for w in warnings), warnings)
