@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "core/config_file.hpp"
+#include "serve/worker_thread.hpp"
 
 namespace devops::serve {
 
@@ -55,7 +56,7 @@ ConfigWatch::ConfigWatch(std::string path, std::string applied, Apply apply, con
                 {{"file", path_}});
   }
   follow_target();
-  thread_ = std::thread([this] { run(); });
+  thread_ = worker_thread([this] { run(); });
 }
 
 // Through symlinks (a ConfigMap's config.json -> ..data/config.json), an

@@ -16,6 +16,7 @@
 #include "core/config.hpp"
 #include "core/host.hpp"
 #include "core/render.hpp"
+#include "serve/worker_thread.hpp"
 
 namespace devops::serve {
 
@@ -101,7 +102,7 @@ ControlChannel::ControlChannel(Service& service, int port) : service_(service), 
     return;
   }
   log.log(core::LogLevel::Debug, "control channel", {{"socket", "@" + name_}});
-  thread_ = std::thread([this] { run(); });
+  thread_ = worker_thread([this] { run(); });
 }
 
 ControlChannel::~ControlChannel() {

@@ -20,6 +20,7 @@
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
 #include "serve/service.hpp"
+#include "serve/worker_thread.hpp"
 
 namespace devops::serve {
 
@@ -551,10 +552,10 @@ void Engine::start(std::function<void()> stopped) {
   running_ = loops_.size();
   started_ = true;
   for (auto& loop : loops_) {
-    threads_.emplace_back([this, l = loop.get()] {
+    threads_.push_back(worker_thread([this, l = loop.get()] {
       l->run();
       if (running_.fetch_sub(1) == 1 && on_stopped_) on_stopped_();
-    });
+    }));
   }
 }
 

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "serve/worker_thread.hpp"
+
 namespace devops::serve {
 
 namespace {
@@ -20,7 +22,7 @@ constexpr auto kGather = std::chrono::milliseconds(2);
 }  // namespace
 
 LogWriter::LogWriter(int fd, std::size_t max_queued_bytes, std::atomic<std::uint64_t>& dropped)
-    : fd_(fd), max_queued_(max_queued_bytes), dropped_(dropped), thread_([this] { run(); }) {}
+    : fd_(fd), max_queued_(max_queued_bytes), dropped_(dropped), thread_(worker_thread([this] { run(); })) {}
 
 LogWriter::~LogWriter() {
   close(std::chrono::seconds(1));

@@ -142,6 +142,9 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
   }
 
   const ControlChannel control(service, bound.port);  // before "listening": health --set works from then on
+  // Every thread runs before "listening": a client told so is served at once,
+  // and a signal from then on finds only the main thread waiting for it.
+  engine.start([&signals] { signals.wake(); });
 
   const auto& build = core::build_info();
   logger.log(core::LogLevel::Info, "listening",
@@ -164,7 +167,6 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
               {"shutdown_delay", core::format_duration(cfg.shutdown_delay)},
               {"shutdown_timeout", core::format_duration(cfg.shutdown_timeout)}});
 
-  engine.start([&signals] { signals.wake(); });
   std::unique_ptr<ConfigWatch> watch;
   if (live) {
     watch = std::make_unique<ConfigWatch>(

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/host.hpp"
+#include "serve/worker_thread.hpp"
 
 namespace devops::serve {
 
@@ -124,7 +125,7 @@ VisitCounter::VisitCounter(std::string dir, const Logger& logger, std::chrono::m
   }
   logger_.log(core::LogLevel::Info, "visit counter",
               {{"path", path_}, {"visits", static_cast<std::int64_t>(start)}, {"writable", writable()}});
-  flusher_ = std::thread([this] { run(); });
+  flusher_ = worker_thread([this] { run(); });
 }
 
 VisitCounter::~VisitCounter() {
