@@ -106,7 +106,9 @@ std::optional<std::string> scalar_text(const Json& v) {
   return std::nullopt;
 }
 
-bool valid_color(std::string_view c) {
+}  // namespace
+
+bool is_css_color(std::string_view c) {
   auto hex = [](char x) { return (x >= '0' && x <= '9') || (lower(x) >= 'a' && lower(x) <= 'f'); };
   if (!c.empty() && c.front() == '#') {
     return (c.size() == 4 || c.size() == 7) && std::all_of(c.begin() + 1, c.end(), hex);
@@ -114,8 +116,6 @@ bool valid_color(std::string_view c) {
   return !c.empty() && c.size() <= 30 &&
          std::all_of(c.begin(), c.end(), [](char x) { return lower(x) >= 'a' && lower(x) <= 'z'; });
 }
-
-}  // namespace
 
 std::span<const SettingKey> setting_keys() {
   return kSettings;
@@ -187,7 +187,7 @@ std::variant<ConfigFile, ConfigError> parse_config_file(std::string_view text, s
         if (!v.is_string()) return ConfigError{fmt::format("{}: expected a string, not {}", where(full), type_name(v))};
         const auto s = v.get<std::string>();
         if (k == "color") {
-          if (!valid_color(s)) {
+          if (!is_css_color(s)) {
             return ConfigError{fmt::format("{}: '{}' is not a colour name (teal) or #rgb or #rrggbb", where(full), s)};
           }
           out.ui.color = s;

@@ -34,6 +34,10 @@ struct SettingKey {
 };
 std::span<const SettingKey> setting_keys();
 
+// A colour the page may put in its CSS: a name of letters only (teal, up to
+// 30) or #rgb / #rrggbb. Nothing else can reach the style sheet.
+bool is_css_color(std::string_view c);
+
 // The page's look, so that two versions in a canary are told apart.
 struct UiSettings {
   std::string title;    // empty: the service's name

@@ -1,8 +1,7 @@
 // The page a browser gets from GET / and `info --format html` writes.
 #include <fmt/format.h>
 
-#include <algorithm>
-
+#include "core/config_file.hpp"
 #include "core/render.hpp"
 #include "core/report_sections.hpp"
 #include "core/sha256.hpp"
@@ -58,15 +57,6 @@ constexpr std::string_view kScript =
     "catch(e){$('health').textContent='unreachable';}"
     "if($('visits')){try{$('visits').textContent=String((await get('/visits')).visits);}catch(e){}}}"
     "setInterval(tick,5000);})();";
-
-bool valid_color(std::string_view c) {
-  auto hex = [](char x) { return (x >= '0' && x <= '9') || (x >= 'a' && x <= 'f') || (x >= 'A' && x <= 'F'); };
-  auto alpha = [](char x) { return (x >= 'a' && x <= 'z') || (x >= 'A' && x <= 'Z'); };
-  if (!c.empty() && c.front() == '#') {
-    return (c.size() == 4 || c.size() == 7) && std::all_of(c.begin() + 1, c.end(), hex);
-  }
-  return !c.empty() && c.size() <= 30 && std::all_of(c.begin(), c.end(), alpha);
-}
 
 // A string of the config's ui, or empty.
 std::string ui_value(const Report& r, const char* key) {
@@ -129,7 +119,7 @@ std::string html_escape(std::string_view text) {
 HtmlPage render_html(const Report& report, const HtmlOptions& options) {
   const std::string color = [&] {
     auto c = ui_value(report, "color");
-    return valid_color(c) ? c : std::string(kDefaultColor);
+    return is_css_color(c) ? c : std::string(kDefaultColor);  // checked again: the renderer trusts no input
   }();
   std::string title = ui_value(report, "title");
   if (title.empty()) title = report.service.name;
