@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -55,15 +56,17 @@ DEBUG_TAG = f"localhost/devops-info-imagetest:{os.getpid()}-debug"
 NAME = f"devops-info-imagetest-{os.getpid()}"
 
 results = {"passed": 0, "failed": 0}
+results_lock = threading.Lock()
 
 
 def check(ok: bool, what: str, detail: str = "") -> bool:
-    if ok:
-        results["passed"] += 1
-        print(f"PASS: {what}", flush=True)
-    else:
-        results["failed"] += 1
-        print(f"FAIL: {what}" + (f": {detail}" if detail else ""), flush=True)
+    with results_lock:  # the multi-arch test builds with several engines at once
+        if ok:
+            results["passed"] += 1
+            print(f"PASS: {what}", flush=True)
+        else:
+            results["failed"] += 1
+            print(f"FAIL: {what}" + (f": {detail}" if detail else ""), flush=True)
     return ok
 
 

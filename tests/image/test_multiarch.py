@@ -13,7 +13,8 @@ Engines: podman (`--platform`) and docker (BuildKit, `DOCKER_BUILDKIT=1`, for
 it). Every engine given builds both architectures of the same commit with the
 same build arguments; the test then requires one sha256 per architecture
 across all of them. With a single engine, it builds each architecture a
-second time with `--no-cache` to have two builds to compare. The manifest
+second time with `--no-cache` to have two builds to compare. The engines
+build side by side, each its architectures in turn. The manifest
 list is made with `podman manifest` (Docker 20.10 cannot make one without a
 registry).
 
@@ -40,6 +41,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -220,20 +222,40 @@ def main() -> int:
     before = {id(e): e.dangling() for e in found}
     try:
         rounds = [(e, False) for e in found] + ([(found[0], True)] if len(found) == 1 else [])
-        for n, (engine, no_cache) in enumerate(rounds):
+        # Each engine builds its architectures in turn, the engines side by
+        # side: one build leaves a CPU idle for much of its time (a layer's
+        # last files, its link), which another engine's build fills.
+        # Rounds of the same engine (a --no-cache one) stay in turn.
+        built: dict[int, dict[str, str]] = {}
+
+        def build_round(n: int, engine: ti.Engine, no_cache: bool) -> None:
             base, local = ti.choose_base(engine)
-            tags = {}
+            built[n] = {}
             for arch in ARCHES:
                 tag = f"localhost/devops-info-imagetest:{PID}-{n}-{arch}"
                 made.append((engine, tag))
                 if build(engine, arch, base, local, args, tag, no_cache):
-                    binary = binary_of(engine, tag, arch)
-                    if binary:
-                        tags[arch] = tag
-                        sums[arch][f"{engine.cmd}{' --no-cache' if no_cache else ''}"] = \
-                            hashlib.sha256(binary).hexdigest()
-                        if arch == "arm64" and arm64_binary is None:
-                            arm64_binary = binary
+                    built[n][arch] = tag
+
+        if len(found) > 1:
+            threads = [threading.Thread(target=build_round, args=(n, e, nc)) for n, (e, nc) in enumerate(rounds)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:
+            for n, (engine, no_cache) in enumerate(rounds):
+                build_round(n, engine, no_cache)
+        for n, (engine, no_cache) in enumerate(rounds):
+            tags = {}
+            for arch, tag in built.get(n, {}).items():
+                binary = binary_of(engine, tag, arch)
+                if binary:
+                    tags[arch] = tag
+                    sums[arch][f"{engine.cmd}{' --no-cache' if no_cache else ''}"] = \
+                        hashlib.sha256(binary).hexdigest()
+                    if arch == "arm64" and arm64_binary is None:
+                        arm64_binary = binary
             if engine.name == "podman" and not no_cache and len(tags) == 2:
                 check_manifest(engine, tags)
         if not any(e.name == "podman" for e in found):
