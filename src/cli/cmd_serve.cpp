@@ -96,8 +96,8 @@ Runner setup_serve(CLI::App& sub) {
                  "per CPU this process may use)")
       ->option_text("N");
   sub.add_option("--max-connections", o->max_connections,
-                 "Most client connections open at once; beyond them a new one is closed at once and counted "
-                 "(default 10000)")
+                 "Most client connections open at once; at the limit a new one takes the place of an idle one, "
+                 "or is closed at once if none is idle (default 10000)")
       ->option_text("N");
   sub.add_option("--log-format", o->log_format, "Logs on stdout: json (default, one object per line) or text")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))

@@ -8,10 +8,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <optional>
+#include <vector>
 
 #include "core/config.hpp"
 #include "core/host.hpp"
@@ -23,7 +25,9 @@ namespace devops::serve {
 namespace {
 
 constexpr std::size_t kMaxLine = 512;
-constexpr auto kClientTimeout = std::chrono::seconds(1);
+constexpr auto kClientTimeout = std::chrono::seconds(1);  // to send a whole line
+constexpr std::size_t kMaxClients = 16;                   // at once; past it the oldest is dropped
+using SteadyClock = std::chrono::steady_clock;
 
 // The abstract address: sun_path starts with a NUL byte; the length counts
 // the name exactly (no terminating NUL).
@@ -116,40 +120,95 @@ ControlChannel::~ControlChannel() {
 }
 
 void ControlChannel::run() {
+  // Every client at once, each with its own deadline, so that none delays
+  // another: a silent one is dropped after a second; past kMaxClients, the
+  // oldest makes room. A process of another user is refused at accept,
+  // before anything of it is read.
+  struct Client {
+    int fd{-1};
+    ucred peer{};
+    std::string line;
+    SteadyClock::time_point deadline{};
+  };
+  std::vector<Client> clients;
+  std::vector<pollfd> fds;
+  auto drop = [&clients](std::size_t i) {
+    ::close(clients[i].fd);
+    clients.erase(clients.begin() + static_cast<std::ptrdiff_t>(i));
+  };
   while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    const int n = ::poll(fds, 2, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || (fds[1].revents & POLLIN) != 0) return;
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    answer(fd);
-    ::close(fd);
+    fds.assign({{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}});
+    auto next = SteadyClock::time_point::max();
+    for (const auto& c : clients) {
+      fds.push_back({c.fd, POLLIN, 0});
+      next = std::min(next, c.deadline);
+    }
+    int wait_ms = -1;
+    if (!clients.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - SteadyClock::now()).count();
+      wait_ms = static_cast<int>(std::clamp<std::int64_t>(left + 1, 0, 1000));
+    }
+    const int n = ::poll(fds.data(), fds.size(), wait_ms);
+    if (n < 0 && errno != EINTR) return;
+    if (n > 0 && (fds[1].revents & POLLIN) != 0) break;
+    // The clients first (their indexes match fds[2...] until one is dropped).
+    for (std::size_t i = clients.size(); i-- > 0;) {
+      if (n <= 0 || fds[i + 2].revents == 0) continue;
+      auto& c = clients[i];
+      char buf[256];
+      const auto got = ::recv(c.fd, buf, sizeof(buf), MSG_DONTWAIT);
+      if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (got > 0) c.line.append(buf, static_cast<std::size_t>(got));
+      const bool complete = got == 0 || c.line.find('\n') != std::string::npos;
+      if (!complete && c.line.size() <= kMaxLine) continue;
+      if (got >= 0) answer(c.fd, c.peer, c.line);
+      drop(i);
+    }
+    const auto now = SteadyClock::now();
+    for (std::size_t i = clients.size(); i-- > 0;) {
+      if (clients[i].deadline <= now) drop(i);  // said nothing whole within a second
+    }
+    if (n > 0 && (fds[0].revents & POLLIN) != 0) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) continue;
+      ucred peer{};
+      socklen_t peer_len = sizeof(peer);
+      if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0) {
+        ::close(fd);
+        continue;
+      }
+      if (peer.uid != ::geteuid() && peer.uid != 0) {
+        refuse(fd, peer);
+        ::close(fd);
+        continue;
+      }
+      if (clients.size() >= kMaxClients) drop(0);  // the oldest
+      clients.push_back({fd, peer, {}, now + kClientTimeout});
+    }
   }
+  for (auto& c : clients) ::close(c.fd);
 }
 
-void ControlChannel::answer(int fd) {
+void ControlChannel::refuse(int fd, const ucred& peer) const {
+  service_.logger().log(core::LogLevel::Warning, "control channel: refused a process of another user",
+                        {{"uid", static_cast<std::int64_t>(peer.uid)}, {"pid", static_cast<std::int64_t>(peer.pid)}});
+  // Before reading anything: if the client's own send then fails, it still
+  // reads this (control_request reads after a failed send).
+  (void)send_all(fd, error_json("permission denied: only the server's user or root may change it"));
+}
+
+void ControlChannel::answer(int fd, const ucred& peer, std::string line) const {
   const auto& log = service_.logger();
-  ucred peer{};
-  socklen_t peer_len = sizeof(peer);
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0) return;
-  set_timeouts(fd, kClientTimeout);  // a client that sends nothing does not hold the channel
-  // Read first, so that the client gets the answer rather than a broken pipe.
-  const auto line = read_line(fd);
-  if (peer.uid != ::geteuid() && peer.uid != 0) {
-    log.log(core::LogLevel::Warning, "control channel: refused a process of another user",
-            {{"uid", static_cast<std::int64_t>(peer.uid)}, {"pid", static_cast<std::int64_t>(peer.pid)}});
-    (void)send_all(fd, error_json("permission denied: only the server's user or root may change it"));
-    return;
-  }
-  if (!line) {
+  const auto nl = line.find('\n');
+  if (nl != std::string::npos) line.resize(nl);
+  if (line.size() > kMaxLine) {
     (void)send_all(fd, error_json("expected one line of at most 512 bytes"));
     return;
   }
   // Check every word before changing anything.
   std::optional<bool> ready;
   std::optional<bool> healthy;
-  std::string_view rest = *line;
+  std::string_view rest = line;
   while (!rest.empty()) {
     const auto space = rest.find(' ');
     const auto word = rest.substr(0, space);

@@ -5,11 +5,15 @@
 // same network namespace (the same pod) flips readiness and health, as
 // `devops-info health --set ready=false` does. It is not a file (a read-only
 // root is fine) and not reachable over the network; one small thread serves
-// it, apart from the HTTP engine.
+// it, apart from the HTTP engine, every client at once: a process of another
+// user is refused at accept, and a silent client is dropped after a second
+// without delaying the others.
 //
 // Protocol: one line in, one line of JSON out. In: "" or space-separated
 // "ready=BOOL" / "healthy=BOOL". Out: {"ready":true,"healthy":true} after the
 // change, or {"error":"..."} (then nothing changed).
+
+#include <sys/socket.h>
 
 #include <chrono>
 #include <string>
@@ -36,7 +40,8 @@ class ControlChannel {
 
  private:
   void run();
-  void answer(int fd);
+  void refuse(int fd, const ucred& peer) const;
+  void answer(int fd, const ucred& peer, std::string line) const;
 
   Service& service_;
   std::string name_;

@@ -34,6 +34,9 @@ constexpr std::size_t kKeepOutputCapacity =
     std::size_t{16} * 1024;  // a connection's output buffer beyond this is freed
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr std::int64_t kTrimAbove = 512;  // give memory back once a crowd of this size has left
+// A request still arriving after this long may be closed to admit a new
+// connection at the limit; a younger one is a client at work.
+constexpr auto kEvictRequestsOlderThan = std::chrono::seconds(1);
 
 // epoll_event.data.ptr for what is not a connection.
 char g_listen_tag;
@@ -171,6 +174,8 @@ class Engine::Loop final : public HttpApplication {
   // Handles what one epoll_wait returned, then the timers.
   void turn(const epoll_event* events, int n);
   void accept_ready();
+  // Closes this loop's idlest connection to make room; false if none may go.
+  bool evict_one();
   void on_event(Conn* c, std::uint32_t events);
   void on_readable(Conn* c);
   // Runs `step` with the buffer answers go to, then settle().
@@ -273,7 +278,7 @@ void Engine::Loop::accept_ready() {
       return;
     }
     const auto open = e_.metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
-    if (open >= static_cast<std::int64_t>(cfg_.max_connections)) {
+    if (open >= static_cast<std::int64_t>(cfg_.max_connections) && !evict_one()) {
       e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
       e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
       ::close(fd);
@@ -297,6 +302,22 @@ void Engine::Loop::accept_ready() {
     high_water_ = std::max(high_water_, static_cast<std::int64_t>(conns_.size()));
     append(idle_, c, now_ + cfg_.idle_timeout);
   }
+}
+
+bool Engine::Loop::evict_one() {
+  // At the limit, as nginx does, the connections that cost a new client its
+  // place are closed first: idle ones (no byte yet, or between requests),
+  // the longest idle first; then a request still arriving that began long
+  // ago (a trickled head). An answer being written or held is never cut.
+  Conn* victim = idle_.head;
+  if (victim == nullptr && request_.head != nullptr &&
+      now_ - request_.head->proto.request_started() >= kEvictRequestsOlderThan) {
+    victim = request_.head;
+  }
+  if (victim == nullptr) return false;
+  close_conn(victim);
+  e_.metrics_.connections_evicted.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void Engine::Loop::on_event(Conn* c, std::uint32_t events) {

@@ -248,17 +248,27 @@ std::size_t HttpProtocol::scan_head(std::string_view buf, int& status) {
 
 std::size_t HttpProtocol::parse_head(std::string_view buf, std::size_t head_len, std::string& out, HttpApplication& app,
                                      SteadyClock::time_point now) {
-  // A well-formed version other than 1.x: 505 rather than 400.
+  // A well-formed version other than 1.x: 505 rather than 400. A higher
+  // minor version of 1 is answered as HTTP/1.1 (RFC 9110 2.5), and Beast
+  // parses only 1.0 and 1.1: such a head is parsed as 1.1, from a copy.
   const auto line = buf.substr(0, buf.find('\r'));
+  std::string as_11;
   if (line.size() > 9 && line.substr(line.size() - 9, 6) == " HTTP/" && line[line.size() - 2] == '.' &&
       std::isdigit(static_cast<unsigned char>(line[line.size() - 3])) != 0 &&
-      std::isdigit(static_cast<unsigned char>(line.back())) != 0 && line[line.size() - 3] != '1') {
-    fail(505, out, app, now);
-    return head_len;
+      std::isdigit(static_cast<unsigned char>(line.back())) != 0) {
+    if (line[line.size() - 3] != '1') {
+      fail(505, out, app, now);
+      return head_len;
+    }
+    if (line.back() > '1') {
+      as_11.assign(buf.substr(0, head_len));
+      as_11[line.size() - 1] = '1';
+    }
   }
+  const std::string_view head = as_11.empty() ? buf.substr(0, head_len) : std::string_view(as_11);
   parser_ = std::make_unique<Parser>(limits_);
   error_code ec;
-  const auto used = parser_->put(boost::asio::const_buffer(buf.data(), head_len), ec);
+  const auto used = parser_->put(boost::asio::const_buffer(head.data(), head.size()), ec);
   if (ec || used != head_len || !parser_->is_header_done()) {
     fail(parser_->status != 0 ? parser_->status : status_for(ec), out, app, now);
     return head_len;

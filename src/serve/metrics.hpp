@@ -48,6 +48,7 @@ class Metrics {
   // The connection layer's own counters.
   std::atomic<std::int64_t> connections_open{0};       // client connections open now
   std::atomic<std::uint64_t> connections_rejected{0};  // closed at once: --max-connections reached
+  std::atomic<std::uint64_t> connections_evicted{0};   // idle ones closed to admit a new one at the limit
   std::atomic<std::uint64_t> log_lines_dropped{0};     // stdout could not keep up
 
   // The config file's reloads, as Prometheus reports its own; rendered only
@@ -64,6 +65,7 @@ class Metrics {
 
   // http_requests_total, http_request_duration_seconds, http_requests_in_progress,
   // devops_info_connections_open, devops_info_connections_rejected_total,
+  // devops_info_connections_evicted_total,
   // devops_info_log_lines_dropped_total.
   void render(std::string& out, std::span<const std::string_view> endpoint_labels) const;
 

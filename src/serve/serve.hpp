@@ -17,8 +17,9 @@ struct RunResult {
 
 // Listens, serves until SIGTERM or SIGINT (or SIGHUP without a config file),
 // drains, returns. Exit code 0 after a clean drain; 1 when the port cannot be
-// bound, the listener fails, or the drain was cut short by --shutdown-timeout
-// or a second signal. With `config_file`, its changes and SIGHUP reload it.
+// bound, the listener fails, the drain was cut short by --shutdown-timeout
+// or a second signal, or the last visit count could not be written. With
+// `config_file`, its changes and SIGHUP reload it.
 RunResult run(const core::ServeConfig& config, std::optional<ConfigSource> config_file = std::nullopt);
 
 }  // namespace devops::serve

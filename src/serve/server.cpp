@@ -1,5 +1,6 @@
 // `serve`: the Service on the event-loop engine, the logs, the limits and the
 // shutdown sequence (an optional delay with /ready 503, then the drain).
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -42,7 +43,9 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kReportMaxAge = std::chrono::seconds(1);
 constexpr std::size_t kLogQueueBytes = std::size_t{1} << 20;  // beyond this, lines are dropped and counted
 constexpr auto kLogFlushTimeout = std::chrono::seconds(1);    // for the last lines at exit
-constexpr std::size_t kSpareDescriptors = 64;                 // listener, epoll, eventfds, stdio, ...
+// Short-lived descriptors besides the connections: control clients, /proc
+// reads, the visit count's temporary file, a config reload.
+constexpr std::size_t kTransientDescriptors = 16;
 
 std::string bind_error_text(const std::string& host, int port, NetError e) {
   const bool v6 = host.find(':') != std::string::npos;  // [::1]:5000, as in a URL
@@ -65,18 +68,32 @@ std::size_t usable_cpus() {
   return std::clamp<std::size_t>(static_cast<std::size_t>(std::max(n, 1)), 1, core::kMaxThreads);
 }
 
+// Descriptors open now (stdio, the log, the visit lock, the signal watch).
+std::size_t open_descriptors() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return 8;
+  std::size_t n = 0;
+  while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.' ? 1 : 0;
+  ::closedir(d);
+  return n > 0 ? n - 1 : 0;  // not the directory's own
+}
+
 // Raises the soft limit of open files to the hard one; returns how many
-// connections fit under it.
-std::size_t raise_file_limit(std::size_t wanted) {
+// connections fit under it, besides what the process itself needs: what is
+// open now, the listener and the control socket, three per event loop
+// (epoll, its wake-up eventfd, the spare one it gives up when out of
+// descriptors) and the short-lived ones.
+std::size_t raise_file_limit(std::size_t wanted, std::size_t loops) {
+  const std::size_t own = open_descriptors() + 2 + 3 * loops + kTransientDescriptors;
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
   if (rl.rlim_cur != rl.rlim_max) {
     rlimit raised = rl;
-    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(wanted + kSpareDescriptors) : rl.rlim_max;
+    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(wanted + own) : rl.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
   }
   if (rl.rlim_cur == RLIM_INFINITY) return wanted;
-  const auto fit = rl.rlim_cur > kSpareDescriptors ? static_cast<std::size_t>(rl.rlim_cur) - kSpareDescriptors : 1;
+  const auto fit = rl.rlim_cur > own + 1 ? static_cast<std::size_t>(rl.rlim_cur) - own : 1;
   return std::min(wanted, fit);
 }
 
@@ -124,7 +141,7 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
 
   EngineConfig ec;
   ec.loops = cfg.threads != 0 ? cfg.threads : usable_cpus();
-  ec.max_connections = raise_file_limit(cfg.max_connections);
+  ec.max_connections = raise_file_limit(cfg.max_connections, ec.loops);
   if (ec.max_connections < cfg.max_connections) {
     logger.log(core::LogLevel::Warning, "fewer connections than asked for",
                {{"max_connections", cfg.max_connections},
@@ -205,7 +222,7 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
   auto cut = [&](const char* why) {
     logger.log(core::LogLevel::Warning, "exiting before requests in flight completed",
                {{"reason", why}, {"in_flight", engine.open_connections()}});
-    service.stop();  // the visit count so far to disk
+    (void)service.stop();  // the visit count so far to disk; the exit is a failure anyway
     exit_now(writer);
   };
   if (shutdown_delay.count() > 0) {
@@ -230,8 +247,21 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
     }
   }
   engine.join();
-  watch.reset();   // no reload after the last request
-  service.stop();  // the last visit count to disk
+  watch.reset();  // no reload after the last request
+  // The last visit count to disk. If it cannot be written (a full disk, a
+  // read-only volume), the count is lost: the exit says so to whoever
+  // restarts this process.
+  if (!service.stop()) {
+    const auto* visits = service.visits();
+    std::string text = fmt::format("the last visit count was not written: {}", visits->last_error());
+    logger.log(core::LogLevel::Error, "visits lost at exit",
+               {{"error_type", "storage"},
+                {"error", visits->last_error()},
+                {"path", visits->path()},
+                {"visits", static_cast<std::int64_t>(visits->count())}});
+    writer.close(kLogFlushTimeout);
+    return {kExitFailure, std::move(text)};
+  }
   logger.log(core::LogLevel::Info, "stopped",
              {{"uptime_seconds", core::elapsed_seconds(started, std::chrono::system_clock::now())}});
   writer.close(kLogFlushTimeout);

@@ -85,8 +85,8 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
   }
 }
 
-void Service::stop() {
-  if (visits_) visits_->stop();
+bool Service::stop() {
+  return visits_ == nullptr || visits_->stop();
 }
 
 Service::FaultTable Service::fault_table(const std::vector<core::RouteFault>& faults) const {

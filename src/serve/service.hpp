@@ -79,7 +79,8 @@ class Service {
 
   // Writes what is still only in memory (the visit count) and stops the
   // threads that do so; for the end of a graceful shutdown. Idempotent.
-  void stop();
+  // False if the count could not be written (visits()->last_error()).
+  bool stop();
   VisitCounter* visits() const { return visits_.get(); }
 
   const Logger& logger() const { return logger_; }

@@ -193,15 +193,14 @@ void VisitCounter::run() {
   }
 }
 
-void VisitCounter::stop() {
+bool VisitCounter::stop() {
   {
     const std::lock_guard lock(stop_mutex_);
-    if (stopping_ && !flusher_.joinable()) return;
     stopping_ = true;
   }
   stop_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
-  (void)flush();
+  return flush();
 }
 
 }  // namespace devops::serve

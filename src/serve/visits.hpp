@@ -42,8 +42,9 @@ class VisitCounter {
 
   // Writes the count now if it changed since the last write; false if that failed.
   bool flush();
-  // Stops the flusher thread after a last flush. Safe to call more than once.
-  void stop();
+  // Stops the flusher thread after a last flush; false if that flush failed
+  // (last_error() says why). Safe to call more than once.
+  bool stop();
 
   const std::string& path() const { return path_; }
 

@@ -2,6 +2,7 @@
 connections, pipelining, RFC 9112 framing, oversized heads and bodies, a
 client that never reads, a stdout that blocks, too many connections, and the
 shutdown cases. Every test talks to a real server on 127.0.0.1."""
+import json
 import os
 import resource
 import signal
@@ -117,8 +118,14 @@ class EngineTest(unittest.TestCase):
                 self.assertEqual((answer.status, answer.headers.get("allow")), (405, "GET, HEAD"))
 
     def test_other_versions_get_505(self):
-        reply = self.exchange(b"GET / HTTP/2.0\r\nHost: t\r\n\r\n")
-        self.assertTrue(reply.startswith(b"HTTP/1.1 505 "), reply[:80])
+        for version in (b"2.0", b"0.9", b"3.1"):
+            reply = self.exchange(b"GET / HTTP/" + version + b"\r\nHost: t\r\n\r\n")
+            self.assertTrue(reply.startswith(b"HTTP/1.1 505 "), (version, reply[:80]))
+
+    def test_a_higher_minor_version_is_answered_as_http_1_1(self):
+        for version in (b"1.2", b"1.9"):
+            reply = self.exchange(b"GET /health HTTP/" + version + b"\r\nHost: t\r\nConnection: close\r\n\r\n")
+            self.assertTrue(reply.startswith(b"HTTP/1.1 200 "), (version, reply[:80]))
 
     def test_a_get_with_a_body_does_not_smuggle_a_request(self):
         inner = b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -288,19 +295,111 @@ def closed_by_server_without_reading(sock, within):
 
 class LimitsTest(unittest.TestCase):
     def test_max_connections_closes_the_extra_ones_and_counts_them(self):
+        # Five requests at work (heads arriving, under a second old): none may
+        # be evicted, so the sixth connection is closed at once.
         with Server("--max-connections", "5") as s:
             held = [connect(s.port) for _ in range(5)]
             try:
-                for c in held:  # answered: each one is open on the server's side
-                    c.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
-                    self.assertTrue(read_response(c).startswith(b"HTTP/1.1 200 "))
+                for c in held:
+                    c.sendall(b"GET /health HTTP/1.1\r\n")
+                time.sleep(0.1)
                 with connect(s.port) as extra:
                     self.assertTrue(closed_by_server(extra, 5), "the sixth connection stayed open")
+                for c in held:  # the five were kept and are answered
+                    c.sendall(b"Host: t\r\n\r\n")
+                    self.assertTrue(read_response(c).startswith(b"HTTP/1.1 200 "))
             finally:
                 for c in held:
                     c.close()
             wait_until(lambda: probe(s.port), what="a free slot")
-            self.assertGreaterEqual(sample_value(s.metrics(), "devops_info_connections_rejected_total"), 1)
+            metrics = s.metrics()
+            self.assertGreaterEqual(sample_value(metrics, "devops_info_connections_rejected_total"), 1)
+            self.assertEqual(sample_value(metrics, "devops_info_connections_evicted_total"), 0)
+
+    def test_at_the_limit_idle_connections_make_room_oldest_first(self):
+        # A flood of connections that send nothing fills --max-connections:
+        # a fresh client is still answered at once, and the oldest silent
+        # ones are closed to admit it.
+        with Server("--max-connections", "20", "--threads", "1") as s:
+            held = []
+            try:
+                for _ in range(20):
+                    held.append(connect(s.port))
+                time.sleep(0.1)
+                latencies = []
+                for _ in range(10):  # fresh clients that stay connected, so each one needs a place
+                    start = time.monotonic()
+                    c = connect(s.port)
+                    held.append(c)
+                    c.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+                    self.assertTrue(read_response(c).startswith(b"HTTP/1.1 200 "))
+                    latencies.append(time.monotonic() - start)
+                self.assertLess(max(latencies), 0.5, latencies)
+                for c in held[:10]:
+                    self.assertTrue(closed_by_server(c, 2), "an older idle connection was kept")
+                for c in held[10:20]:  # the younger silent ones are still open
+                    c.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+                    self.assertTrue(read_response(c).startswith(b"HTTP/1.1 200 "))
+            finally:
+                for c in held:
+                    c.close()
+            metrics = s.metrics()
+            self.assertGreaterEqual(sample_value(metrics, "devops_info_connections_evicted_total"), 10)
+            self.assertEqual(sample_value(metrics, "devops_info_connections_rejected_total"), 0)
+
+    def test_at_the_limit_a_head_trickling_for_a_second_makes_room(self):
+        with Server("--max-connections", "10", "--threads", "1") as s:
+            held = [connect(s.port) for _ in range(10)]
+            try:
+                for c in held:
+                    c.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n")  # and never the end of the head
+                time.sleep(1.2)
+                self.assertLess(health_latency(s.port), 0.5)
+                self.assertTrue(closed_by_server(held[0], 2), "the oldest trickled head was kept")
+            finally:
+                for c in held:
+                    c.close()
+            self.assertGreaterEqual(sample_value(s.metrics(), "devops_info_connections_evicted_total"), 1)
+
+    def test_a_low_open_file_limit_still_leaves_room_for_connections(self):
+        # ulimit -n 64: the process keeps what it needs for itself (about 30
+        # descriptors with 2 loops), not a fixed 64, and says how many it allows.
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        proc = subprocess.Popen([BIN, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), preexec_fn=limit)
+        try:
+            lines = []
+            while not any(l.get("msg") == "listening" for l in lines):
+                line = proc.stdout.readline()
+                if not line:
+                    self.fail(f"serve exited: {proc.stderr.read()[-300:]}")
+                lines.append(json.loads(line))
+            listening = lines[-1]
+            warning = [l for l in lines if l.get("msg") == "fewer connections than asked for"]
+            self.assertEqual(warning[0]["allowed"], listening["max_connections"])
+            allowed = listening["max_connections"]
+            self.assertGreaterEqual(allowed, 24)
+            self.assertLess(allowed, 64)
+            held = [connect(listening["port"]) for _ in range(allowed - 1)]
+            try:
+                for c in held:
+                    c.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+                    self.assertTrue(read_response(c).startswith(b"HTTP/1.1 200 "))
+                self.assertLess(health_latency(listening["port"]), 0.5)  # the last slot, and /metrics too
+                body = Server.request_to(listening["port"], "GET", "/metrics").body.decode()
+                self.assertIn("devops_info_connections_open", body)
+            finally:
+                for c in held:
+                    c.close()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(TIMEOUT), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(TIMEOUT)
+            proc.stdout.close()
+            proc.stderr.close()
 
     def test_a_stdout_nobody_reads_does_not_stop_the_service(self):
         r, w = os.pipe()

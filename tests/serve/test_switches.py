@@ -127,6 +127,33 @@ class ProbeSwitchTest(unittest.TestCase):
                 idle.close()
             self.assertIsNone(s.proc.poll())
 
+    def test_silent_clients_delay_no_one(self):
+        # Eight connections that never send a byte, held for the whole test:
+        # `health --set` is answered at once beside them, again and again.
+        with Server() as s:
+            silent = []
+            try:
+                for _ in range(8):
+                    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    c.connect(f"\0devops-info/{s.port}")
+                    silent.append(c)
+                for value in ("false", "true", "false"):
+                    start = time.monotonic()
+                    c = set_switch(s, f"ready={value}")
+                    self.assertEqual(c.returncode, 0, c.stderr)
+                    self.assertLess(time.monotonic() - start, 0.9, "a silent client delayed --set")
+                self.assertEqual(s.get("/ready").status, 503)
+                # Twenty more silent ones than fit: the oldest make room, and --set still works.
+                for _ in range(20):
+                    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    c.connect(f"\0devops-info/{s.port}")
+                    silent.append(c)
+                self.assertEqual(set_switch(s, "ready=true").returncode, 0)
+                self.assertEqual(s.get("/ready").status, 200)
+            finally:
+                for c in silent:
+                    c.close()
+
     @unittest.skipUnless(os.geteuid() == 0, "needs root to run the client as another user")
     def test_another_user_is_refused(self):
         with Server() as s:

@@ -240,7 +240,11 @@ class VolumeTest(unittest.TestCase):
                 self.assertEqual(s.get("/health").status, 200)
                 time.sleep(0.2)  # a few failed retries: logged once, not every time
                 self.assertEqual(len([l for l in s.logs() if l["level"] == "ERROR"]), 1)
-                self.assertEqual(s.stop(), 0)
+                # The last count cannot be written either: a failed stop.
+                self.assertEqual(s.stop(), 1)
+                lost = [l for l in s.logs() if l.get("msg") == "visits lost at exit"]
+                self.assertEqual(len(lost), 1, s.logs()[-3:])
+                self.assertEqual((lost[0]["level"], lost[0]["visits"]), ("ERROR", 42))
             self.assertEqual(read(os.path.join(vol.path, "visits")), b"41\n")
 
     def test_full_volume_keeps_the_last_whole_count_and_recovers(self):
@@ -251,14 +255,7 @@ class VolumeTest(unittest.TestCase):
                     s.get("/")
                 wait_until(lambda: read(path) == b"3\n", what="3 on disk")
                 filler = os.path.join(vol.path, "filler")
-                fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-                try:
-                    while True:
-                        os.write(fd, b"x" * 4096)
-                except OSError:
-                    pass  # full
-                finally:
-                    os.close(fd)
+                fill(filler)
                 for _ in range(4):
                     s.get("/")
                 err = s.wait_for_log(lambda d: d.get("level") == "ERROR", what="the ERROR line")
@@ -272,6 +269,38 @@ class VolumeTest(unittest.TestCase):
                 wait_until(lambda: read(path) == b"7\n", what="7 on disk")
                 self.assertEqual(s.stop(), 0)
             self.assertEqual(sorted(os.listdir(vol.path)), ["visits", "visits.lock"])
+
+
+    def test_a_full_volume_at_sigterm_is_an_error_and_exit_1(self):
+        with Tmpfs("64k") as vol:
+            path = os.path.join(vol.path, "visits")
+            with Server("--data-dir", vol.path, "--flush-interval", "1h") as s:
+                s.get("/")
+                fill(os.path.join(vol.path, "filler"))
+                for _ in range(2):
+                    s.get("/")
+                self.assertEqual(s.stop(), 1)  # the graceful stop's write is the first, and fails
+                lost = [l for l in s.logs() if l.get("msg") == "visits lost at exit"]
+                self.assertEqual(len(lost), 1, s.logs()[-3:])
+                self.assertEqual(lost[0]["level"], "ERROR")
+                self.assertEqual(lost[0]["visits"], 3)
+                self.assertIn("No space left on device", lost[0]["error"])
+                self.assertEqual(lost[0]["path"], path)
+                self.assertNotIn("stopped", [l.get("msg") for l in s.logs()])
+                self.assertIn("the last visit count was not written", s.read_stderr())
+            self.assertFalse(os.path.exists(os.path.join(vol.path, ".visits.tmp")))  # no partial file left
+
+
+def fill(filler):
+    """Writes `filler` until the file system is full."""
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"x" * 4096)
+    except OSError:
+        pass  # full
+    finally:
+        os.close(fd)
 
 
 if __name__ == "__main__":

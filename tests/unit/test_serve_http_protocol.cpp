@@ -248,9 +248,31 @@ TEST_CASE("HEAD has the length of GET and no body; empty lines before a request 
   CHECK(r.out.ends_with("\r\n\r\n"));
 }
 
-TEST_CASE("other versions get 505; targets are decoded") {
+TEST_CASE("another major version than 1 gets 505") {
   FakeApp app;
   CHECK(statuses(feed(app, "GET / HTTP/2.0\r\nHost: x\r\n\r\n").out) == std::vector<int>{505});
+  CHECK(statuses(feed(app, "GET / HTTP/0.9\r\nHost: x\r\n\r\n").out) == std::vector<int>{505});
+  CHECK(statuses(feed(app, "GET / HTTP/3.1\r\nHost: x\r\n\r\n").out) == std::vector<int>{505});
+  CHECK(app.paths.empty());
+}
+
+TEST_CASE("a higher minor version of HTTP/1 is answered as HTTP/1.1 (RFC 9110 2.5)") {
+  for (const char* version : {"1.2", "1.9"}) {
+    SECTION(version) {
+      FakeApp app;
+      const auto r = feed(app, std::string("GET /health HTTP/") + version + "\r\nHost: x\r\n\r\n");
+      CHECK(statuses(r.out) == std::vector<int>{200});
+      CHECK(r.out.starts_with("HTTP/1.1 200 "));
+      CHECK(r.out.find("Connection: close") == std::string::npos);  // kept alive, as 1.1
+      CHECK(app.paths == std::vector<std::string>{"/health"});
+    }
+  }
+  FakeApp app;  // as 1.1, it needs its Host
+  CHECK(statuses(feed(app, "GET / HTTP/1.2\r\n\r\n").out) == std::vector<int>{400});
+}
+
+TEST_CASE("targets are decoded") {
+  FakeApp app;
   feed(app, "GET /he%61lth?q=%zz HTTP/1.1\r\nHost: x\r\n\r\n");
   feed(app, "GET http://example.test/ready?x HTTP/1.1\r\nHost: x\r\n\r\n");
   feed(app, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
