@@ -37,6 +37,8 @@ constexpr std::int64_t kTrimAbove = 512;  // give memory back once a crowd of th
 // A request still arriving after this long may be closed to admit a new
 // connection at the limit; a younger one is a client at work.
 constexpr auto kEvictRequestsOlderThan = std::chrono::seconds(1);
+constexpr auto kIdleAMoment = std::chrono::milliseconds(100);
+constexpr int kEvictLookAhead = 8;  // idle connections looked at for one without a request waiting
 
 // epoll_event.data.ptr for what is not a connection.
 char g_listen_tag;
@@ -73,6 +75,7 @@ struct Conn;
 struct TimerList {
   Conn* head{nullptr};
   Conn* tail{nullptr};
+  std::size_t size{0};
 };
 
 struct Conn {
@@ -99,6 +102,7 @@ void unlink(Conn* c) {
   auto& l = *c->list;
   (c->prev != nullptr ? c->prev->next : l.head) = c->next;
   (c->next != nullptr ? c->next->prev : l.tail) = c->prev;
+  --l.size;
   c->prev = c->next = nullptr;
   c->list = nullptr;
 }
@@ -110,6 +114,7 @@ void append(TimerList& l, Conn* c, SteadyClock::time_point deadline) {
   c->prev = l.tail;
   (l.tail != nullptr ? l.tail->next : l.head) = c;
   l.tail = c;
+  ++l.size;
 }
 
 }  // namespace
@@ -139,8 +144,11 @@ class Engine::Loop final : public HttpApplication {
   void run();
   void request_drain() {
     drain_requested_.store(true);
-    const std::uint64_t one = 1;
-    (void)!::write(wake_, &one, sizeof one);
+    wake();
+  }
+  // From another loop: close idle connections here, to make room there.
+  void request_room() {
+    if (!evictions_asked_.exchange(true, std::memory_order_relaxed)) wake();
   }
 
  private:
@@ -170,12 +178,23 @@ class Engine::Loop final : public HttpApplication {
     return {r.method, r.path, current_->client_ip, r.user_agent, query, r.accept};
   }
 
+  void wake() {
+    const std::uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof one);
+  }
   void watch_listener(bool on);
   // Handles what one epoll_wait returned, then the timers.
   void turn(const epoll_event* events, int n);
   void accept_ready();
-  // Closes this loop's idlest connection to make room; false if none may go.
-  bool evict_one();
+  // Closes this loop's idlest connection to make room, if it has been idle
+  // that long; false if none may go.
+  bool evict_one(SteadyClock::duration idle_at_least);
+  // At --max-connections: closes a connection or has another loop do it;
+  // false if the new one must be turned away.
+  bool make_room(std::int64_t open);
+  void make_room_for_others();
+  // False if no other loop has an idle connection.
+  bool ask_another_loop_to_make_room();
   void on_event(Conn* c, std::uint32_t events);
   void on_readable(Conn* c);
   // Runs `step` with the buffer answers go to, then settle().
@@ -199,6 +218,8 @@ class Engine::Loop final : public HttpApplication {
   bool listening_{false};
   SteadyClock::time_point accept_paused_until_{};
   std::atomic<bool> drain_requested_{false};
+  std::atomic<bool> evictions_asked_{false};
+  std::atomic<std::size_t> idle_published_{0};  // idle_.size as of the last turn, for the other loops
   bool draining_{false};
   SteadyClock::time_point now_{SteadyClock::now()};
   Conn* current_{nullptr};
@@ -245,11 +266,13 @@ void Engine::Loop::turn(const epoll_event* events, int n) {
       std::uint64_t v = 0;
       (void)!::read(wake_, &v, sizeof v);
       if (drain_requested_.load() && !draining_) begin_drain();
+      if (evictions_asked_.exchange(false, std::memory_order_relaxed)) make_room_for_others();
     } else {
       on_event(static_cast<Conn*>(tag), events[i].events);
     }
   }
   expire();
+  idle_published_.store(idle_.size, std::memory_order_relaxed);
 }
 
 void Engine::Loop::accept_ready() {
@@ -278,7 +301,8 @@ void Engine::Loop::accept_ready() {
       return;
     }
     const auto open = e_.metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
-    if (open >= static_cast<std::int64_t>(cfg_.max_connections) && !evict_one()) {
+    const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
+    if (open >= limit && !make_room(open)) {
       e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
       e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
       ::close(fd);
@@ -304,12 +328,19 @@ void Engine::Loop::accept_ready() {
   }
 }
 
-bool Engine::Loop::evict_one() {
+bool Engine::Loop::evict_one(SteadyClock::duration idle_at_least) {
   // At the limit, as nginx does, the connections that cost a new client its
   // place are closed first: idle ones (no byte yet, or between requests),
   // the longest idle first; then a request still arriving that began long
   // ago (a trickled head). An answer being written or held is never cut.
+  // One whose request is waiting unread in the socket is not idle: the loop
+  // just has not come to it yet.
   Conn* victim = idle_.head;
+  for (int looked = 0; victim != nullptr && looked < kEvictLookAhead; ++looked, victim = victim->next) {
+    char byte = 0;
+    if (::recv(victim->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) break;
+  }
+  if (victim != nullptr && victim->deadline - cfg_.idle_timeout > now_ - idle_at_least) victim = nullptr;
   if (victim == nullptr && request_.head != nullptr &&
       now_ - request_.head->proto.request_started() >= kEvictRequestsOlderThan) {
     victim = request_.head;
@@ -317,6 +348,41 @@ bool Engine::Loop::evict_one() {
   if (victim == nullptr) return false;
   close_conn(victim);
   e_.metrics_.connections_evicted.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool Engine::Loop::make_room(std::int64_t open) {
+  // A connection idle for a moment only (a client yet to send its request,
+  // most likely) is spared while another loop may have idle ones: that loop
+  // is asked to close its idlest, and the new connection is admitted over
+  // the limit meanwhile, by a few at most.
+  if (evict_one(kIdleAMoment)) return true;
+  const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
+  if (open < limit + static_cast<std::int64_t>(kConnectionsOverLimit) && ask_another_loop_to_make_room()) return true;
+  return evict_one(SteadyClock::duration::zero());
+}
+
+void Engine::Loop::make_room_for_others() {
+  // Back down to the limit: the longest idle first, as at accept.
+  const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
+  while (e_.metrics_.connections_open.load(std::memory_order_relaxed) > limit &&
+         (evict_one(kIdleAMoment) || evict_one(SteadyClock::duration::zero()))) {
+  }
+}
+
+bool Engine::Loop::ask_another_loop_to_make_room() {
+  // The loop with the most idle connections as of its last turn.
+  Loop* best = nullptr;
+  std::size_t most = 0;
+  for (const auto& loop : e_.loops_) {
+    const auto idle = loop->idle_published_.load(std::memory_order_relaxed);
+    if (loop.get() != this && idle > most) {
+      best = loop.get();
+      most = idle;
+    }
+  }
+  if (best == nullptr) return false;
+  best->request_room();
   return true;
 }
 

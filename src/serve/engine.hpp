@@ -26,6 +26,11 @@ class Service;
 class Metrics;
 class Logger;
 
+// At --max-connections an event loop with nothing of its own idle for a
+// moment admits a new connection and has another loop close one of its
+// idle ones: the connections open may pass the limit by this many meanwhile.
+inline constexpr std::size_t kConnectionsOverLimit = 8;
+
 struct EngineConfig {
   std::size_t loops{1};
   std::size_t max_connections{10'000};

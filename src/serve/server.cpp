@@ -82,9 +82,10 @@ std::size_t open_descriptors() {
 // connections fit under it, besides what the process itself needs: what is
 // open now, the listener and the control socket, three per event loop
 // (epoll, its wake-up eventfd, the spare one it gives up when out of
-// descriptors) and the short-lived ones.
+// descriptors), the short-lived ones and the few connections a loop may
+// admit over --max-connections while another makes room.
 std::size_t raise_file_limit(std::size_t wanted, std::size_t loops) {
-  const std::size_t own = open_descriptors() + 2 + 3 * loops + kTransientDescriptors;
+  const std::size_t own = open_descriptors() + 2 + 3 * loops + kTransientDescriptors + kConnectionsOverLimit;
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
   if (rl.rlim_cur != rl.rlim_max) {

@@ -347,6 +347,41 @@ class LimitsTest(unittest.TestCase):
             self.assertGreaterEqual(sample_value(metrics, "devops_info_connections_evicted_total"), 10)
             self.assertEqual(sample_value(metrics, "devops_info_connections_rejected_total"), 0)
 
+    def test_at_the_limit_a_loop_with_nothing_idle_has_another_make_room(self):
+        # Two loops, every place taken by a silent client (on one loop or
+        # both), then fresh clients at once: whichever loop takes one and has
+        # no idle connection of its own has the other close one, so no fresh
+        # client is turned away.
+        with Server("--max-connections", "16", "--threads", "2") as s:
+            held = [connect(s.port) for _ in range(16)]
+            time.sleep(0.2)  # idle for more than a moment
+            failures = []
+
+            def client():
+                for _ in range(5):
+                    try:
+                        with connect(s.port) as c:
+                            c.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                            answer = read_response(c)
+                            if not answer.startswith(b"HTTP/1.1 200 "):
+                                failures.append(answer[:40])
+                    except OSError as e:
+                        failures.append(repr(e))
+
+            try:
+                threads = [threading.Thread(target=client) for _ in range(6)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(TIMEOUT)
+                self.assertEqual(failures, [], sample_value(s.metrics(), "devops_info_connections_evicted_total"))
+            finally:
+                for c in held:
+                    c.close()
+            metrics = s.metrics()
+            self.assertEqual(sample_value(metrics, "devops_info_connections_rejected_total"), 0)
+            self.assertGreaterEqual(sample_value(metrics, "devops_info_connections_evicted_total"), 1)
+
     def test_at_the_limit_a_head_trickling_for_a_second_makes_room(self):
         with Server("--max-connections", "10", "--threads", "1") as s:
             held = [connect(s.port) for _ in range(10)]
