@@ -1,6 +1,9 @@
 #include "core/health.hpp"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
+
+#include <iterator>
 
 #include "core/timefmt.hpp"
 
@@ -13,6 +16,17 @@ const char* to_string(HealthStatus s) {
 Health make_health(HealthStatus status, std::chrono::system_clock::time_point now,
                    std::chrono::system_clock::time_point started) {
   return {status, iso8601_utc(now), elapsed_seconds(started, now)};
+}
+
+void append_health_json(std::string& out, HealthStatus status, std::chrono::system_clock::time_point now,
+                        std::chrono::system_clock::time_point started) {
+  out += R"({"status":")";
+  out += to_string(status);
+  out += R"(","timestamp":")";
+  append_iso8601_utc(out, now);
+  out += R"(","uptime_seconds":)";
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{}"), elapsed_seconds(started, now));
+  out += "}\n";
 }
 
 nlohmann::ordered_json health_to_json(const Health& h) {

@@ -23,6 +23,12 @@ Health make_health(HealthStatus status, std::chrono::system_clock::time_point no
 
 // {"status": "healthy", "timestamp": ..., "uptime_seconds": ...}
 nlohmann::ordered_json health_to_json(const Health& h);
+// make_health's document as compact JSON, byte for byte what
+// render_json(health_to_json(...), JsonStyle::Compact) gives (its newline
+// too), written
+// straight into `out`: GET /health builds it on every request.
+void append_health_json(std::string& out, HealthStatus status, std::chrono::system_clock::time_point now,
+                        std::chrono::system_clock::time_point started);
 // Aligned "key  value" lines.
 std::string health_to_table(const Health& h);
 // The document back from JSON (what a probe received); nullopt when `doc`

@@ -8,17 +8,58 @@
 namespace devops::core {
 
 std::string iso8601_utc(std::chrono::system_clock::time_point t, Precision p) {
-  using namespace std::chrono;
-  const auto secs = floor<seconds>(t);
-  const auto micros = duration_cast<microseconds>(t - secs).count();
-  const std::time_t tt = system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                                tm.tm_hour, tm.tm_min, tm.tm_sec);
-  if (p == Precision::Microseconds) out += fmt::format(".{:06}", micros);
-  out += "+00:00";
+  std::string out;
+  append_iso8601_utc(out, t, p);
   return out;
+}
+
+namespace {
+
+// `width` decimal digits of `v` (0 <= v < 10^width), zero-padded.
+char* put_digits(char* at, std::int64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    at[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return at + width;
+}
+
+}  // namespace
+
+void append_iso8601_utc(std::string& out, std::chrono::system_clock::time_point t, Precision p) {
+  using namespace std::chrono;
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss<microseconds> hms{duration_cast<microseconds>(t - day)};
+  const int y = static_cast<int>(ymd.year());
+  if (y < 0 || y > 9999) {  // out of the four-digit range: the slow path says what it is
+    const std::time_t tt = system_clock::to_time_t(floor<seconds>(t));
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    out += fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                       tm.tm_min, tm.tm_sec);
+    if (p == Precision::Microseconds) out += fmt::format(".{:06}", hms.subseconds().count());
+    out += "+00:00";
+    return;
+  }
+  char buf[32];
+  char* at = put_digits(buf, y, 4);
+  *at++ = '-';
+  at = put_digits(at, static_cast<unsigned>(ymd.month()), 2);
+  *at++ = '-';
+  at = put_digits(at, static_cast<unsigned>(ymd.day()), 2);
+  *at++ = 'T';
+  at = put_digits(at, hms.hours().count(), 2);
+  *at++ = ':';
+  at = put_digits(at, hms.minutes().count(), 2);
+  *at++ = ':';
+  at = put_digits(at, hms.seconds().count(), 2);
+  if (p == Precision::Microseconds) {
+    *at++ = '.';
+    at = put_digits(at, hms.subseconds().count(), 6);
+  }
+  out.append(buf, at);
+  out += "+00:00";
 }
 
 std::int64_t elapsed_seconds(std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to) {

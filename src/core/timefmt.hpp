@@ -11,6 +11,10 @@ enum class Precision { Seconds, Microseconds };
 // "2026-11-28T02:38:45.123456+00:00", the form Python's isoformat() gives
 // for an aware UTC datetime (the Flask service's current_time).
 std::string iso8601_utc(std::chrono::system_clock::time_point t, Precision p = Precision::Microseconds);
+// The same, appended to `out`, by arithmetic alone (no gmtime, no format
+// string): for the answers built on every request.
+void append_iso8601_utc(std::string& out, std::chrono::system_clock::time_point t,
+                        Precision p = Precision::Microseconds);
 
 // Whole seconds from `from` to `to`; 0 when the clock went backwards.
 std::int64_t elapsed_seconds(std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to);

@@ -280,9 +280,11 @@ HttpResponse Service::visits(const HttpRequest& req) {
 
 HttpResponse Service::health(const HttpRequest&) {
   const bool down = draining() || !healthy();  // read once: status and body must agree
-  const auto h =
-      core::make_health(down ? core::HealthStatus::Unhealthy : core::HealthStatus::Healthy, Clock::now(), started_);
-  return json_response(down ? 503 : 200, core::health_to_json(h));
+  std::string body;
+  body.reserve(96);
+  core::append_health_json(body, down ? core::HealthStatus::Unhealthy : core::HealthStatus::Healthy, Clock::now(),
+                           started_);
+  return {down ? 503 : 200, "application/json", std::move(body), {}};
 }
 
 HttpResponse Service::ready(const HttpRequest&) {

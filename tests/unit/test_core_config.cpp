@@ -4,6 +4,8 @@
 #include "core/config.hpp"
 #include "core/endpoints.hpp"
 #include "core/health.hpp"
+#include "core/render.hpp"
+#include "fixture.hpp"
 
 using namespace devops::core;
 using std::chrono::milliseconds;
@@ -261,6 +263,20 @@ TEST_CASE("the probe's default URL is numeric loopback on PORT") {
   CHECK(std::get<std::string>(default_probe_url(env_of({{"PORT", ""}}))) == "http://127.0.0.1:5000/health");
   CHECK(std::get<ConfigError>(default_probe_url(env_of({{"PORT", "abc"}}))).message.starts_with("PORT: 'abc'"));
   CHECK(std::holds_alternative<ConfigError>(default_probe_url(env_of({{"PORT", "0"}}))));
+}
+
+TEST_CASE("append_health_json writes what render_json(health_to_json(...)) writes") {
+  using namespace std::chrono;
+  const auto started = devops::test::fixed_now();
+  for (const auto status : {HealthStatus::Healthy, HealthStatus::Unhealthy}) {
+    for (const microseconds later : {microseconds(0), microseconds(1), microseconds(59'999'999),
+                                     microseconds(hours(50)), microseconds(-3'000'000) /* the clock went back */}) {
+      const auto now = started + later;
+      std::string out;
+      append_health_json(out, status, now, started);
+      CHECK(out == render_json(health_to_json(make_health(status, now, started)), JsonStyle::Compact));
+    }
+  }
 }
 
 TEST_CASE("health_from_json reads back what health_to_json wrote") {
