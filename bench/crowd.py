@@ -2,13 +2,15 @@
 """A crowd of idle and slow clients against one server, and a fresh client's
 /health latency meanwhile; then the server's memory once the crowd has left.
 
-    crowd.py --port PORT --pid PID [--idle 10000] [--slow 1000] [--seconds 20]
+    crowd.py --port PORT --pid PID [--idle 10000] [--slow 1000] [--silent 0] [--seconds 20]
 
 - idle: keep-alive connections that send one GET /health, read the answer and
   stay open; each asks again every 3 s so that the server's 5 s idle timeout
   does not close it (a connection it closes anyway is opened again);
 - slow: connections that send a request head one byte every 2 s and never
   finish it (a server may close them; they are opened again);
+- silent: connections that send nothing at all, opened again at once when
+  the server closes them (a flood that would fill --max-connections);
 - a probe opens a new connection every 20 ms, sends GET /health and times the
   answer (5 s at most).
 
@@ -54,13 +56,15 @@ def main():
     ap.add_argument("--pid", type=int, required=True)
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--slow", type=int, default=1000)
+    ap.add_argument("--silent", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=20)
     a = ap.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     sel = selectors.DefaultSelector()
-    clients = [Client("idle") for _ in range(a.idle)] + [Client("slow") for _ in range(a.slow)]
+    clients = ([Client("idle") for _ in range(a.idle)] + [Client("slow") for _ in range(a.slow)] +
+               [Client("silent") for _ in range(a.silent)])
     reconnects = 0
 
     def open_client(c, now):
@@ -82,7 +86,7 @@ def main():
         c.sock = s
         c.sent = 0
         c.buf = b""
-        c.next_at = now + (0.5 if reconnecting else 0.05)
+        c.next_at = float("inf") if c.kind == "silent" else now + (0.5 if reconnecting else 0.05)
         sel.register(s, selectors.EVENT_READ, c)
 
     start = time.monotonic()
@@ -165,9 +169,9 @@ def main():
     time.sleep(2)
     after = rss_kib(a.pid)
     lat.sort()
-    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+    q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) >= 2 else [float("nan")] * 99
     print(json.dumps({
-        "idle": a.idle, "slow": a.slow, "seconds": a.seconds,
+        "idle": a.idle, "slow": a.slow, "silent": a.silent, "seconds": a.seconds,
         "probes": len(lat) + failed, "probes_failed": failed,
         "probe_p50_ms": round(q[49], 2), "probe_p99_ms": round(q[98], 2),
         "probe_max_ms": round(lat[-1], 2) if lat else None,

@@ -9,7 +9,10 @@
 # answering a fixed /health body as the ceiling; system calls per keep-alive
 # request (strace -f -c); 100 pipelined requests in one write; a crowd of
 # 10,000 idle and 1,000 slow-header connections with a fresh client's /health
-# latency and the RSS during and after (crowd.py); idle and peak RSS; exec to
+# latency and the RSS during and after (crowd.py); a flood of 12,000 silent
+# connections at the default --max-connections, with a fresh client's /health
+# latency and the connections evicted; server CPU per /health request against
+# nginx, with and without an access log (cost.sh); idle and peak RSS; exec to
 # first healthy response; a one-shot `info` against /bin/true. All traffic
 # goes to 127.0.0.1; every load run is bounded by DURATION.
 #
@@ -193,6 +196,23 @@ for p in devops-info go-nethttp; do
   sleep 2
 done
 cleanup
+
+echo "== a flood: 12,000 connections that send nothing, default --max-connections (10,000), ${CROWD_SECONDS}s"
+fport=$(free_port)
+"$BIN" serve --host 127.0.0.1 --port "$fport" > "$OUT/logs/devops-info-flood.log" 2>&1 &
+PID[flood]=$!
+for _ in $(seq 1 200); do
+  $PY -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$fport/health', timeout=1)" 2>/dev/null && break
+  sleep 0.05
+done
+line=$($PY "$HERE/crowd.py" --port "$fport" --pid "${PID[flood]}" --idle 0 --slow 0 --silent 12000 \
+  --seconds "$CROWD_SECONDS")
+evicted=$($PY -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$fport/metrics').read().decode())" | awk '/^devops_info_connections_evicted_total / {print $2}')
+echo "{\"peer\": \"devops-info\", \"evicted\": ${evicted:-null}, ${line#\{}" | tee -a "$OUT/crowd.jsonl"
+cleanup
+
+echo "== server CPU per /health request against nginx (cost.sh)"
+BIN=$BIN "$HERE/cost.sh" "$OUT/cost" | tail -4
 echo "loadavg after: $(cat /proc/loadavg)" | tee -a "$OUT/env.txt"
 gzip -f "$OUT"/logs/*.log
 $PY "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"

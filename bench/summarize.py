@@ -96,8 +96,21 @@ def main(out):
         print("| server | fresh /health p50 ms | p99 ms | max ms | probes failed | RSS peak MiB | RSS after MiB |")
         print("|---|---|---|---|---|---|---|")
         for c in crowd:
+            if c.get("silent"):
+                continue
             print(f"| {c['peer']} | {c['probe_p50_ms']} | {c['probe_p99_ms']} | {c['probe_max_ms']} | "
                   f"{c['probes_failed']}/{c['probes']} | {c['rss_peak_mib']} | {c['rss_after_mib']} |")
+    flood = [c for c in crowd if c.get("silent")]
+    if flood:
+        print("\n## A flood: 12,000 connections that send nothing, at the default --max-connections 10,000\n")
+        print("| server | fresh /health p50 ms | p99 ms | max ms | probes failed | reconnects | evicted |")
+        print("|---|---|---|---|---|---|---|")
+        for c in flood:
+            print(f"| {c['peer']} | {c['probe_p50_ms']} | {c['probe_p99_ms']} | {c['probe_max_ms']} | "
+                  f"{c['probes_failed']}/{c['probes']} | {c['reconnects']} | {c.get('evicted', '')} |")
+    cost = out / "cost" / "summary.md"
+    if cost.exists():
+        print("\n" + cost.read_text().strip())
     hf = out / "hyperfine.json"
     if hf.exists():
         res = json.loads(hf.read_text())["results"]
