@@ -213,10 +213,14 @@ class EngineTest(unittest.TestCase):
                     s.sendall(request * 10)
             except (socket.timeout, BrokenPipeError, ConnectionResetError):
                 pass  # the server stopped reading us: good
+            sent_for = time.monotonic() - start
             self.assertLess(health_latency(self.server.port), 0.5)
-            # Nothing read for 5 s: the server closes the connection.
-            self.assertTrue(closed_by_server_without_reading(s, 12), "a stalled reader was kept open")
-            self.assertLess(time.monotonic() - start, 20)
+            # Nothing read for 5 s after the server's socket buffers filled:
+            # it closes the connection (the window is wide for a loaded machine).
+            if not closed_by_server_without_reading(s, 20):
+                gauge = sample_value(self.server.metrics(), "devops_info_connections_open")
+                self.fail(f"a stalled reader was kept open (sent for {sent_for:.1f} s; {gauge} connections open)")
+            self.assertLess(time.monotonic() - start, 30)
 
     def test_an_idle_connection_is_closed_after_5_s(self):
         with connect(self.server.port) as s:
