@@ -19,8 +19,8 @@
 #include "core/health.hpp"
 #include "core/host.hpp"
 #include "core/render.hpp"
-#include "serve/control.hpp"
-#include "serve/probe.hpp"
+#include "serve/client/control_client.hpp"
+#include "serve/client/probe.hpp"
 
 namespace devops::cli {
 

@@ -136,8 +136,8 @@ Runner setup_serve(CLI::App& sub) {
                  "Fault injection: answer this fraction (0 to 1) of requests to ROUTE (or *) with 500; repeatable")
       ->option_text("ROUTE=FRACTION")
       ->allow_extra_args(false);
-  // Kept for the lifecycle tests, hidden: requests to PATH wait a second
-  // inside the handler, before the answer is computed.
+  // Kept for the lifecycle tests, hidden: the answer to PATH is held back
+  // for a second (as --fault-delay does), without blocking the event loop.
   sub.add_option("--delay-path", o->delay_path, "")->group("");
   sub.footer(
       "Routes: GET / (report), /health, /ready, /metrics (Prometheus), /visits; HEAD works wherever GET does.\n"

@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 
+#include "core/fd.hpp"
 #include "core/host.hpp"
 
 namespace devops::core {
@@ -225,32 +226,22 @@ std::variant<std::string, ReadError> read_config_text(const std::string& path) {
   auto fail = [&](int e, std::string_view what) {
     return ReadError{e, fmt::format("cannot read {}: {}", path, what.empty() ? errno_text(e) : std::string(what))};
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return fail(errno, "");
+  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) return fail(errno, "");
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const int e = errno;
-    ::close(fd);
-    return fail(S_ISDIR(st.st_mode) ? EISDIR : e, S_ISDIR(st.st_mode) ? "" : "not a regular file");
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return fail(S_ISDIR(st.st_mode) ? EISDIR : errno, S_ISDIR(st.st_mode) ? "" : "not a regular file");
   }
   std::string text;
   char buf[16384];
   while (true) {
-    const auto n = ::read(fd, buf, sizeof buf);
+    const auto n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      return fail(e, "");
-    }
+    if (n < 0) return fail(errno, "");
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      ::close(fd);
-      return fail(EFBIG, fmt::format("larger than {} bytes", kMaxConfigBytes));
-    }
+    if (text.size() > kMaxConfigBytes) return fail(EFBIG, fmt::format("larger than {} bytes", kMaxConfigBytes));
   }
-  ::close(fd);
   return text;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "core/config_file.hpp"
+#include "core/fd.hpp"
 #include "serve/worker_thread.hpp"
 
 namespace devops::serve {
@@ -43,15 +44,12 @@ ConfigWatch::ConfigWatch(std::string path, std::string applied, Apply apply, con
       apply_(std::move(apply)),
       logger_(logger),
       metrics_(metrics) {
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (inotify_fd_ >= 0) {
-    if (::inotify_add_watch(inotify_fd_, directory_of(path_).c_str(), kWatchMask) < 0) {
-      ::close(inotify_fd_);
-      inotify_fd_ = -1;
-    }
+  wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  inotify_fd_.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (inotify_fd_.valid() && ::inotify_add_watch(inotify_fd_.get(), directory_of(path_).c_str(), kWatchMask) < 0) {
+    inotify_fd_.reset();
   }
-  if (inotify_fd_ < 0) {
+  if (!inotify_fd_.valid()) {
     logger_.log(core::LogLevel::Warning, "config file: no inotify, looking for changes once a second",
                 {{"file", path_}});
   }
@@ -63,25 +61,23 @@ ConfigWatch::ConfigWatch(std::string path, std::string applied, Apply apply, con
 // in-place rewrite happens in another directory: watch that one too, and
 // follow it when the symlinks move.
 void ConfigWatch::follow_target() {
-  if (inotify_fd_ < 0) return;
+  if (!inotify_fd_.valid()) return;
   char buf[PATH_MAX];
   if (::realpath(path_.c_str(), buf) == nullptr) return;
   const auto dir = directory_of(buf);
   if (dir == target_dir_) return;
-  if (target_watch_ >= 0) (void)::inotify_rm_watch(inotify_fd_, target_watch_);
+  if (target_watch_ >= 0) (void)::inotify_rm_watch(inotify_fd_.get(), target_watch_);
   target_watch_ = -1;
   target_dir_ = dir;
   char own[PATH_MAX];
   if (::realpath(directory_of(path_).c_str(), own) != nullptr && dir == own) return;  // already watched
-  target_watch_ = ::inotify_add_watch(inotify_fd_, dir.c_str(), kWatchMask);
+  target_watch_ = ::inotify_add_watch(inotify_fd_.get(), dir.c_str(), kWatchMask);
 }
 
 ConfigWatch::~ConfigWatch() {
   stop_.store(true);
   wake();
   if (thread_.joinable()) thread_.join();
-  if (inotify_fd_ >= 0) ::close(inotify_fd_);
-  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 void ConfigWatch::reload_now() {
@@ -90,8 +86,7 @@ void ConfigWatch::reload_now() {
 }
 
 void ConfigWatch::wake() const {
-  const std::uint64_t one = 1;
-  if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
+  if (wake_fd_.valid()) core::notify(wake_fd_.get());
 }
 
 void ConfigWatch::applied(const std::optional<std::string>& error, const std::string& text) {
@@ -120,10 +115,10 @@ void ConfigWatch::run() {
       const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - pending_since);
       timeout = std::max(std::chrono::milliseconds(1), kConfigSettle - age);
     }
-    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
-    (void)::poll(fds, inotify_fd_ >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
-    drain(wake_fd_);
-    drain(inotify_fd_);
+    pollfd fds[2] = {{wake_fd_.get(), POLLIN, 0}, {inotify_fd_.get(), POLLIN, 0}};
+    (void)::poll(fds, inotify_fd_.valid() ? 2 : 1, static_cast<int>(timeout.count()));
+    drain(wake_fd_.get());
+    drain(inotify_fd_.get());
     if (stop_.load()) break;
     const bool forced = forced_.exchange(false);
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "core/fd.hpp"
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
 
@@ -52,10 +53,10 @@ class ConfigWatch {
   Apply apply_;
   const Logger& logger_;
   Metrics::ConfigReloads& metrics_;
-  int inotify_fd_{-1};
+  core::Fd inotify_fd_;
   int target_watch_{-1};  // the directory the file resolves to, when not the path's own
   std::string target_dir_;
-  int wake_fd_{-1};
+  core::Fd wake_fd_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> forced_{false};
   std::thread thread_;

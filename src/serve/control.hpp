@@ -11,21 +11,18 @@
 //
 // Protocol: one line in, one line of JSON out. In: "" or space-separated
 // "ready=BOOL" / "healthy=BOOL". Out: {"ready":true,"healthy":true} after the
-// change, or {"error":"..."} (then nothing changed).
+// change, or {"error":"..."} (then nothing changed). The client is
+// serve/client/control_client.hpp.
 
 #include <sys/socket.h>
 
-#include <chrono>
 #include <string>
-#include <string_view>
 #include <thread>
 
+#include "core/fd.hpp"
 #include "serve/service.hpp"
 
 namespace devops::serve {
-
-// "devops-info/5000": the socket's name without the leading NUL byte.
-std::string control_socket_name(int port);
 
 class ControlChannel {
  public:
@@ -36,7 +33,7 @@ class ControlChannel {
   ControlChannel(const ControlChannel&) = delete;
   ControlChannel& operator=(const ControlChannel&) = delete;
 
-  bool listening() const { return listen_fd_ >= 0; }
+  bool listening() const { return listen_fd_.valid(); }
 
  private:
   void run();
@@ -45,18 +42,9 @@ class ControlChannel {
 
   Service& service_;
   std::string name_;
-  int listen_fd_{-1};
-  int wake_fd_{-1};
+  core::Fd listen_fd_;
+  core::Fd wake_fd_;
   std::thread thread_;
 };
-
-// What the server answered (a line of JSON), or why there is no answer.
-struct ControlReply {
-  bool ok{false};
-  std::string text;  // the JSON line when ok, else the error
-};
-
-// Sends one command line to the server listening on `port` (TCP) here.
-ControlReply control_request(int port, std::string_view command, std::chrono::milliseconds timeout);
 
 }  // namespace devops::serve

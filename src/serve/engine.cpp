@@ -17,6 +17,7 @@
 #include <map>
 #include <system_error>
 
+#include "core/fd.hpp"
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
 #include "serve/service.hpp"
@@ -79,8 +80,9 @@ struct TimerList {
 };
 
 struct Conn {
-  Conn(int f, const HttpLimits& limits, std::string ip) : fd(f), proto(limits), client_ip(std::move(ip)) {}
-  int fd;
+  Conn(core::Fd f, const HttpLimits& limits, std::string ip)
+      : fd(std::move(f)), proto(limits), client_ip(std::move(ip)) {}
+  core::Fd fd;
   HttpProtocol proto;
   std::string client_ip;
   std::string out;  // answers the socket has not taken yet
@@ -122,21 +124,20 @@ void append(TimerList& l, Conn* c, SteadyClock::time_point deadline) {
 class Engine::Loop final : public HttpApplication {
  public:
   explicit Loop(Engine& engine) : e_(engine), cfg_(engine.config_) {
-    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
-    wake_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    reserve_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (ep_ < 0 || wake_ < 0) throw std::system_error(errno, std::system_category(), "epoll");
+    // A throw below closes what was opened: the members are descriptors.
+    ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    wake_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!ep_.valid() || !wake_.valid()) throw std::system_error(errno, std::system_category(), "epoll");
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = &g_wake_tag;
-    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev) != 0) throw std::system_error(errno, std::system_category());
+    if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, wake_.get(), &ev) != 0)
+      throw std::system_error(errno, std::system_category());
     watch_listener(true);
   }
   ~Loop() override {
-    while (!conns_.empty()) close_conn(conns_.back());
-    for (int fd : {ep_, wake_, reserve_}) {
-      if (fd >= 0) ::close(fd);
-    }
+    while (!conns_.empty()) close_conn(conns_.back().get());
   }
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -178,10 +179,7 @@ class Engine::Loop final : public HttpApplication {
     return {r.method, r.path, current_->client_ip, r.user_agent, query, r.accept};
   }
 
-  void wake() {
-    const std::uint64_t one = 1;
-    (void)!::write(wake_, &one, sizeof one);
-  }
+  void wake() { core::notify(wake_.get()); }
   void watch_listener(bool on);
   // Handles what one epoll_wait returned, then the timers.
   void turn(const epoll_event* events, int n);
@@ -212,9 +210,9 @@ class Engine::Loop final : public HttpApplication {
 
   Engine& e_;
   const EngineConfig& cfg_;
-  int ep_{-1};
-  int wake_{-1};
-  int reserve_{-1};  // given up for a moment to accept and close a client when out of descriptors
+  core::Fd ep_;
+  core::Fd wake_;
+  core::Fd reserve_;  // given up for a moment to accept and close a client when out of descriptors
   bool listening_{false};
   SteadyClock::time_point accept_paused_until_{};
   std::atomic<bool> drain_requested_{false};
@@ -223,7 +221,7 @@ class Engine::Loop final : public HttpApplication {
   bool draining_{false};
   SteadyClock::time_point now_{SteadyClock::now()};
   Conn* current_{nullptr};
-  std::vector<Conn*> conns_;
+  std::vector<std::unique_ptr<Conn>> conns_;
   std::int64_t high_water_{0};
   TimerList idle_;
   TimerList request_;
@@ -237,17 +235,17 @@ class Engine::Loop final : public HttpApplication {
 };
 
 void Engine::Loop::watch_listener(bool on) {
-  if (on == listening_ || e_.listen_fd_ < 0) return;
+  if (on == listening_ || !e_.listen_fd_.valid()) return;
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one loop wakes per new connection
   ev.data.ptr = &g_listen_tag;
-  if (::epoll_ctl(ep_, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, e_.listen_fd_, &ev) == 0) listening_ = on;
+  if (::epoll_ctl(ep_.get(), on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, e_.listen_fd_.get(), &ev) == 0) listening_ = on;
 }
 
 void Engine::Loop::run() {
   std::array<epoll_event, kMaxEvents> events{};
   while (!(draining_ && conns_.empty())) {
-    const int n = ::epoll_wait(ep_, events.data(), kMaxEvents, next_timeout());
+    const int n = ::epoll_wait(ep_.get(), events.data(), kMaxEvents, next_timeout());
     now_ = SteadyClock::now();
     try {
       turn(events.data(), n);
@@ -264,7 +262,7 @@ void Engine::Loop::turn(const epoll_event* events, int n) {
       accept_ready();
     } else if (tag == &g_wake_tag) {
       std::uint64_t v = 0;
-      (void)!::read(wake_, &v, sizeof v);
+      (void)!::read(wake_.get(), &v, sizeof v);
       if (drain_requested_.load() && !draining_) begin_drain();
       if (evictions_asked_.exchange(false, std::memory_order_relaxed)) make_room_for_others();
     } else {
@@ -279,16 +277,15 @@ void Engine::Loop::accept_ready() {
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    const int fd = ::accept4(e_.listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
+    core::Fd fd(::accept4(e_.listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd.valid()) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if ((errno == EMFILE || errno == ENFILE) && reserve_ >= 0) {
+      if ((errno == EMFILE || errno == ENFILE) && reserve_.valid()) {
         // Out of descriptors: free the spare one to take the client off the
         // queue and close it, rather than leave it waiting.
-        ::close(reserve_);
-        const int victim = ::accept4(e_.listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (victim >= 0) ::close(victim);
-        reserve_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        reserve_.reset();
+        core::Fd(::accept4(e_.listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC)).reset();
+        reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
         e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
@@ -305,24 +302,22 @@ void Engine::Loop::accept_ready() {
     if (open >= limit && !make_room(open)) {
       e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
       e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
-      ::close(fd);
       continue;
     }
     const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto* c = new Conn(fd, cfg_.limits, peer_address(ss));
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto conn = std::make_unique<Conn>(std::move(fd), cfg_.limits, peer_address(ss));
+    Conn* c = conn.get();
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = c;
-    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      ::close(fd);
-      delete c;
+    if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) != 0) {
       e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
       continue;
     }
     c->events = EPOLLIN;
     c->index = conns_.size();
-    conns_.push_back(c);
+    conns_.push_back(std::move(conn));
     high_water_ = std::max(high_water_, static_cast<std::int64_t>(conns_.size()));
     append(idle_, c, now_ + cfg_.idle_timeout);
   }
@@ -338,7 +333,7 @@ bool Engine::Loop::evict_one(SteadyClock::duration idle_at_least) {
   Conn* victim = idle_.head;
   for (int looked = 0; victim != nullptr && looked < kEvictLookAhead; ++looked, victim = victim->next) {
     char byte = 0;
-    if (::recv(victim->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) break;
+    if (::recv(victim->fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) break;
   }
   if (victim != nullptr && victim->deadline - cfg_.idle_timeout > now_ - idle_at_least) victim = nullptr;
   if (victim == nullptr && request_.head != nullptr &&
@@ -413,7 +408,7 @@ void Engine::Loop::on_readable(Conn* c) {
     // After a refusal: read and drop what the client still sends, so that
     // closing does not reset the connection before it has read the answer.
     for (int i = 0; i < 4; ++i) {
-      const auto n = ::recv(c->fd, read_buf_.data(), read_buf_.size(), 0);
+      const auto n = ::recv(c->fd.get(), read_buf_.data(), read_buf_.size(), 0);
       if (n > 0) continue;
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
       break;
@@ -421,7 +416,7 @@ void Engine::Loop::on_readable(Conn* c) {
     close_conn(c);
     return;
   }
-  const auto n = ::recv(c->fd, read_buf_.data(), read_buf_.size(), 0);
+  const auto n = ::recv(c->fd.get(), read_buf_.data(), read_buf_.size(), 0);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
     close_conn(c);
@@ -450,7 +445,7 @@ void Engine::Loop::produce(Conn* c, Step&& step) {
 
 bool Engine::Loop::send_out(Conn* c, std::string& out, std::size_t& pos) {
   while (pos < out.size()) {
-    const auto n = ::send(c->fd, out.data() + pos, out.size() - pos, MSG_NOSIGNAL);
+    const auto n = ::send(c->fd.get(), out.data() + pos, out.size() - pos, MSG_NOSIGNAL);
     if (n >= 0) {
       pos += static_cast<std::size_t>(n);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -507,7 +502,7 @@ void Engine::Loop::settle(Conn* c, std::string& out, std::size_t& pos) {
     epoll_event ev{};
     ev.events = want;
     ev.data.ptr = c;
-    ::epoll_ctl(ep_, EPOLL_CTL_MOD, c->fd, &ev);
+    ::epoll_ctl(ep_.get(), EPOLL_CTL_MOD, c->fd.get(), &ev);
     c->events = want;
   }
   if (pending) {
@@ -529,12 +524,12 @@ void Engine::Loop::settle(Conn* c, std::string& out, std::size_t& pos) {
 }
 
 void Engine::Loop::linger(Conn* c) {
-  ::shutdown(c->fd, SHUT_WR);
+  ::shutdown(c->fd.get(), SHUT_WR);
   c->lingering = true;
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = c;
-  ::epoll_ctl(ep_, EPOLL_CTL_MOD, c->fd, &ev);
+  ::epoll_ctl(ep_.get(), EPOLL_CTL_MOD, c->fd.get(), &ev);
   c->events = EPOLLIN;
   append(linger_, c, now_ + cfg_.linger_timeout);
 }
@@ -544,11 +539,12 @@ void Engine::Loop::close_conn(Conn* c) {
   // A held answer that will never be sent is no longer in progress.
   if (c->proto.holding() && c->proto.held_request().counted) e_.metrics_.finished();
   unlink(c);
-  conns_[c->index] = conns_.back();
-  conns_[c->index]->index = c->index;
+  const std::unique_ptr<Conn> gone = std::move(conns_[c->index]);  // closes the socket at the end
+  if (c->index + 1 != conns_.size()) {
+    conns_[c->index] = std::move(conns_.back());
+    conns_[c->index]->index = c->index;
+  }
   conns_.pop_back();
-  ::close(c->fd);
-  delete c;
   e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
   if (high_water_ > kTrimAbove && static_cast<std::int64_t>(conns_.size()) < high_water_ / 8) {
     high_water_ = static_cast<std::int64_t>(conns_.size());
@@ -561,7 +557,9 @@ void Engine::Loop::begin_drain() {
   watch_listener(false);
   // Idle connections and requests not yet complete close now; answers being
   // written or held back are finished first (and say Connection: close).
-  const auto all = conns_;
+  std::vector<Conn*> all;
+  all.reserve(conns_.size());
+  for (const auto& c : conns_) all.push_back(c.get());
   for (Conn* c : all) {
     if (c->out.empty() && !c->proto.holding()) close_conn(c);
   }
@@ -605,31 +603,29 @@ Engine::Engine(Service& service, Metrics& metrics, const Logger& logger, EngineC
 Engine::~Engine() {
   join();
   loops_.clear();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
 Engine::Bound Engine::listen(const std::string& host, int port) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   if (!make_address(host, port, ss, len)) return {NetError::AddressUnavailable, 0};
-  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return {from_errno(errno), 0};
+  core::Fd sock(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return {from_errno(errno), 0};
+  const int fd = sock.get();
   const int one = 1;
   const int zero = 0;
   // SO_REUSEADDR, not SO_REUSEPORT: a second server on the port must fail.
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (ss.ss_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);  // "::" is both
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, SOMAXCONN) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return {from_errno(err), 0};
+    return {from_errno(errno), 0};
   }
   sockaddr_storage got{};
   socklen_t got_len = sizeof got;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len);
   const auto p = got.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&got)->sin6_port
                                            : reinterpret_cast<sockaddr_in*>(&got)->sin_port;
-  listen_fd_ = fd;
+  listen_fd_ = std::move(sock);
   return {NetError::None, ntohs(p)};
 }
 
@@ -653,10 +649,7 @@ std::int64_t Engine::drain() {
     std::unique_lock lock(drain_mu_);
     drain_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return drained_ == loops_.size(); });
   }
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);  // from now on new connections are refused
-    listen_fd_ = -1;
-  }
+  listen_fd_.reset();  // from now on new connections are refused
   return metrics_.connections_open.load();
 }
 

@@ -17,8 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "serve/http_protocol.hpp"
-#include "serve/net_error.hpp"
+#include "core/fd.hpp"
+#include "serve/http/http_protocol.hpp"
+#include "serve/net/net_error.hpp"
 
 namespace devops::serve {
 
@@ -76,7 +77,7 @@ class Engine {
   Metrics& metrics_;
   const Logger& logger_;
   EngineConfig config_;
-  int listen_fd_{-1};
+  core::Fd listen_fd_;
   bool started_{false};
   std::atomic<std::size_t> running_{0};
   std::mutex drain_mu_;

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "core/fd.hpp"
 #include "core/timefmt.hpp"
 #include "serve/json_text.hpp"
 #include "serve/log_writer.hpp"
@@ -92,14 +93,9 @@ void Logger::log(core::LogLevel level, std::string_view msg, std::span<const Log
     writer_->push(line);
     return;
   }
-  // One write per line; a short write (a full pipe, a signal) resumes where it stopped.
-  std::size_t done = 0;
-  while (done < line.size()) {
-    const auto n = ::write(fd_, line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // stdout closed: logging must never stop the service
-    done += static_cast<std::size_t>(n);
-  }
+  // A short write (a full pipe, a signal) resumes where it stopped; a closed
+  // stdout is ignored: logging must never stop the service.
+  (void)core::write_all(fd_, line);
 }
 
 }  // namespace devops::serve

@@ -28,7 +28,7 @@
 #include "serve/log.hpp"
 #include "serve/log_writer.hpp"
 #include "serve/metrics.hpp"
-#include "serve/net_error.hpp"
+#include "serve/net/net_error.hpp"
 #include "serve/serve.hpp"
 #include "serve/service.hpp"
 #include "serve/signals.hpp"

@@ -17,7 +17,7 @@
 
 #include "core/config.hpp"
 #include "core/endpoints.hpp"
-#include "serve/http_types.hpp"
+#include "serve/http/http_types.hpp"
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"

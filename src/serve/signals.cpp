@@ -44,9 +44,9 @@ const char* signal_name(int sig) {
 SignalWatch::SignalWatch() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("cannot create the signal pipe");
-  read_fd_ = fds[0];
-  write_fd_ = fds[1];
-  g_write_fd = write_fd_;
+  read_fd_.reset(fds[0]);
+  write_fd_.reset(fds[1]);
+  g_write_fd = write_fd_.get();
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -63,8 +63,6 @@ SignalWatch::~SignalWatch() {
   for (std::size_t i = 0; i < std::size(kWatched); ++i) ::sigaction(kWatched[i], &g_old[i], nullptr);
   ::sigaction(SIGPIPE, &g_old_pipe, nullptr);
   g_write_fd = -1;
-  ::close(read_fd_);
-  ::close(write_fd_);
 }
 
 SignalWatch::Wait SignalWatch::wait(std::optional<std::chrono::milliseconds> timeout) {
@@ -72,7 +70,7 @@ SignalWatch::Wait SignalWatch::wait(std::optional<std::chrono::milliseconds> tim
   const auto deadline = timeout ? steady_clock::now() + *timeout : steady_clock::time_point::max();
   while (true) {
     unsigned char byte = 0;
-    const auto n = ::read(read_fd_, &byte, 1);
+    const auto n = ::read(read_fd_.get(), &byte, 1);
     if (n == 1) return byte == 0 ? Wait{Event::Woken} : Wait{Event::Signal, byte};
     // Never asleep for long: ThreadSanitizer's runtime (GCC 12's) defers a
     // signal that arrives just before a blocking call until the call returns,
@@ -84,14 +82,14 @@ SignalWatch::Wait SignalWatch::wait(std::optional<std::chrono::milliseconds> tim
       if (left <= 0) return {Event::TimedOut};
       wait_ms = static_cast<int>(std::min<long long>(left, kRecheckMs));
     }
-    pollfd p{read_fd_, POLLIN, 0};
+    pollfd p{read_fd_.get(), POLLIN, 0};
     (void)::poll(&p, 1, wait_ms);
   }
 }
 
 void SignalWatch::wake() {
   const unsigned char byte = 0;
-  (void)!::write(write_fd_, &byte, 1);
+  (void)!::write(write_fd_.get(), &byte, 1);
 }
 
 }  // namespace devops::serve

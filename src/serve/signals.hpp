@@ -9,6 +9,8 @@
 #include <chrono>
 #include <optional>
 
+#include "core/fd.hpp"
+
 namespace devops::serve {
 
 class SignalWatch {
@@ -31,8 +33,8 @@ class SignalWatch {
   void wake();
 
  private:
-  int read_fd_{-1};
-  int write_fd_{-1};
+  core::Fd read_fd_;
+  core::Fd write_fd_;
 };
 
 // "SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2", or "signal".

@@ -22,42 +22,23 @@ namespace {
 
 constexpr std::size_t kMaxFileBytes = 64;  // 20 digits and a newline; anything longer is not ours
 
-// Closes the descriptor when it goes out of scope.
-struct Fd {
-  int fd{-1};
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const auto n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
+using core::Fd;
 
 // The file's text; nullopt when it does not exist. Throws on any other failure.
 std::optional<std::string> read_counter_file(const std::string& path) {
   const Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (f.fd < 0) {
+  if (!f.valid()) {
     if (errno == ENOENT) return std::nullopt;
     throw std::runtime_error(fmt::format("visit counter {}: cannot read: {}", path, core::errno_text(errno)));
   }
   struct stat st {};
-  if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw std::runtime_error(fmt::format("visit counter {}: not a regular file", path));
   }
   std::string text;
   char buf[kMaxFileBytes + 1];
   while (text.size() <= kMaxFileBytes) {
-    const auto n = ::read(f.fd, buf, sizeof(buf));
+    const auto n = ::read(f.get(), buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
       throw std::runtime_error(fmt::format("visit counter {}: cannot read: {}", path, core::errno_text(errno)));
@@ -88,7 +69,6 @@ VisitCounter::VisitCounter(std::string dir, const Logger& logger, std::chrono::m
       interval_(interval) {
   auto refuse = [&](const std::string& why) {
     logger_.log(core::LogLevel::Error, "cannot use the visit counter", {{"error", why}, {"path", path_}});
-    if (lock_fd_ >= 0) ::close(lock_fd_);
     throw std::runtime_error(why);
   };
   struct stat st {};
@@ -99,10 +79,10 @@ VisitCounter::VisitCounter(std::string dir, const Logger& logger, std::chrono::m
   // directory where the lock file cannot be created (read-only) is locked
   // through the directory itself; nothing can be written there anyway.
   const std::string lock_path = dir_ + "/visits.lock";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (lock_fd_ < 0) lock_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (lock_fd_ < 0) refuse(fmt::format("data directory {}: cannot open: {}", dir_, core::errno_text(errno)));
-  while (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  lock_fd_.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!lock_fd_.valid()) lock_fd_.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!lock_fd_.valid()) refuse(fmt::format("data directory {}: cannot open: {}", dir_, core::errno_text(errno)));
+  while (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EINTR) continue;
     if (errno == EWOULDBLOCK) {
       refuse(fmt::format("visit counter {}: another process uses it ({} is locked); one server per data directory",
@@ -130,7 +110,6 @@ VisitCounter::VisitCounter(std::string dir, const Logger& logger, std::chrono::m
 
 VisitCounter::~VisitCounter() {
   stop();
-  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 std::string VisitCounter::last_error() const {
@@ -143,9 +122,9 @@ bool VisitCounter::write_locked(std::uint64_t n) {
   {
     const std::string text = fmt::format("{}\n", n);
     const Fd f(::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-    if (f.fd < 0) {
+    if (!f.valid()) {
       error = fmt::format("cannot create {}: {}", tmp_path_, core::errno_text(errno));
-    } else if (!write_all(f.fd, text) || ::fsync(f.fd) != 0) {
+    } else if (!core::write_all(f.get(), text) || ::fsync(f.get()) != 0) {
       error = fmt::format("cannot write {}: {}", tmp_path_, core::errno_text(errno));
     }
   }
@@ -155,7 +134,7 @@ bool VisitCounter::write_locked(std::uint64_t n) {
   if (error.empty()) {
     // The rename is durable only once the directory is.
     const Fd d(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (d.fd < 0 || ::fsync(d.fd) != 0) error = fmt::format("cannot sync {}: {}", dir_, core::errno_text(errno));
+    if (!d.valid() || ::fsync(d.get()) != 0) error = fmt::format("cannot sync {}: {}", dir_, core::errno_text(errno));
   }
   if (!error.empty()) {
     (void)::unlink(tmp_path_.c_str());  // a partial temporary file is never read; do not leave it

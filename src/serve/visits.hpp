@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/config.hpp"
+#include "core/fd.hpp"
 #include "serve/log.hpp"
 
 namespace devops::serve {
@@ -57,7 +58,7 @@ class VisitCounter {
   std::string tmp_path_;
   const Logger& logger_;
   std::chrono::milliseconds interval_;
-  int lock_fd_{-1};
+  core::Fd lock_fd_;  // flock()ed while the counter lives
   std::atomic<std::uint64_t> count_{0};
   std::atomic<bool> writable_{true};
 

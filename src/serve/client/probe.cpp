@@ -1,5 +1,5 @@
 // The health probe's HTTP client (cpp-httplib).
-#include "serve/probe.hpp"
+#include "serve/client/probe.hpp"
 
 #include <httplib.h>
 

@@ -20,7 +20,6 @@ enum class NetError {
   Connection,          // connect: failed otherwise
   Read,                // the answer could not be read
   Write,               // the request could not be sent
-  Resolve,             // the host name did not resolve
   Other,
 };
 
@@ -33,12 +32,9 @@ NetError from_errno(int err);
 // The socket address of a numeric IPv4 or IPv6 host; false for anything else.
 bool make_address(const std::string& host, int port, sockaddr_storage& ss, socklen_t& len);
 
-// Why binding `host:port` fails, asked of the kernel with a socket of our own
-// (libraries often say only that it failed). `host` is a numeric address.
-NetError diagnose_bind(const std::string& host, int port);
-
-// Why connecting to `host:port` fails (refused, unreachable, timed out), the
-// same way; NetError::Connection when `host` is not a numeric address.
+// Why connecting to `host:port` fails (refused, unreachable, timed out),
+// asked of the kernel with a socket of our own (libraries often say only that
+// it failed); NetError::Connection when `host` is not a numeric address.
 NetError diagnose_connect(const std::string& host, int port, std::chrono::milliseconds timeout);
 
 }  // namespace devops::serve

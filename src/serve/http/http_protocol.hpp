@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "serve/http_types.hpp"
+#include "serve/http/http_types.hpp"
 
 namespace devops::serve {
 

@@ -1,4 +1,4 @@
-#include "serve/http_protocol.hpp"
+#include "serve/http/http_protocol.hpp"
 
 // Boost 1.74's Asio headers miss this include under C++20 with GCC 12.
 #include <utility>

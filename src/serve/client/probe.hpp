@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/config.hpp"
-#include "serve/net_error.hpp"
+#include "serve/net/net_error.hpp"
 
 namespace devops::serve {
 

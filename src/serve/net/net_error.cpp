@@ -1,14 +1,15 @@
-#include "serve/net_error.hpp"
+#include "serve/net/net_error.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
+
+#include "core/fd.hpp"
 
 namespace devops::serve {
 
@@ -24,7 +25,6 @@ const char* describe(NetError e) {
     case NetError::Connection: return "cannot connect";
     case NetError::Read: return "connection closed or broken before a complete answer";
     case NetError::Write: return "cannot send the request";
-    case NetError::Resolve: return "cannot resolve the host name (use a numeric address)";
     case NetError::Other: return "network error";
   }
   return "network error";
@@ -65,26 +65,13 @@ bool make_address(const std::string& host, int port, sockaddr_storage& ss, sockl
   return false;
 }
 
-NetError diagnose_bind(const std::string& host, int port) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (!make_address(host, port, ss, len)) return NetError::AddressUnavailable;
-  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return from_errno(errno);
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  NetError e = NetError::Other;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 1) != 0) e = from_errno(errno);
-  ::close(fd);
-  return e;
-}
-
 NetError diagnose_connect(const std::string& host, int port, std::chrono::milliseconds timeout) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   if (!make_address(host, port, ss, len)) return NetError::Connection;
-  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return from_errno(errno);
+  const core::Fd sock(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!sock.valid()) return from_errno(errno);
+  const int fd = sock.get();
   NetError e = NetError::Connection;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
     e = NetError::None;  // it answers now
@@ -101,7 +88,6 @@ NetError diagnose_connect(const std::string& host, int port, std::chrono::millis
       e = err == 0 ? NetError::None : from_errno(err);
     }
   }
-  ::close(fd);
   if (e == NetError::Other) e = NetError::Connection;
   return e;
 }
