@@ -32,16 +32,17 @@ std::string reference_iso8601(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-TEST_CASE("append_iso8601_utc agrees with gmtime_r over four centuries, leap days and second edges") {
+TEST_CASE("append_iso8601_utc agrees with gmtime_r over three centuries, leap days and second edges") {
   using namespace std::chrono;
   std::mt19937_64 rng(20261202);
-  // 1970 to 2399 at random instants, and the edges that break a hand-made calendar.
-  std::uniform_int_distribution<std::int64_t> micros(0, std::int64_t{13'569'465'600} * 1'000'000);
+  // 1970 to 2255 at random instants (system_clock counts nanoseconds in 64
+  // bits: it ends in 2262), and the edges that break a hand-made calendar.
+  std::uniform_int_distribution<std::int64_t> micros(0, std::int64_t{9'000'000'000} * 1'000'000);
   std::vector<system_clock::time_point> ts;
   for (int i = 0; i < 20000; ++i) ts.emplace_back(microseconds(micros(rng)));
-  for (const std::int64_t s : {951'782'400LL, 951'868'799LL, 4'107'542'400LL, 1'709'164'800LL, 253'402'300'799LL}) {
+  for (const std::int64_t s : {951'782'400LL, 951'868'799LL, 4'107'542'400LL, 1'709'164'800LL, 7'258'118'399LL}) {
     ts.emplace_back(seconds(s));                          // 2000-02-29, 2000-02-29T23:59:59, 2100-03-01,
-    ts.emplace_back(seconds(s) + microseconds(999'999));  // 2024-02-29, 9999-12-31T23:59:59
+    ts.emplace_back(seconds(s) + microseconds(999'999));  // 2024-02-29, 2199-12-31T23:59:59
   }
   ts.emplace_back(microseconds(-1));  // before the epoch: 1969-12-31T23:59:59.999999
   for (const auto t : ts) {
