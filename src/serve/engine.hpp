@@ -19,6 +19,7 @@
 
 #include "core/fd.hpp"
 #include "serve/http/http_protocol.hpp"
+#include "serve/http/next_step.hpp"
 #include "serve/net/net_error.hpp"
 
 namespace devops::serve {
@@ -36,10 +37,7 @@ struct EngineConfig {
   std::size_t loops{1};
   std::size_t max_connections{10'000};
   HttpLimits limits{};
-  std::chrono::milliseconds request_timeout{10'000};  // a whole request (head and body) from its first byte
-  std::chrono::milliseconds idle_timeout{5'000};      // a connection between requests
-  std::chrono::milliseconds write_timeout{5'000};     // an answer the client does not read
-  std::chrono::milliseconds linger_timeout{2'000};    // reading what is left after a refusal, before closing
+  ConnTimeouts timeouts{};
 };
 
 class Engine {

@@ -174,9 +174,9 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
               {"threads", ec.loops},
               {"max_connections", ec.max_connections}});
   logger.log(core::LogLevel::Debug, "limits",
-             {{"request_timeout", core::format_duration(ec.request_timeout)},
-              {"idle_timeout", core::format_duration(ec.idle_timeout)},
-              {"write_timeout", core::format_duration(ec.write_timeout)},
+             {{"request_timeout", core::format_duration(ec.timeouts.request)},
+              {"idle_timeout", core::format_duration(ec.timeouts.idle)},
+              {"write_timeout", core::format_duration(ec.timeouts.write)},
               {"keep_alive_requests", ec.limits.max_requests},
               {"max_line_bytes", ec.limits.max_line},
               {"max_header_fields", ec.limits.max_fields},

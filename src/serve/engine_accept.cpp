@@ -1,0 +1,159 @@
+// Admission: accepting connections, the limit, and who makes room at it.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "core/fd.hpp"
+#include "serve/engine_loop.hpp"
+#include "serve/metrics.hpp"
+
+namespace devops::serve {
+
+namespace {
+
+std::string peer_address(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  } else if (ss.ss_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  }
+  std::string_view ip = buf;
+  // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d.
+  if (ip.starts_with("::ffff:") && ip.find('.') != std::string_view::npos) ip.remove_prefix(7);
+  return std::string(ip);
+}
+
+}  // namespace
+
+void Engine::Loop::accept_ready() {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    core::Fd fd(::accept4(e_.listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if ((errno == EMFILE || errno == ENFILE) && reserve_.valid()) {
+        // Out of descriptors: free the spare one to take the client off the
+        // queue and close it, rather than leave it waiting.
+        reserve_.reset();
+        core::Fd(::accept4(e_.listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC)).reset();
+        reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        // No descriptors or memory for now: stop accepting for a moment
+        // instead of spinning on a listener that stays readable.
+        watch_listener(false);
+        accept_paused_until_ = now_ + kAcceptPause;
+      }
+      return;
+    }
+    const auto open = e_.metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+    const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
+    if (open >= limit && !make_room(open)) {
+      e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+      e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto conn = std::make_unique<Conn>(std::move(fd), cfg_.limits, peer_address(ss));
+    Conn* c = conn.get();
+    if (!reactor_.add(c->fd.get(), EPOLLIN, c)) {
+      e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+      continue;
+    }
+    c->events = EPOLLIN;
+    c->index = conns_.size();
+    conns_.push_back(std::move(conn));
+    high_water_ = std::max(high_water_, static_cast<std::int64_t>(conns_.size()));
+    append(idle_, c, now_ + cfg_.timeouts.idle);
+  }
+}
+
+bool Engine::Loop::evict_one(SteadyClock::duration idle_at_least) {
+  // At the limit, as nginx does, the connections that cost a new client its
+  // place are closed first: idle ones (no byte yet, or between requests),
+  // the longest idle first; then a request still arriving that began long
+  // ago (a trickled head). An answer being written or held is never cut.
+  // One whose request is waiting unread in the socket is not idle: the loop
+  // just has not come to it yet.
+  Conn* victim = as_conn(idle_.head);
+  for (int looked = 0; victim != nullptr && looked < kEvictLookAhead; ++looked, victim = as_conn(victim->next)) {
+    char byte = 0;
+    if (::recv(victim->fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) break;
+  }
+  if (victim != nullptr && victim->deadline - cfg_.timeouts.idle > now_ - idle_at_least) victim = nullptr;
+  if (victim == nullptr && request_.head != nullptr &&
+      now_ - as_conn(request_.head)->proto.request_started() >= kEvictRequestsOlderThan) {
+    victim = as_conn(request_.head);
+  }
+  if (victim == nullptr) return false;
+  close_conn(victim);
+  e_.metrics_.connections_evicted.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool Engine::Loop::make_room(std::int64_t open) {
+  // A connection idle for a moment only (a client yet to send its request,
+  // most likely) is spared while another loop may have idle ones: that loop
+  // is asked to close its idlest, and the new connection is admitted over
+  // the limit meanwhile, by a few at most.
+  if (evict_one(kIdleAMoment)) return true;
+  const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
+  if (open < limit + static_cast<std::int64_t>(kConnectionsOverLimit) && ask_another_loop_to_make_room()) return true;
+  return evict_one(SteadyClock::duration::zero());
+}
+
+void Engine::Loop::make_room_for_others() {
+  // Back down to the limit: the longest idle first, as at accept.
+  const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
+  while (e_.metrics_.connections_open.load(std::memory_order_relaxed) > limit &&
+         (evict_one(kIdleAMoment) || evict_one(SteadyClock::duration::zero()))) {
+  }
+}
+
+bool Engine::Loop::ask_another_loop_to_make_room() {
+  // The loop with the most idle connections as of its last turn.
+  Loop* best = nullptr;
+  std::size_t most = 0;
+  for (const auto& loop : e_.loops_) {
+    const auto idle = loop->idle_published_.load(std::memory_order_relaxed);
+    if (loop.get() != this && idle > most) {
+      best = loop.get();
+      most = idle;
+    }
+  }
+  if (best == nullptr) return false;
+  best->request_room();
+  return true;
+}
+
+void Engine::Loop::close_conn(Conn* c) {
+  if (c->hold_armed) holds_.erase(c->hold);
+  // A held answer that will never be sent is no longer in progress.
+  if (c->proto.holding() && c->proto.held_request().counted) e_.metrics_.finished();
+  unlink(c);
+  const std::unique_ptr<Conn> gone = std::move(conns_[c->index]);  // closes the socket at the end
+  if (c->index + 1 != conns_.size()) {
+    conns_[c->index] = std::move(conns_.back());
+    conns_[c->index]->index = c->index;
+  }
+  conns_.pop_back();
+  e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  if (high_water_ > kTrimAbove && static_cast<std::int64_t>(conns_.size()) < high_water_ / 8) {
+    high_water_ = static_cast<std::int64_t>(conns_.size());
+    ::malloc_trim(0);  // a crowd has left: give its memory back to the system
+  }
+}
+
+}  // namespace devops::serve
