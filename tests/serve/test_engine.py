@@ -216,10 +216,14 @@ class EngineTest(unittest.TestCase):
             sent_for = time.monotonic() - start
             self.assertLess(health_latency(self.server.port), 0.5)
             # Nothing read for 5 s after the server's socket buffers filled:
-            # it closes the connection (the window is wide for a loaded machine).
-            if not closed_by_server_without_reading(s, 20):
-                gauge = sample_value(self.server.metrics(), "devops_info_connections_open")
-                self.fail(f"a stalled reader was kept open (sent for {sent_for:.1f} s; {gauge} connections open)")
+            # it closes the connection (the window is wide for a loaded
+            # machine). The server's own gauge says so: the client may not
+            # see it, its send buffer full and the close not yet reaching it
+            # (seen in a container); only the gauge's own request is left.
+            def dropped():
+                return sample_value(self.server.metrics(), "devops_info_connections_open") <= 1
+
+            wait_until(dropped, 20, 0.5, what=f"the stalled reader to be dropped (it sent for {sent_for:.1f} s)")
             self.assertLess(time.monotonic() - start, 30)
 
     def test_an_idle_connection_is_closed_after_5_s(self):
@@ -280,21 +284,6 @@ class EngineTest(unittest.TestCase):
         finally:
             for s in held:
                 s.close()
-
-
-def closed_by_server_without_reading(sock, within):
-    """Waits, without reading, until the server has closed or reset `sock`."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        try:
-            sock.setblocking(False)
-            sock.send(b"x")  # fails once the server has closed (reset) the connection
-        except BlockingIOError:
-            continue
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            return True
-    return False
 
 
 class LimitsTest(unittest.TestCase):
