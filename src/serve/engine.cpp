@@ -13,15 +13,13 @@
 #include "core/fd.hpp"
 #include "serve/engine_loop.hpp"
 #include "serve/log.hpp"
-#include "serve/metrics.hpp"
-#include "serve/service.hpp"
 #include "serve/worker_thread.hpp"
 
 namespace devops::serve {
 
 char g_listen_tag;
 
-Engine::Loop::Loop(Engine& engine) : e_(engine), cfg_(engine.config_) {
+Engine::Loop::Loop(Engine& engine) : e_(engine), cfg_(engine.config_), listen_fd_(engine.listen_fd_.get()) {
   reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   watch_listener(true);
 }
@@ -54,10 +52,11 @@ bool Engine::Loop::draining() const {
 }
 
 void Engine::Loop::watch_listener(bool on) {
-  if (on == listening_ || !e_.listen_fd_.valid()) return;
-  const int fd = e_.listen_fd_.get();
+  if (on == listening_ || listen_fd_ < 0) return;
   // EPOLLEXCLUSIVE: one loop wakes per new connection.
-  if (on ? reactor_.add(fd, EPOLLIN | EPOLLEXCLUSIVE, &g_listen_tag) : reactor_.remove(fd)) listening_ = on;
+  if (on ? reactor_.add(listen_fd_, EPOLLIN | EPOLLEXCLUSIVE, &g_listen_tag) : reactor_.remove(listen_fd_)) {
+    listening_ = on;
+  }
 }
 
 void Engine::Loop::run() {
@@ -79,6 +78,7 @@ void Engine::Loop::run() {
     } catch (const std::exception& ex) {  // out of memory, most likely: keep serving the others
       e_.logger_.log(core::LogLevel::Error, "event loop", {{"error_type", "engine"}, {"error", ex.what()}});
     }
+    closed_.clear();  // no event of this turn refers to them any more
   }
 }
 
@@ -131,8 +131,8 @@ int Engine::Loop::next_timeout() const {
   return static_cast<int>(std::min<std::int64_t>(ms, 60'000));
 }
 
-Engine::Engine(Service& service, Metrics& metrics, const Logger& logger, EngineConfig config)
-    : service_(service), metrics_(metrics), logger_(logger), config_(config) {}
+Engine::Engine(HttpService& service, ConnectionStats& stats, const Logger& logger, EngineConfig config)
+    : service_(service), stats_(stats), logger_(logger), config_(config) {}
 
 Engine::~Engine() {
   join();
@@ -184,11 +184,11 @@ std::int64_t Engine::drain() {
     drain_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return drained_ == loops_.size(); });
   }
   listen_fd_.reset();  // from now on new connections are refused
-  return metrics_.connections_open.load();
+  return stats_.open.load();
 }
 
 std::int64_t Engine::open_connections() const {
-  return metrics_.connections_open.load();
+  return stats_.open.load();
 }
 
 void Engine::join() {

@@ -2,8 +2,9 @@
 
 // The connection layer of `serve`: a few event loops (epoll, non-blocking
 // sockets, one thread each) that share one listening socket. Each connection
-// is an HttpProtocol fed with the bytes read; the Service answers its
-// requests on the loop. Deadlines are timers, every buffer is bounded, and no
+// is an HttpProtocol fed with the bytes read; an HttpService (the Service)
+// answers its requests on the loop, and the engine counts its connections in
+// ConnectionStats, which the metrics read. Deadlines are timers, every buffer is bounded, and no
 // client can hold a thread.
 
 #include <atomic>
@@ -18,14 +19,14 @@
 #include <vector>
 
 #include "core/fd.hpp"
+#include "serve/connection_stats.hpp"
 #include "serve/http/http_protocol.hpp"
+#include "serve/http/http_service.hpp"
 #include "serve/http/next_step.hpp"
 #include "serve/net/net_error.hpp"
 
 namespace devops::serve {
 
-class Service;
-class Metrics;
 class Logger;
 
 // At --max-connections an event loop with nothing of its own idle for a
@@ -42,7 +43,7 @@ struct EngineConfig {
 
 class Engine {
  public:
-  Engine(Service& service, Metrics& metrics, const Logger& logger, EngineConfig config);
+  Engine(HttpService& service, ConnectionStats& stats, const Logger& logger, EngineConfig config);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -71,8 +72,8 @@ class Engine {
   class Loop;
   friend class Loop;
 
-  Service& service_;
-  Metrics& metrics_;
+  HttpService& service_;
+  ConnectionStats& stats_;
   const Logger& logger_;
   EngineConfig config_;
   core::Fd listen_fd_;

@@ -12,7 +12,6 @@
 
 #include "core/fd.hpp"
 #include "serve/engine_loop.hpp"
-#include "serve/metrics.hpp"
 
 namespace devops::serve {
 
@@ -34,19 +33,22 @@ std::string peer_address(const sockaddr_storage& ss) {
 }  // namespace
 
 void Engine::Loop::accept_ready() {
+  // A readiness reported in the same turn as the drain: the drain has been
+  // acknowledged, and the engine closes the listener from now on.
+  if (draining_) return;
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    core::Fd fd(::accept4(e_.listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    core::Fd fd(::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if ((errno == EMFILE || errno == ENFILE) && reserve_.valid()) {
         // Out of descriptors: free the spare one to take the client off the
         // queue and close it, rather than leave it waiting.
         reserve_.reset();
-        core::Fd(::accept4(e_.listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC)).reset();
+        core::Fd(::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)).reset();
         reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        e_.stats_.rejected.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -57,11 +59,11 @@ void Engine::Loop::accept_ready() {
       }
       return;
     }
-    const auto open = e_.metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+    const auto open = e_.stats_.open.fetch_add(1, std::memory_order_relaxed);
     const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
     if (open >= limit && !make_room(open)) {
-      e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
-      e_.metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+      e_.stats_.open.fetch_sub(1, std::memory_order_relaxed);
+      e_.stats_.rejected.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     const int one = 1;
@@ -69,7 +71,7 @@ void Engine::Loop::accept_ready() {
     auto conn = std::make_unique<Conn>(std::move(fd), cfg_.limits, peer_address(ss));
     Conn* c = conn.get();
     if (!reactor_.add(c->fd.get(), EPOLLIN, c)) {
-      e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+      e_.stats_.open.fetch_sub(1, std::memory_order_relaxed);
       continue;
     }
     c->events = EPOLLIN;
@@ -99,7 +101,7 @@ bool Engine::Loop::evict_one(SteadyClock::duration idle_at_least) {
   }
   if (victim == nullptr) return false;
   close_conn(victim);
-  e_.metrics_.connections_evicted.fetch_add(1, std::memory_order_relaxed);
+  e_.stats_.evicted.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -117,7 +119,7 @@ bool Engine::Loop::make_room(std::int64_t open) {
 void Engine::Loop::make_room_for_others() {
   // Back down to the limit: the longest idle first, as at accept.
   const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
-  while (e_.metrics_.connections_open.load(std::memory_order_relaxed) > limit &&
+  while (e_.stats_.open.load(std::memory_order_relaxed) > limit &&
          (evict_one(kIdleAMoment) || evict_one(SteadyClock::duration::zero()))) {
   }
 }
@@ -139,17 +141,23 @@ bool Engine::Loop::ask_another_loop_to_make_room() {
 }
 
 void Engine::Loop::close_conn(Conn* c) {
+  if (c->closed) return;
+  c->closed = true;
   if (c->hold_armed) holds_.erase(c->hold);
   // A held answer that will never be sent is no longer in progress.
-  if (c->proto.holding() && c->proto.held_request().counted) e_.metrics_.finished();
+  if (c->proto.holding() && c->proto.held_request().counted) e_.service_.abandoned();
   unlink(c);
-  const std::unique_ptr<Conn> gone = std::move(conns_[c->index]);  // closes the socket at the end
+  // The socket closes now; the connection itself lives to the end of the
+  // turn, for an event of it still to come in this batch (closed by the
+  // drain, or evicted, after epoll_wait reported it) finds it closed.
+  c->fd.reset();
+  closed_.push_back(std::move(conns_[c->index]));
   if (c->index + 1 != conns_.size()) {
     conns_[c->index] = std::move(conns_.back());
     conns_[c->index]->index = c->index;
   }
   conns_.pop_back();
-  e_.metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  e_.stats_.open.fetch_sub(1, std::memory_order_relaxed);
   if (high_water_ > kTrimAbove && static_cast<std::int64_t>(conns_.size()) < high_water_ / 8) {
     high_water_ = static_cast<std::int64_t>(conns_.size());
     ::malloc_trim(0);  // a crowd has left: give its memory back to the system

@@ -11,6 +11,7 @@
 namespace devops::serve {
 
 void Engine::Loop::on_event(Conn* c, std::uint32_t events) {
+  if (c->closed) return;  // earlier in this turn
   current_ = c;
   try {
     if ((events & EPOLLERR) != 0) {

@@ -55,6 +55,7 @@ struct Conn : TimerNode {
   std::uint32_t events{0};
   bool eof{false};
   bool lingering{false};
+  bool closed{false};  // by close_conn(); freed at the end of the turn
 };
 
 inline Conn* as_conn(TimerNode* n) {
@@ -120,7 +121,8 @@ class Engine::Loop final : public HttpApplication {
   Engine& e_;
   const EngineConfig& cfg_;
   Reactor reactor_;
-  core::Fd reserve_;  // given up for a moment to accept and close a client when out of descriptors
+  const int listen_fd_;  // the engine's, which it closes only once every loop has begun its drain
+  core::Fd reserve_;     // given up for a moment to accept and close a client when out of descriptors
   bool listening_{false};
   SteadyClock::time_point accept_paused_until_{};
   std::atomic<bool> drain_requested_{false};
@@ -130,6 +132,7 @@ class Engine::Loop final : public HttpApplication {
   SteadyClock::time_point now_{SteadyClock::now()};
   Conn* current_{nullptr};
   std::vector<std::unique_ptr<Conn>> conns_;
+  std::vector<std::unique_ptr<Conn>> closed_;  // this turn's, kept until its events are handled
   std::int64_t high_water_{0};
   TimerList idle_;
   TimerList request_;

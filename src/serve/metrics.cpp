@@ -116,13 +116,13 @@ void Metrics::render(std::string& out, std::span<const std::string_view> endpoin
   fmt::format_to(it, "http_requests_in_progress {}\n", in_progress());
 
   header(out, "devops_info_connections_open", "gauge", "Client connections open now.");
-  fmt::format_to(it, "devops_info_connections_open {}\n", connections_open.load(kRelaxed));
+  fmt::format_to(it, "devops_info_connections_open {}\n", connections.open.load(kRelaxed));
   header(out, "devops_info_connections_rejected_total", "counter",
          "New connections closed at once: --max-connections were open and none could be evicted.");
-  fmt::format_to(it, "devops_info_connections_rejected_total {}\n", connections_rejected.load(kRelaxed));
+  fmt::format_to(it, "devops_info_connections_rejected_total {}\n", connections.rejected.load(kRelaxed));
   header(out, "devops_info_connections_evicted_total", "counter",
          "Idle connections closed to admit a new one while --max-connections were open.");
-  fmt::format_to(it, "devops_info_connections_evicted_total {}\n", connections_evicted.load(kRelaxed));
+  fmt::format_to(it, "devops_info_connections_evicted_total {}\n", connections.evicted.load(kRelaxed));
   header(out, "devops_info_log_lines_dropped_total", "counter", "Log lines dropped because stdout could not keep up.");
   fmt::format_to(it, "devops_info_log_lines_dropped_total {}\n", log_lines_dropped.load(kRelaxed));
 }

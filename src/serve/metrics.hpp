@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/build_info.hpp"
+#include "serve/connection_stats.hpp"
 
 namespace devops::serve {
 
@@ -46,10 +47,8 @@ class Metrics {
   std::int64_t in_progress() const { return in_progress_.load(std::memory_order_relaxed); }
 
   // The connection layer's own counters.
-  std::atomic<std::int64_t> connections_open{0};       // client connections open now
-  std::atomic<std::uint64_t> connections_rejected{0};  // closed at once: --max-connections reached
-  std::atomic<std::uint64_t> connections_evicted{0};   // idle ones closed to admit a new one at the limit
-  std::atomic<std::uint64_t> log_lines_dropped{0};     // stdout could not keep up
+  ConnectionStats connections;                      // the engine's, counted there
+  std::atomic<std::uint64_t> log_lines_dropped{0};  // stdout could not keep up
 
   // The config file's reloads, as Prometheus reports its own; rendered only
   // when serve runs with a config file.

@@ -149,7 +149,7 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
                 {"allowed", ec.max_connections},
                 {"reason", "the open-file limit (ulimit -n) is too low"}});
   }
-  Engine engine(service, metrics, logger, ec);
+  Engine engine(service, metrics.connections, logger, ec);
   const auto bound = engine.listen(cfg.host, cfg.port);
   if (bound.error != NetError::None) {
     std::string text = bind_error_text(cfg.host, cfg.port, bound.error);

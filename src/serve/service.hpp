@@ -17,6 +17,7 @@
 
 #include "core/config.hpp"
 #include "core/endpoints.hpp"
+#include "serve/http/http_service.hpp"
 #include "serve/http/http_types.hpp"
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
@@ -28,7 +29,7 @@ namespace devops::serve {
 
 inline constexpr std::string_view kUnknownEndpoint = "unknown";
 
-class Service {
+class Service final : public HttpService {
  public:
   using Clock = std::chrono::system_clock;
 
@@ -39,11 +40,11 @@ class Service {
           core::Switches switches = {}, std::unique_ptr<VisitCounter> visits = nullptr);
 
   // Answers a request; never throws (a failing handler gives 500 and an ERROR line).
-  HttpResponse handle(const HttpRequest& req) noexcept;
+  HttpResponse handle(const HttpRequest& req) noexcept override;
   // The ERROR line for a request whose handling threw `ep`: its type and message.
   void log_failure(std::string_view method, std::string_view path, const std::exception_ptr& ep) const noexcept;
   // The JSON document for an error status the HTTP layer chose (400, 413, ...).
-  HttpResponse error(int status, std::string_view path) const;
+  HttpResponse error(int status, std::string_view path) const override;
 
   // Route index for `path`, or endpoint_labels().size() - 1 ("unknown").
   std::size_t endpoint_index(std::string_view path) const;
@@ -52,9 +53,10 @@ class Service {
 
   // A request reached the router: counts it in progress unless it is a scrape
   // of /metrics (which does not count itself); true when counted.
-  bool started(std::string_view path);
+  bool started(std::string_view path) override;
   // A request was answered: its metrics (`counted`: what started() returned) and its log line.
-  void finished(const HttpRequest& req, int status, std::chrono::nanoseconds took, bool counted);
+  void finished(const HttpRequest& req, int status, std::chrono::nanoseconds took, bool counted) override;
+  void abandoned() override { metrics_.finished(); }
 
   // Shutdown was asked for (the --shutdown-delay before the drain): /ready
   // answers 503 from now on, /health still 200.
@@ -64,7 +66,7 @@ class Service {
     begin_shutdown();
     draining_.store(true, std::memory_order_relaxed);
   }
-  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  bool draining() const override { return draining_.load(std::memory_order_relaxed); }
 
   // The probe switches (--unready, --unhealthy, `health --set`): false makes
   // /ready or /health answer 503. Draining wins over both.

@@ -85,7 +85,9 @@ class ShutdownTest(unittest.TestCase):
                     break
                 reply += chunk
             conn.close()
-            self.assertTrue(reply.startswith(b"HTTP/1.1 200 "), reply[:100])
+            if not reply.startswith(b"HTTP/1.1 200 "):
+                rc = s.wait()
+                self.fail(f"no answer ({reply[:100]!r}); exit {rc}; logs {s.logs()[-3:]}; stderr {s.read_stderr()[:2500]}")
             self.assertIn(b"Connection: close\r\n", reply)
             self.assertEqual(s.wait(), 0)
 

@@ -195,6 +195,19 @@ TEST_CASE("draining turns /health and /ready to 503") {
   CHECK(h.service.handle(get("/")).status == 200);
 }
 
+TEST_CASE("a request whose connection dies before its held answer is no longer in progress") {
+  Harness h;
+  serve::HttpService& app = h.service;  // as the engine sees it
+  CHECK(app.started("/"));
+  CHECK(app.started("/health"));
+  CHECK(h.metrics->in_progress() == 2);
+  app.abandoned();  // closed while the answer was held back: no answer, no log line
+  CHECK(h.metrics->in_progress() == 1);
+  app.finished(get("/health"), 200, 1ms, true);
+  CHECK(h.metrics->in_progress() == 0);
+  CHECK(h.logs().size() == 1);
+}
+
 TEST_CASE("a finished request is counted and logged; /metrics does not count itself") {
   Harness h;
   CHECK(h.service.started("/health"));
