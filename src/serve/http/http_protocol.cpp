@@ -327,7 +327,10 @@ void HttpProtocol::release(std::string& out, HttpApplication& app, SteadyClock::
 
 void HttpProtocol::answer(const ParsedRequest& req, HttpResponse&& resp, bool close, std::string& out,
                           HttpApplication& app) {
-  append_response(out, resp, app.date(), close, !close && req.version == 10, req.method == "HEAD");
+  const auto connection = close               ? ConnectionHeader::Close
+                          : req.version == 10 ? ConnectionHeader::KeepAlive
+                                              : ConnectionHeader::None;
+  append_response(out, resp, app.date(), connection, req.method == "HEAD" ? AnswerBody::Omit : AnswerBody::Send);
   if (close) state_ = State::Closed;
   app.complete(req, resp.status);
 }
@@ -342,15 +345,16 @@ void HttpProtocol::fail(int status, std::string& out, HttpApplication& app, Stea
     req.user_agent = parser_->user_agent;
   }
   auto resp = app.reject(status, req);
-  append_response(out, resp, app.date(), true, false, req.method == "HEAD");
+  append_response(out, resp, app.date(), ConnectionHeader::Close,
+                  req.method == "HEAD" ? AnswerBody::Omit : AnswerBody::Send);
   state_ = State::Closed;
   unread_ = true;  // the client may still be sending: read it off before closing
   app.complete(req, status);
   parser_.reset();
 }
 
-void append_response(std::string& out, const HttpResponse& resp, std::string_view date, bool close,
-                     bool keep_alive_header, bool head_only) {
+void append_response(std::string& out, const HttpResponse& resp, std::string_view date, ConnectionHeader connection,
+                     AnswerBody body) {
   out.append("HTTP/1.1 ");
   append_number(out, static_cast<std::uint64_t>(resp.status));
   out.push_back(' ');
@@ -368,13 +372,13 @@ void append_response(std::string& out, const HttpResponse& resp, std::string_vie
     out.append(resp.allow);
     out.append("\r\n");
   }
-  if (close) {
+  if (connection == ConnectionHeader::Close) {
     out.append("Connection: close\r\n");
-  } else if (keep_alive_header) {
+  } else if (connection == ConnectionHeader::KeepAlive) {
     out.append("Connection: keep-alive\r\n");
   }
   out.append("\r\n");
-  if (!head_only) out.append(resp.body);
+  if (body == AnswerBody::Send) out.append(resp.body);
 }
 
 bool decode_target_path(std::string_view target, std::string& path) {

@@ -125,9 +125,14 @@ class HttpProtocol {
   std::unique_ptr<Held> held_;
 };
 
-// Appends a complete HTTP/1.1 answer. `head_only`: HEAD, no body bytes.
-void append_response(std::string& out, const HttpResponse& resp, std::string_view date, bool close,
-                     bool keep_alive_header, bool head_only);
+// Appends a complete HTTP/1.1 answer.
+// The Connection header an answer carries: none (HTTP/1.1 keep-alive),
+// keep-alive (an HTTP/1.0 client that keeps the connection), or close.
+enum class ConnectionHeader { None, KeepAlive, Close };
+// HEAD: the head only, with the body's Content-Length.
+enum class AnswerBody { Send, Omit };
+void append_response(std::string& out, const HttpResponse& resp, std::string_view date, ConnectionHeader connection,
+                     AnswerBody body);
 
 // "/a%20b?x=1" -> "/a b"; false for a bad escape, a NUL, or a target that is
 // neither a path, "*" nor an absolute URL.
