@@ -28,12 +28,16 @@ Engine::Loop::~Loop() {
   while (!conns_.empty()) close_conn(conns_.back().get());
 }
 
+HttpRequest Engine::Loop::to_http(const ParsedRequest& r) const {
+  const auto q = r.target.find('?');
+  const auto query = q == std::string_view::npos ? std::string_view() : r.target.substr(q + 1);
+  return {r.method, r.path, current_->client_ip, r.user_agent, query, r.accept};
+}
+
 HttpResponse Engine::Loop::handle(ParsedRequest& req) {
   req.start = SteadyClock::now();
   req.counted = e_.service_.started(req.path);
-  const auto q = req.target.find('?');
-  const auto query = q == std::string_view::npos ? std::string_view() : req.target.substr(q + 1);
-  return e_.service_.handle({req.method, req.path, current_->client_ip, req.user_agent, query, req.accept});
+  return e_.service_.handle(to_http(req));
 }
 
 HttpResponse Engine::Loop::reject(int status, ParsedRequest& req) {
@@ -41,10 +45,7 @@ HttpResponse Engine::Loop::reject(int status, ParsedRequest& req) {
 }
 
 void Engine::Loop::complete(const ParsedRequest& req, int status) {
-  const auto q = req.target.find('?');
-  const auto query = q == std::string_view::npos ? std::string_view() : req.target.substr(q + 1);
-  e_.service_.finished({req.method, req.path, current_->client_ip, req.user_agent, query, req.accept}, status,
-                       SteadyClock::now() - req.start, req.counted);
+  e_.service_.finished(to_http(req), status, SteadyClock::now() - req.start, req.counted);
 }
 
 bool Engine::Loop::draining() const {

@@ -86,6 +86,8 @@ class Engine::Loop final : public HttpApplication {
   void complete(const ParsedRequest& req, int status) override;
   bool draining() const override;
   std::string_view date() override { return date_.now(); }
+  // The request as the service sees it, on the connection being handled.
+  HttpRequest to_http(const ParsedRequest& r) const;
 
   void watch_listener(bool on);
   // Another thread asked for a drain or for room.

@@ -1,9 +1,6 @@
 #include "serve/log.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include "core/fd.hpp"
 #include "core/timefmt.hpp"
