@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <array>
-#include <ctime>
 
 namespace devops::core {
 
@@ -31,17 +30,9 @@ void append_iso8601_utc(std::string& out, std::chrono::system_clock::time_point 
   const auto day = floor<days>(t);
   const year_month_day ymd{day};
   const hh_mm_ss<microseconds> hms{duration_cast<microseconds>(t - day)};
+  // system_clock counts 64-bit nanoseconds: its years (1677 to 2262) always
+  // take four digits.
   const int y = static_cast<int>(ymd.year());
-  if (y < 0 || y > 9999) {  // out of the four-digit range: the slow path says what it is
-    const std::time_t tt = system_clock::to_time_t(floor<seconds>(t));
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    out += fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                       tm.tm_min, tm.tm_sec);
-    if (p == Precision::Microseconds) out += fmt::format(".{:06}", hms.subseconds().count());
-    out += "+00:00";
-    return;
-  }
   char buf[32];
   char* at = put_digits(buf, y, 4);
   *at++ = '-';
