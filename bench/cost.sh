@@ -37,7 +37,8 @@ if [ -n "$pkgs" ]; then
   apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >/dev/null
 fi
 BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 # CPU ticks (utime + stime) of a process and its children's threads: every
 # thread of PID, and every process whose parent is PID (nginx's workers).
@@ -54,16 +55,9 @@ ticks() {
 }
 HZ=$(getconf CLK_TCK)
 
-declare -A PID PORT
-cleanup() {
-  local k
-  for k in "${!PID[@]}"; do kill "${PID[$k]}" 2>/dev/null || true; done
-  for k in "${!PID[@]}"; do wait "${PID[$k]}" 2>/dev/null || true; done
-  PID=()
-}
 trap cleanup EXIT
 
-start() {  # NAME CMD...
+start() {  # NAME: nginx-logs, nginx-no-logs, ours-logs or ours-no-logs
   local name=$1
   shift
   PORT[$name]=$(free_port)
@@ -83,11 +77,7 @@ start() {  # NAME CMD...
       ;;
   esac
   PID[$name]=$!
-  for _ in $(seq 1 100); do
-    $PY -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORT[$name]}/health', timeout=1)" \
-      2>/dev/null && return 0
-    sleep 0.05
-  done
+  wait_healthy "${PORT[$name]}" 100 && return 0
   echo "cost: $name did not answer /health" >&2
   exit 1
 }

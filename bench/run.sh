@@ -63,7 +63,8 @@ peer_cmd() {
     gunicorn-gthread) echo "$PY -m gunicorn -w 2 -k gthread --threads 4 -b 127.0.0.1:{port} --chdir $PEERS_DIR flask_app:app" ;;
   esac
 }
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 {
   echo "date: $(date -u +%FT%TZ)"
@@ -91,13 +92,6 @@ for _ in $(seq 1 "$STARTS"); do
   done
 done
 
-declare -A PID PORT
-cleanup() {
-  local p
-  for p in "${!PID[@]}"; do kill "${PID[$p]}" 2>/dev/null || true; done
-  for p in "${!PID[@]}"; do wait "${PID[$p]}" 2>/dev/null || true; done
-  PID=()
-}
 trap cleanup EXIT
 
 echo "== start servers"
@@ -112,11 +106,7 @@ for p in devops-info $PEERS; do
   PID[$p]=$!
 done
 for p in devops-info $PEERS; do
-  for _ in $(seq 1 200); do
-    $PY -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:${PORT[$p]}/health', timeout=1)" \
-      2>/dev/null && break
-    sleep 0.05
-  done
+  wait_healthy "${PORT[$p]}" || true
   echo "$p pid=${PID[$p]} port=${PORT[$p]}"
 done
 sleep 1
@@ -201,10 +191,7 @@ echo "== a flood: 12,000 connections that send nothing, default --max-connection
 fport=$(free_port)
 "$BIN" serve --host 127.0.0.1 --port "$fport" > "$OUT/logs/devops-info-flood.log" 2>&1 &
 PID[flood]=$!
-for _ in $(seq 1 200); do
-  $PY -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$fport/health', timeout=1)" 2>/dev/null && break
-  sleep 0.05
-done
+wait_healthy "$fport" || true
 line=$($PY "$HERE/crowd.py" --port "$fport" --pid "${PID[flood]}" --idle 0 --slow 0 --silent 12000 \
   --seconds "$CROWD_SECONDS")
 evicted=$($PY -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$fport/metrics').read().decode())" | awk '/^devops_info_connections_evicted_total / {print $2}')
