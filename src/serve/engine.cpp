@@ -28,30 +28,6 @@ Engine::Loop::~Loop() {
   while (!conns_.empty()) close_conn(conns_.back().get());
 }
 
-HttpRequest Engine::Loop::to_http(const ParsedRequest& r) const {
-  const auto q = r.target.find('?');
-  const auto query = q == std::string_view::npos ? std::string_view() : r.target.substr(q + 1);
-  return {r.method, r.path, current_->client_ip, r.user_agent, query, r.accept};
-}
-
-HttpResponse Engine::Loop::handle(ParsedRequest& req) {
-  req.start = SteadyClock::now();
-  req.counted = e_.service_.started(req.path);
-  return e_.service_.handle(to_http(req));
-}
-
-HttpResponse Engine::Loop::reject(int status, ParsedRequest& req) {
-  return e_.service_.error(status, req.path);
-}
-
-void Engine::Loop::complete(const ParsedRequest& req, int status) {
-  e_.service_.finished(to_http(req), status, SteadyClock::now() - req.start, req.counted);
-}
-
-bool Engine::Loop::draining() const {
-  return e_.service_.draining();
-}
-
 void Engine::Loop::watch_listener(bool on) {
   if (on == listening_ || listen_fd_ < 0) return;
   // EPOLLEXCLUSIVE: one loop wakes per new connection.

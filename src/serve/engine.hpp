@@ -2,10 +2,10 @@
 
 // The connection layer of `serve`: a few event loops (epoll, non-blocking
 // sockets, one thread each) that share one listening socket. Each connection
-// is an HttpProtocol fed with the bytes read; an HttpService (the Service)
-// answers its requests on the loop, and the engine counts its connections in
-// ConnectionStats, which the metrics read. Deadlines are timers, every buffer is bounded, and no
-// client can hold a thread.
+// is an HttpProtocol fed with the bytes read, through which an HttpService
+// (the Service) answers its requests on the loop; the engine counts its
+// connections in ConnectionStats, which the metrics read. Deadlines are
+// timers, every buffer is bounded, and no client can hold a thread.
 
 #include <atomic>
 #include <chrono>

@@ -68,7 +68,7 @@ void Engine::Loop::accept_ready() {
     }
     const int one = 1;
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto conn = std::make_unique<Conn>(std::move(fd), cfg_.limits, peer_address(ss));
+    auto conn = std::make_unique<Conn>(std::move(fd), cfg_.limits, e_.service_, peer_address(ss));
     Conn* c = conn.get();
     if (!reactor_.add(c->fd.get(), EPOLLIN, c)) {
       e_.stats_.open.fetch_sub(1, std::memory_order_relaxed);
@@ -144,8 +144,6 @@ void Engine::Loop::close_conn(Conn* c) {
   if (c->closed) return;
   c->closed = true;
   if (c->hold_armed) holds_.erase(c->hold);
-  // A held answer that will never be sent is no longer in progress.
-  if (c->proto.holding() && c->proto.held_request().counted) e_.service_.abandoned();
   unlink(c);
   // The socket closes now; the connection itself lives to the end of the
   // turn, for an event of it still to come in this batch (closed by the

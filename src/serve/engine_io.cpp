@@ -12,7 +12,6 @@ namespace devops::serve {
 
 void Engine::Loop::on_event(Conn* c, std::uint32_t events) {
   if (c->closed) return;  // earlier in this turn
-  current_ = c;
   try {
     if ((events & EPOLLERR) != 0) {
       close_conn(c);
@@ -56,7 +55,7 @@ void Engine::Loop::on_readable(Conn* c) {
     if (n == 0) {
       c->eof = true;
     } else {
-      c->proto.receive({read_buf_.data(), static_cast<std::size_t>(n)}, out, *this, now_);
+      c->proto.receive({read_buf_.data(), static_cast<std::size_t>(n)}, out, moment());
     }
   });
 }
@@ -99,7 +98,7 @@ void Engine::Loop::settle(Conn* c, std::string& out, std::size_t& pos) {
     if (!send_out(c, out, pos)) return;
     flushed = flushed || (had_output && out.empty());
     if (!out.empty() || c->proto.holding() || c->proto.closing()) break;
-    c->proto.resume(out, *this, now_);
+    c->proto.resume(out, moment());
     if (out.empty()) break;
   }
   if (&out == &scratch_) {
@@ -160,8 +159,7 @@ void Engine::Loop::apply(Conn* c, const Step& step) {
 }
 
 void Engine::Loop::release(Conn* c) {
-  current_ = c;
-  produce(c, [&](std::string& out) { c->proto.release(out, *this, now_); });
+  produce(c, [&](std::string& out) { c->proto.release(out, moment()); });
 }
 
 }  // namespace devops::serve

@@ -2,8 +2,8 @@
 
 // Inside the engine (engine.cpp, engine_accept.cpp, engine_io.cpp): one event
 // loop and its connections. A Loop is a Reactor (epoll, its wake-up) with the
-// connections it accepted, their deadlines as timer lists, and the service
-// as the HttpApplication its connections' protocol answers through.
+// connections it accepted and their deadlines as timer lists; each
+// connection's protocol answers through the HttpService.
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -42,12 +42,11 @@ inline constexpr auto kIdleAMoment = std::chrono::milliseconds(100);
 inline constexpr int kEvictLookAhead = 8;  // idle connections looked at for one without a request waiting
 
 struct Conn : TimerNode {
-  Conn(core::Fd f, const HttpLimits& limits, std::string ip)
-      : fd(std::move(f)), proto(limits), client_ip(std::move(ip)) {}
+  Conn(core::Fd f, const HttpLimits& limits, HttpService& service, std::string peer)
+      : fd(std::move(f)), proto(limits, service, std::move(peer)) {}
   core::Fd fd;
-  HttpProtocol proto;
-  std::string client_ip;
-  std::string out;  // answers the socket has not taken yet
+  HttpProtocol proto;  // its peer's address, and a held answer's exchange
+  std::string out;     // answers the socket has not taken yet
   std::size_t out_pos{0};
   std::multimap<SteadyClock::time_point, Conn*>::iterator hold;
   bool hold_armed{false};
@@ -62,10 +61,10 @@ inline Conn* as_conn(TimerNode* n) {
   return static_cast<Conn*>(n);
 }
 
-class Engine::Loop final : public HttpApplication {
+class Engine::Loop final {
  public:
   explicit Loop(Engine& engine);
-  ~Loop() override;
+  ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
@@ -80,14 +79,8 @@ class Engine::Loop final : public HttpApplication {
   }
 
  private:
-  // HttpApplication: the Service answers, on this loop.
-  HttpResponse handle(ParsedRequest& req) override;
-  HttpResponse reject(int status, ParsedRequest& req) override;
-  void complete(const ParsedRequest& req, int status) override;
-  bool draining() const override;
-  std::string_view date() override { return date_.now(); }
-  // The request as the service sees it, on the connection being handled.
-  HttpRequest to_http(const ParsedRequest& r) const;
+  // The time the protocol is handed: this turn's, and the Date header's value.
+  HttpNow moment() { return {now_, date_.now()}; }
 
   void watch_listener(bool on);
   // Another thread asked for a drain or for room.
@@ -132,7 +125,6 @@ class Engine::Loop final : public HttpApplication {
   std::atomic<std::size_t> idle_published_{0};  // idle_.size as of the last turn, for the other loops
   bool draining_{false};
   SteadyClock::time_point now_{SteadyClock::now()};
-  Conn* current_{nullptr};
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<std::unique_ptr<Conn>> closed_;  // this turn's, kept until its events are handled
   std::int64_t high_water_{0};

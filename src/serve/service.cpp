@@ -192,10 +192,13 @@ void Service::log_failure(std::string_view method, std::string_view path, const 
   }
 }
 
-HttpResponse Service::handle(const HttpRequest& req) noexcept {
+HttpResponse Service::handle(const HttpRequest& req, Exchange& ex) noexcept {
+  const auto route = endpoint_index(req.path);
+  ex.begin(route == metrics_route_ ? nullptr : this, route, Exchange::Clock::now());
+  if (ex.in_progress()) metrics_.started();
   std::chrono::milliseconds delay{0};
   try {
-    auto r = dispatch(req, delay);
+    auto r = dispatch(req, route, delay);
     r.delay = delay;
     return r;
   } catch (...) {
@@ -215,10 +218,9 @@ HttpResponse Service::handle(const HttpRequest& req) noexcept {
   }
 }
 
-HttpResponse Service::dispatch(const HttpRequest& req, std::chrono::milliseconds& delay) {
+HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chrono::milliseconds& delay) {
   // The hidden --delay-path: the answer is held back, on a timer.
   if (!delay_path_.empty() && req.path == delay_path_) delay = core::kTestDelay;
-  const auto i = endpoint_index(req.path);
   if (i == routes_.size()) return error(404, req.path);
   if (req.method != "GET" && req.method != "HEAD") return error(405, req.path);
   if (const auto& table = faults_.current(); table.any) {
@@ -309,25 +311,27 @@ HttpResponse Service::metrics(const HttpRequest&) {
   return {200, kMetricsContentType, std::move(out), {}};
 }
 
-bool Service::started(std::string_view path) {
-  if (endpoint_index(path) == metrics_route_) return false;
-  metrics_.started();
-  return true;
+HttpResponse Service::refuse(int status, const HttpRequest& req, Exchange& ex) {
+  ex.begin(nullptr, endpoint_index(req.path), Exchange::Clock::now());
+  return error(status, req.path);
 }
 
-void Service::finished(const HttpRequest& req, int status, std::chrono::nanoseconds took, bool counted) {
-  const auto endpoint = endpoint_index(req.path);
-  if (counted) metrics_.finished();
-  if (endpoint != metrics_route_) metrics_.observe(method_index(req.method), endpoint, status, took);
+void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept {
+  const auto took = Exchange::Clock::now() - ex.start();
+  if (ex.end()) metrics_.finished();
+  if (ex.route() != metrics_route_) metrics_.observe(method_index(req.method), ex.route(), status, took);
   if (!logger_.enabled(core::LogLevel::Info)) return;
   const double ms = std::chrono::duration<double, std::milli>(took).count();
-  logger_.log(core::LogLevel::Info, "request",
-              {{"method", req.method},
-               {"path", req.path},
-               {"status", status},
-               {"client_ip", req.client_ip},
-               {"user_agent", req.user_agent},
-               {"duration_ms", ms}});
+  try {
+    logger_.log(core::LogLevel::Info, "request",
+                {{"method", req.method},
+                 {"path", req.path},
+                 {"status", status},
+                 {"client_ip", req.client_ip},
+                 {"user_agent", req.user_agent},
+                 {"duration_ms", ms}});
+  } catch (...) {  // out of memory for the line: the answer goes out all the same
+  }
 }
 
 }  // namespace devops::serve

@@ -39,24 +39,23 @@ class Service final : public HttpService {
   Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
           core::Switches switches = {}, std::unique_ptr<VisitCounter> visits = nullptr);
 
-  // Answers a request; never throws (a failing handler gives 500 and an ERROR line).
-  HttpResponse handle(const HttpRequest& req) noexcept override;
+  // Answers a request, beginning its exchange: the route resolved once, in
+  // progress unless it is a scrape of /metrics (which does not count
+  // itself). Never throws (a failing handler gives 500 and an ERROR line).
+  HttpResponse handle(const HttpRequest& req, Exchange& ex) noexcept override;
+  // A request the HTTP layer refused: its exchange (not in progress) and error document.
+  HttpResponse refuse(int status, const HttpRequest& req, Exchange& ex) override;
+  // A request was answered: its metrics and its log line.
+  void finish(Exchange& ex, const HttpRequest& req, int status) noexcept override;
   // The ERROR line for a request whose handling threw `ep`: its type and message.
   void log_failure(std::string_view method, std::string_view path, const std::exception_ptr& ep) const noexcept;
   // The JSON document for an error status the HTTP layer chose (400, 413, ...).
-  HttpResponse error(int status, std::string_view path) const override;
+  HttpResponse error(int status, std::string_view path) const;
 
   // Route index for `path`, or endpoint_labels().size() - 1 ("unknown").
   std::size_t endpoint_index(std::string_view path) const;
   // The `endpoint` label values: the routes' paths, then "unknown".
   std::span<const std::string_view> endpoint_labels() const { return labels_; }
-
-  // A request reached the router: counts it in progress unless it is a scrape
-  // of /metrics (which does not count itself); true when counted.
-  bool started(std::string_view path) override;
-  // A request was answered: its metrics (`counted`: what started() returned) and its log line.
-  void finished(const HttpRequest& req, int status, std::chrono::nanoseconds took, bool counted) override;
-  void abandoned() override { metrics_.finished(); }
 
   // Shutdown was asked for (the --shutdown-delay before the drain): /ready
   // answers 503 from now on, /health still 200.
@@ -99,7 +98,8 @@ class Service final : public HttpService {
   HttpResponse ready(const HttpRequest& req);
   HttpResponse metrics(const HttpRequest& req);
   HttpResponse visits(const HttpRequest& req);
-  HttpResponse dispatch(const HttpRequest& req, std::chrono::milliseconds& delay);
+  HttpResponse dispatch(const HttpRequest& req, std::size_t route, std::chrono::milliseconds& delay);
+  void abandon(const Exchange&) noexcept override { metrics_.finished(); }
   // The delay to inject into a request to route `i`, and whether to fail it.
   struct Fault {
     std::chrono::milliseconds delay_min{0};

@@ -14,23 +14,31 @@ using namespace devops::serve;
 
 namespace {
 
-struct App final : HttpApplication {
+struct App final : HttpService {
   bool hold{false};
-  HttpResponse handle(ParsedRequest& req) override {
+  int in_progress{0};
+  HttpResponse handle(const HttpRequest& req, Exchange& ex) noexcept override {
     if (req.method.empty() || req.path.empty()) std::abort();  // a request always has both
+    ex.begin(this, 0, SteadyClock::now());
+    ++in_progress;
     // HEAD answers carry GET's length but no body: give them none, so that
     // check_answers can walk the stream by Content-Length.
     HttpResponse r{200, "application/json", req.method == "HEAD" ? std::string() : std::string(req.path), {}};
     if (hold) r.delay = std::chrono::milliseconds(5);
     return r;
   }
-  HttpResponse reject(int status, ParsedRequest& req) override {
+  HttpResponse refuse(int status, const HttpRequest& req, Exchange& ex) override {
     if (status < 400 || status > 505) std::abort();
+    ex.begin(nullptr, 0, SteadyClock::now());
     return {status, "application/json", req.method == "HEAD" ? "" : "{}", {}};
   }
-  void complete(const ParsedRequest&, int) override {}
+  void finish(Exchange& ex, const HttpRequest&, int) noexcept override {
+    if (ex.end()) --in_progress;
+  }
   bool draining() const override { return false; }
-  std::string_view date() override { return "Sun, 29 Nov 2026 20:00:00 GMT"; }
+
+ private:
+  void abandon(const Exchange&) noexcept override { --in_progress; }
 };
 
 void check_answers(std::string_view out) {
@@ -57,26 +65,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   app.hold = (data[1] & 1) != 0;
   HttpLimits limits;
   limits.max_output = 4096;
-  HttpProtocol p(limits);
-  const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
-  const auto now = SteadyClock::now();
   std::string all;
-  for (std::size_t i = 0; i < input.size(); i += piece) {
-    std::string out;
-    const bool was_closing = p.closing();
-    p.receive(input.substr(i, piece), out, app, now);
-    for (int round = 0; round < 1000 && (p.holding() || !out.empty()); ++round) {
-      if (was_closing && !out.empty()) std::abort();  // nothing after the close
-      if (out.size() > limits.max_output + 70 * 1024) std::abort();
-      all += out;
-      out.clear();
-      if (p.holding()) {
-        p.release(out, app, p.release_at());
-      } else {
-        p.resume(out, app, now);
+  {
+    HttpProtocol p(limits, app, "127.0.0.1");
+    const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
+    const HttpNow now{SteadyClock::now(), "Sun, 29 Nov 2026 20:00:00 GMT"};
+    for (std::size_t i = 0; i < input.size(); i += piece) {
+      std::string out;
+      const bool was_closing = p.closing();
+      p.receive(input.substr(i, piece), out, now);
+      for (int round = 0; round < 1000 && (p.holding() || !out.empty()); ++round) {
+        if (was_closing && !out.empty()) std::abort();  // nothing after the close
+        if (out.size() > limits.max_output + 70 * 1024) std::abort();
+        all += out;
+        out.clear();
+        if (p.holding()) {
+          p.release(out, {p.release_at(), now.date});
+        } else {
+          p.resume(out, now);
+        }
       }
     }
   }
+  if (app.in_progress != 0) std::abort();  // every exchange ended, answered or dropped with the protocol
   check_answers(all);
   return 0;
 }

@@ -13,27 +13,53 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Answers 200 with the path as the body; records what it saw.
-struct FakeApp final : HttpApplication {
+constexpr std::string_view kDate = "Sun, 29 Nov 2026 20:00:00 GMT";
+
+HttpNow at(SteadyClock::time_point t = SteadyClock::now()) {
+  return {t, kDate};
+}
+
+// Answers 200 with the path as the body; records what it saw, and counts
+// its exchanges in progress as the Service does.
+struct FakeService final : HttpService {
   std::vector<std::string> paths;
   std::vector<std::string> methods;
   std::vector<std::string> agents;
+  std::vector<std::string> peers;
   std::vector<int> completed;
+  std::vector<std::size_t> finished_routes;  // the route each finished exchange carried
   std::chrono::milliseconds delay{0};
   bool drain{false};
+  int in_progress{0};
+  int abandoned{0};
 
-  HttpResponse handle(ParsedRequest& req) override {
+  HttpResponse handle(const HttpRequest& req, Exchange& ex) noexcept override {
+    ex.begin(this, paths.size(), SteadyClock::now());  // the route: the request's number
+    ++in_progress;
     paths.emplace_back(req.path);
     methods.emplace_back(req.method);
     agents.emplace_back(req.user_agent);
+    peers.emplace_back(req.client_ip);
     HttpResponse r{200, "text/plain", std::string(req.path), {}, delay};
     if (req.method != "GET" && req.method != "HEAD") r = {405, "text/plain", "no", "GET, HEAD"};
     return r;
   }
-  HttpResponse reject(int status, ParsedRequest&) override { return {status, "text/plain", "refused", {}}; }
-  void complete(const ParsedRequest&, int status) override { completed.push_back(status); }
+  HttpResponse refuse(int status, const HttpRequest&, Exchange& ex) override {
+    ex.begin(nullptr, 999, SteadyClock::now());
+    return {status, "text/plain", "refused", {}};
+  }
+  void finish(Exchange& ex, const HttpRequest&, int status) noexcept override {
+    if (ex.end()) --in_progress;
+    completed.push_back(status);
+    finished_routes.push_back(ex.route());
+  }
   bool draining() const override { return drain; }
-  std::string_view date() override { return "Sun, 29 Nov 2026 20:00:00 GMT"; }
+
+ private:
+  void abandon(const Exchange&) noexcept override {
+    --in_progress;
+    ++abandoned;
+  }
 };
 
 struct Result {
@@ -43,12 +69,12 @@ struct Result {
 };
 
 // Feeds `input` in pieces of `piece` bytes (0: all at once).
-Result feed(FakeApp& app, std::string_view input, std::size_t piece = 0, const HttpLimits& limits = {}) {
-  HttpProtocol p(limits);
+Result feed(FakeService& app, std::string_view input, std::size_t piece = 0, const HttpLimits& limits = {}) {
+  HttpProtocol p(limits, app, "192.0.2.7");
   Result r;
-  const auto now = SteadyClock::now();
+  const auto now = at();
   if (piece == 0) piece = input.size() + 1;
-  for (std::size_t i = 0; i < input.size(); i += piece) p.receive(input.substr(i, piece), r.out, app, now);
+  for (std::size_t i = 0; i < input.size(); i += piece) p.receive(input.substr(i, piece), r.out, now);
   r.closing = p.closing();
   r.unread = p.unread_input();
   return r;
@@ -67,7 +93,7 @@ constexpr std::string_view kGet = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
 }  // namespace
 
 TEST_CASE("a request gets one answer and the connection stays open") {
-  FakeApp app;
+  FakeService app;
   const auto r = feed(app, "GET /health?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: probe/1\r\n\r\n");
   CHECK(r.out ==
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n"
@@ -75,12 +101,14 @@ TEST_CASE("a request gets one answer and the connection stays open") {
         "\r\n/health");
   CHECK_FALSE(r.closing);
   CHECK(app.agents == std::vector<std::string>{"probe/1"});
+  CHECK(app.peers == std::vector<std::string>{"192.0.2.7"});
   CHECK(app.completed == std::vector<int>{200});
+  CHECK(app.in_progress == 0);
 }
 
 TEST_CASE("a request that arrives a byte at a time is answered the same") {
-  FakeApp a;
-  FakeApp b;
+  FakeService a;
+  FakeService b;
   CHECK(feed(a, kGet, 1).out == feed(b, kGet).out);
   CHECK(a.paths == std::vector<std::string>{"/health"});
 }
@@ -89,7 +117,7 @@ TEST_CASE("100 pipelined requests in one write get 100 answers, in order") {
   std::string in;
   for (int i = 0; i < 100; ++i) in += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
   for (std::size_t piece : {std::size_t{0}, std::size_t{7}}) {
-    FakeApp app;
+    FakeService app;
     const auto r = feed(app, in, piece);
     REQUIRE(statuses(r.out).size() == 100);
     REQUIRE(app.paths.size() == 100);
@@ -99,7 +127,7 @@ TEST_CASE("100 pipelined requests in one write get 100 answers, in order") {
 }
 
 TEST_CASE("HTTP/1.0 closes unless it asks for keep-alive; Connection: close closes") {
-  FakeApp app;
+  FakeService app;
   auto r = feed(app, "GET / HTTP/1.0\r\n\r\n");
   CHECK(r.closing);
   CHECK(r.out.find("Connection: close\r\n") != std::string::npos);
@@ -141,7 +169,7 @@ TEST_CASE("framing that RFC 9112 forbids is refused with 400 and closes") {
   };
   for (const auto& [name, request] : cases) {
     INFO(name);
-    FakeApp app;
+    FakeService app;
     const auto r = feed(app, request + std::string(kGet));
     CHECK(statuses(r.out) == std::vector<int>{400});
     CHECK(r.out.find("Connection: close\r\n") != std::string::npos);
@@ -154,7 +182,7 @@ TEST_CASE("framing that RFC 9112 forbids is refused with 400 and closes") {
 
 TEST_CASE("a valid method token that no route has reaches the application") {
   for (const char* m : {"FOO", "PROPFIND", "get", "DELETE", "CONNECT"}) {
-    FakeApp app;
+    FakeService app;
     const auto r = feed(app, std::string(m) + " / HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(statuses(r.out) == std::vector<int>{405});
     CHECK(r.out.find("Allow: GET, HEAD\r\n") != std::string::npos);
@@ -163,7 +191,7 @@ TEST_CASE("a valid method token that no route has reaches the application") {
 }
 
 TEST_CASE("limits: request line 414, header line, field count and head size 431") {
-  FakeApp app;
+  FakeService app;
   const std::string long_target(8 * 1024, 'a');
   CHECK(statuses(feed(app, "GET /" + long_target + " HTTP/1.1\r\nHost: x\r\n\r\n").out) == std::vector<int>{414});
   // Refused before the line ends: a line feed never sent grows nothing.
@@ -185,7 +213,7 @@ TEST_CASE("limits: request line 414, header line, field count and head size 431"
 }
 
 TEST_CASE("bodies up to 64 KiB are read and discarded; larger ones are refused at once") {
-  FakeApp app;
+  FakeService app;
   SECTION("a body by Content-Length, in pieces, then the next request") {
     const auto r =
         feed(app, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789" + std::string(kGet), 3);
@@ -221,7 +249,7 @@ TEST_CASE("bodies up to 64 KiB are read and discarded; larger ones are refused a
 }
 
 TEST_CASE("a chunked body that arrives a byte at a time") {
-  FakeApp app;
+  FakeService app;
   const auto r = feed(
       app, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + std::string(kGet),
       1);
@@ -229,27 +257,26 @@ TEST_CASE("a chunked body that arrives a byte at a time") {
 }
 
 TEST_CASE("Expect: 100-continue gets an interim answer before the body") {
-  FakeApp app;
+  FakeService app;
   const HttpLimits limits;
-  HttpProtocol p(limits);
+  HttpProtocol p(limits, app, "192.0.2.7");
   std::string out;
-  p.receive("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", out, app,
-            SteadyClock::now());
+  p.receive("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", out, at());
   CHECK(out == "HTTP/1.1 100 Continue\r\n\r\n");
   CHECK(p.mid_request());
-  p.receive("ab", out, app, SteadyClock::now());
+  p.receive("ab", out, at());
   CHECK(statuses(out) == std::vector<int>{100, 405});
 }
 
 TEST_CASE("HEAD has the length of GET and no body; empty lines before a request are skipped") {
-  FakeApp app;
+  FakeService app;
   const auto r = feed(app, "\r\n\r\nHEAD /health HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(r.out.find("Content-Length: 7\r\n") != std::string::npos);
   CHECK(r.out.ends_with("\r\n\r\n"));
 }
 
 TEST_CASE("another major version than 1 gets 505") {
-  FakeApp app;
+  FakeService app;
   CHECK(statuses(feed(app, "GET / HTTP/2.0\r\nHost: x\r\n\r\n").out) == std::vector<int>{505});
   CHECK(statuses(feed(app, "GET / HTTP/0.9\r\nHost: x\r\n\r\n").out) == std::vector<int>{505});
   CHECK(statuses(feed(app, "GET / HTTP/3.1\r\nHost: x\r\n\r\n").out) == std::vector<int>{505});
@@ -259,7 +286,7 @@ TEST_CASE("another major version than 1 gets 505") {
 TEST_CASE("a higher minor version of HTTP/1 is answered as HTTP/1.1 (RFC 9110 2.5)") {
   for (const char* version : {"1.2", "1.9"}) {
     SECTION(version) {
-      FakeApp app;
+      FakeService app;
       const auto r = feed(app, std::string("GET /health HTTP/") + version + "\r\nHost: x\r\n\r\n");
       CHECK(statuses(r.out) == std::vector<int>{200});
       CHECK(r.out.starts_with("HTTP/1.1 200 "));
@@ -267,12 +294,12 @@ TEST_CASE("a higher minor version of HTTP/1 is answered as HTTP/1.1 (RFC 9110 2.
       CHECK(app.paths == std::vector<std::string>{"/health"});
     }
   }
-  FakeApp app;  // as 1.1, it needs its Host
+  FakeService app;  // as 1.1, it needs its Host
   CHECK(statuses(feed(app, "GET / HTTP/1.2\r\n\r\n").out) == std::vector<int>{400});
 }
 
 TEST_CASE("targets are decoded") {
-  FakeApp app;
+  FakeService app;
   feed(app, "GET /he%61lth?q=%zz HTTP/1.1\r\nHost: x\r\n\r\n");
   feed(app, "GET http://example.test/ready?x HTTP/1.1\r\nHost: x\r\n\r\n");
   feed(app, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -280,26 +307,54 @@ TEST_CASE("targets are decoded") {
 }
 
 TEST_CASE("a held answer waits, and so do the requests behind it") {
-  FakeApp app;
+  FakeService app;
   app.delay = 1000ms;
   const HttpLimits limits;
-  HttpProtocol p(limits);
+  HttpProtocol p(limits, app, "192.0.2.7");
   std::string out;
   const auto now = SteadyClock::now();
-  p.receive(std::string(kGet) + "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", out, app, now);
+  p.receive(std::string(kGet) + "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", out, at(now));
   CHECK(out.empty());
   CHECK(p.holding());
   CHECK(p.release_at() == now + 1000ms);
   CHECK_FALSE(p.wants_input(0));
+  CHECK(app.in_progress == 1);
   app.delay = 0ms;
-  p.release(out, app, now + 1000ms);
+  p.release(out, at(now + 1000ms));
   CHECK(statuses(out) == std::vector<int>{200, 200});
   CHECK(out.ends_with("/second"));
   CHECK(p.idle());
+  CHECK(app.in_progress == 0);
+  CHECK(app.abandoned == 0);
+}
+
+TEST_CASE("each request is one exchange, from the service's first look to its answer") {
+  FakeService app;
+  const auto r = feed(app, std::string(kGet) + "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+  CHECK(statuses(r.out) == std::vector<int>{200, 200, 400});
+  CHECK(app.paths.size() == 2);                                       // the refused one was never handled
+  CHECK(app.finished_routes == std::vector<std::size_t>{0, 1, 999});  // each finished with its own route
+  CHECK(app.in_progress == 0);
+}
+
+TEST_CASE("a held answer whose connection closes first is no longer in progress") {
+  FakeService app;
+  app.delay = 1000ms;
+  const HttpLimits limits;
+  {
+    HttpProtocol p(limits, app, "192.0.2.7");
+    std::string out;
+    p.receive(kGet, out, at());
+    REQUIRE(p.holding());
+    CHECK(app.in_progress == 1);
+  }  // the connection closes: its protocol, and the held exchange, go
+  CHECK(app.in_progress == 0);
+  CHECK(app.abandoned == 1);
+  CHECK(app.completed.empty());  // never answered, never logged
 }
 
 TEST_CASE("draining: every answer closes") {
-  FakeApp app;
+  FakeService app;
   app.drain = true;
   const auto r = feed(app, std::string(kGet) + std::string(kGet));
   CHECK(statuses(r.out) == std::vector<int>{200});
@@ -307,7 +362,7 @@ TEST_CASE("draining: every answer closes") {
 }
 
 TEST_CASE("the last request a connection may make closes it") {
-  FakeApp app;
+  FakeService app;
   HttpLimits limits;
   limits.max_requests = 3;
   std::string in;
@@ -318,21 +373,21 @@ TEST_CASE("the last request a connection may make closes it") {
 }
 
 TEST_CASE("answers beyond the output limit wait for resume()") {
-  FakeApp app;
+  FakeService app;
   HttpLimits limits;
   limits.max_output = 1000;
-  HttpProtocol p(limits);
+  HttpProtocol p(limits, app, "192.0.2.7");
   std::string in;
   for (int i = 0; i < 50; ++i) in += kGet;
   std::string out;
-  p.receive(in, out, app, SteadyClock::now());
+  p.receive(in, out, at());
   const auto first = statuses(out).size();
   CHECK(first < 50);
   CHECK_FALSE(p.wants_input(out.size()));
   std::size_t total = first;
   for (int round = 0; round < 100 && total < 50; ++round) {
     out.clear();
-    p.resume(out, app, SteadyClock::now());
+    p.resume(out, at());
     total += statuses(out).size();
   }
   CHECK(total == 50);

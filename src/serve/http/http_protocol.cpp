@@ -64,8 +64,11 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
     eager(true);
   }
 
-  ParsedRequest request(SteadyClock::time_point start) const {
-    return {method, target, path, user_agent, accept, version, start, false};
+  // The request as the service sees it; its views live as long as the parser.
+  HttpRequest request(std::string_view peer) const {
+    const auto q = std::string_view(target).find('?');
+    const auto query = q == std::string_view::npos ? std::string_view() : std::string_view(target).substr(q + 1);
+    return {method, path, peer, user_agent, query, accept};
   }
 
  private:
@@ -118,45 +121,42 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
 
 struct HttpProtocol::Held {
   std::unique_ptr<Parser> parser;
-  ParsedRequest request;
+  Exchange exchange;  // dropped with the connection: no longer in progress
   HttpResponse response;
   bool close{false};
   SteadyClock::time_point release{};
 };
 
-HttpProtocol::HttpProtocol(const HttpLimits& limits) : limits_(limits) {}
+HttpProtocol::HttpProtocol(const HttpLimits& limits, HttpService& service, std::string peer)
+    : limits_(limits), service_(service), peer_(std::move(peer)) {}
 HttpProtocol::~HttpProtocol() = default;
 
 SteadyClock::time_point HttpProtocol::release_at() const {
   return held_ ? held_->release : SteadyClock::time_point::max();
 }
 
-const ParsedRequest& HttpProtocol::held_request() const {
-  return held_->request;
-}
-
 bool HttpProtocol::wants_input(std::size_t queued_output) const {
   return state_ != State::Closed && held_ == nullptr && queued_output < limits_.max_output;
 }
 
-void HttpProtocol::receive(std::string_view data, std::string& out, HttpApplication& app, SteadyClock::time_point now) {
+void HttpProtocol::receive(std::string_view data, std::string& out, const HttpNow& now) {
   if (state_ == State::Closed) {
     unread_ = unread_ || !data.empty();
     return;
   }
   if (pending_.empty()) {
     // The usual case: parse straight from the read buffer, keep only a rest.
-    const auto used = process(data, out, app, now);
+    const auto used = process(data, out, now);
     if (used < data.size() && state_ != State::Closed) pending_.assign(data.substr(used));
     return;
   }
   pending_.append(data);
-  resume(out, app, now);
+  resume(out, now);
 }
 
-void HttpProtocol::resume(std::string& out, HttpApplication& app, SteadyClock::time_point now) {
+void HttpProtocol::resume(std::string& out, const HttpNow& now) {
   if (pending_.empty()) return;
-  const auto used = process(pending_, out, app, now);
+  const auto used = process(pending_, out, now);
   if (state_ == State::Closed) {
     pending_.clear();
   } else {
@@ -164,8 +164,7 @@ void HttpProtocol::resume(std::string& out, HttpApplication& app, SteadyClock::t
   }
 }
 
-std::size_t HttpProtocol::process(std::string_view buf, std::string& out, HttpApplication& app,
-                                  SteadyClock::time_point now) {
+std::size_t HttpProtocol::process(std::string_view buf, std::string& out, const HttpNow& now) {
   std::size_t pos = 0;
   while (pos < buf.size()) {
     if (state_ == State::Closed) {
@@ -175,7 +174,7 @@ std::size_t HttpProtocol::process(std::string_view buf, std::string& out, HttpAp
     if (held_ != nullptr || out.size() >= limits_.max_output) break;
     const auto rest = buf.substr(pos);
     if (state_ == State::Body) {
-      const auto n = feed_body(rest, out, app, now);
+      const auto n = feed_body(rest, out, now);
       if (n == 0 && state_ == State::Body) break;  // needs more
       pos += n;
       continue;
@@ -188,18 +187,18 @@ std::size_t HttpProtocol::process(std::string_view buf, std::string& out, HttpAp
       }
       if (rest == "\r") break;
       state_ = State::Head;
-      request_start_ = now;
+      request_start_ = now.steady;
       scanned_ = 0;
       fields_ = 0;
     }
     int status = 0;
     const auto head_len = scan_head(rest, status);
     if (status != 0) {
-      fail(status, out, app, now);
+      fail(status, out, now);
       continue;
     }
     if (head_len == 0) break;  // needs more
-    pos += parse_head(rest, head_len, out, app, now);
+    pos += parse_head(rest, head_len, out, now);
   }
   return pos;
 }
@@ -246,8 +245,7 @@ std::size_t HttpProtocol::scan_head(std::string_view buf, int& status) {
   }
 }
 
-std::size_t HttpProtocol::parse_head(std::string_view buf, std::size_t head_len, std::string& out, HttpApplication& app,
-                                     SteadyClock::time_point now) {
+std::size_t HttpProtocol::parse_head(std::string_view buf, std::size_t head_len, std::string& out, const HttpNow& now) {
   // A well-formed version other than 1.x: 505 rather than 400. A higher
   // minor version of 1 is answered as HTTP/1.1 (RFC 9110 2.5), and Beast
   // parses only 1.0 and 1.1: such a head is parsed as 1.1, from a copy.
@@ -257,7 +255,7 @@ std::size_t HttpProtocol::parse_head(std::string_view buf, std::size_t head_len,
       std::isdigit(static_cast<unsigned char>(line[line.size() - 3])) != 0 &&
       std::isdigit(static_cast<unsigned char>(line.back())) != 0) {
     if (line[line.size() - 3] != '1') {
-      fail(505, out, app, now);
+      fail(505, out, now);
       return head_len;
     }
     if (line.back() > '1') {
@@ -270,11 +268,11 @@ std::size_t HttpProtocol::parse_head(std::string_view buf, std::size_t head_len,
   error_code ec;
   const auto used = parser_->put(boost::asio::const_buffer(head.data(), head.size()), ec);
   if (ec || used != head_len || !parser_->is_header_done()) {
-    fail(parser_->status != 0 ? parser_->status : status_for(ec), out, app, now);
+    fail(parser_->status != 0 ? parser_->status : status_for(ec), out, now);
     return head_len;
   }
   if (parser_->is_done()) {
-    dispatch(out, app, now);
+    dispatch(out, now);
     return head_len;
   }
   if (parser_->expect_continue) out.append(kContinue);
@@ -282,8 +280,7 @@ std::size_t HttpProtocol::parse_head(std::string_view buf, std::size_t head_len,
   return head_len;
 }
 
-std::size_t HttpProtocol::feed_body(std::string_view buf, std::string& out, HttpApplication& app,
-                                    SteadyClock::time_point now) {
+std::size_t HttpProtocol::feed_body(std::string_view buf, std::string& out, const HttpNow& now) {
   // Beast (1.74) asserts that the last chunk is seen again with at least the
   // 5 bytes of "0\r\n\r\n"; a client that sends it a byte at a time would
   // trip that in a debug build. What is left of a chunked body at its end is
@@ -292,64 +289,60 @@ std::size_t HttpProtocol::feed_body(std::string_view buf, std::string& out, Http
   error_code ec;
   const auto used = parser_->put(boost::asio::const_buffer(buf.data(), buf.size()), ec);
   if (ec == http::error::need_more) {
-    if (used == 0 && buf.size() > kMaxChunkLine) fail(400, out, app, now);  // an endless chunk-size line
+    if (used == 0 && buf.size() > kMaxChunkLine) fail(400, out, now);  // an endless chunk-size line
     return used;
   }
   if (ec) {
-    fail(status_for(ec), out, app, now);
+    fail(status_for(ec), out, now);
     return buf.size();
   }
-  if (parser_->is_done()) dispatch(out, app, now);
+  if (parser_->is_done()) dispatch(out, now);
   return used;
 }
 
-void HttpProtocol::dispatch(std::string& out, HttpApplication& app, SteadyClock::time_point now) {
+void HttpProtocol::dispatch(std::string& out, const HttpNow& now) {
   ++requests_;
-  const bool close = !parser_->keep_alive() || requests_ >= limits_.max_requests || app.draining();
-  auto req = parser_->request(now);
-  auto resp = app.handle(req);
+  const bool close = !parser_->keep_alive() || requests_ >= limits_.max_requests || service_.draining();
+  Exchange ex;
+  auto resp = service_.handle(parser_->request(peer_), ex);
   state_ = State::Idle;
   if (resp.delay.count() > 0) {
-    const auto release = now + resp.delay;
-    held_ = std::make_unique<Held>(Held{std::move(parser_), req, std::move(resp), close, release});
+    const auto release = now.steady + resp.delay;
+    held_ = std::make_unique<Held>(Held{std::move(parser_), std::move(ex), std::move(resp), close, release});
     return;
   }
-  answer(req, std::move(resp), close, out, app);
+  answer(*parser_, ex, resp, close, out, now);
   parser_.reset();
 }
 
-void HttpProtocol::release(std::string& out, HttpApplication& app, SteadyClock::time_point now) {
+void HttpProtocol::release(std::string& out, const HttpNow& now) {
   if (held_ == nullptr) return;
   const auto held = std::move(held_);
-  answer(held->request, std::move(held->response), held->close || app.draining(), out, app);
-  resume(out, app, now);
+  answer(*held->parser, held->exchange, held->response, held->close || service_.draining(), out, now);
+  resume(out, now);
 }
 
-void HttpProtocol::answer(const ParsedRequest& req, HttpResponse&& resp, bool close, std::string& out,
-                          HttpApplication& app) {
-  const auto connection = close               ? ConnectionHeader::Close
-                          : req.version == 10 ? ConnectionHeader::KeepAlive
-                                              : ConnectionHeader::None;
-  append_response(out, resp, app.date(), connection, req.method == "HEAD" ? AnswerBody::Omit : AnswerBody::Send);
+void HttpProtocol::answer(const Parser& parser, Exchange& ex, const HttpResponse& resp, bool close, std::string& out,
+                          const HttpNow& now) {
+  const auto connection = close                  ? ConnectionHeader::Close
+                          : parser.version == 10 ? ConnectionHeader::KeepAlive
+                                                 : ConnectionHeader::None;
+  append_response(out, resp, now.date, connection, parser.method == "HEAD" ? AnswerBody::Omit : AnswerBody::Send);
   if (close) state_ = State::Closed;
-  app.complete(req, resp.status);
+  service_.finish(ex, parser.request(peer_), resp.status);
 }
 
-void HttpProtocol::fail(int status, std::string& out, HttpApplication& app, SteadyClock::time_point now) {
-  ParsedRequest req{};
-  req.start = now;
-  if (parser_ != nullptr && parser_->got_some()) {
-    req.method = parser_->method;
-    req.target = parser_->target;
-    req.path = parser_->path;
-    req.user_agent = parser_->user_agent;
-  }
-  auto resp = app.reject(status, req);
-  append_response(out, resp, app.date(), ConnectionHeader::Close,
+void HttpProtocol::fail(int status, std::string& out, const HttpNow& now) {
+  HttpRequest req{};
+  req.client_ip = peer_;
+  if (parser_ != nullptr && parser_->got_some()) req = parser_->request(peer_);
+  Exchange ex;
+  const auto resp = service_.refuse(status, req, ex);
+  append_response(out, resp, now.date, ConnectionHeader::Close,
                   req.method == "HEAD" ? AnswerBody::Omit : AnswerBody::Send);
   state_ = State::Closed;
   unread_ = true;  // the client may still be sending: read it off before closing
-  app.complete(req, status);
+  service_.finish(ex, req, status);
   parser_.reset();
 }
 

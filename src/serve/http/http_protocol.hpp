@@ -1,9 +1,10 @@
 #pragma once
 
 // HTTP/1.1 on one connection, without sockets ("sans-I/O"): bytes go in,
-// complete requests go to an HttpApplication, answers come out as bytes, and
-// the connection says when it must close. The event loop around it only moves
-// bytes and keeps time, so every framing rule is a unit test on a string.
+// each complete request goes to the HttpService as one Exchange, answers
+// come out as bytes, and the connection says when it must close. The event
+// loop around it only moves bytes and keeps time (injected as HttpNow), so
+// every framing rule is a unit test on a string.
 //
 // Heads are checked line by line here (line lengths, field count, obs-fold),
 // then parsed by Boost.Beast's request parser, which is strict about the rest
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "serve/http/http_service.hpp"
 #include "serve/http/http_types.hpp"
 
 namespace devops::serve {
@@ -31,40 +33,19 @@ struct HttpLimits {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// A complete request, as handed to the application. The views live until
-// the application's complete() for it has returned.
-struct ParsedRequest {
-  std::string_view method;
-  std::string_view target;      // as sent
-  std::string_view path;        // percent-decoded, without the query
-  std::string_view user_agent;  // empty when absent
-  std::string_view accept;      // every Accept field, joined; empty when absent
-  int version{11};              // 10 or 11
-  SteadyClock::time_point start{};
-  bool counted{false};  // set by the application: counted as in progress
-};
-
-class HttpApplication {
- public:
-  virtual ~HttpApplication() = default;
-  // Answers a complete request.
-  virtual HttpResponse handle(ParsedRequest& req) = 0;
-  // Answers a request the protocol refused (400, 413, 414, 431, 501, 505);
-  // method and path are empty when they could not be read.
-  virtual HttpResponse reject(int status, ParsedRequest& req) = 0;
-  // The answer to `req` is queued with `status`: log and count it.
-  virtual void complete(const ParsedRequest& req, int status) = 0;
-  // Shutdown has begun: every answer closes its connection.
-  virtual bool draining() const = 0;
-  // The value of the Date header, now.
-  virtual std::string_view date() = 0;
+// The time, as the event loop read it once for the events it is handling:
+// for deadlines, and the Date header's value. Injected, so that tests fix it.
+struct HttpNow {
+  SteadyClock::time_point steady;
+  std::string_view date;  // "Sun, 29 Nov 2026 20:13:28 GMT"
 };
 
 class HttpProtocol {
  public:
-  // `limits` is kept by reference: it must outlive the protocol.
-  explicit HttpProtocol(const HttpLimits& limits);
-  explicit HttpProtocol(const HttpLimits&& limits) = delete;
+  // `limits` and `service` are kept by reference: they must outlive the
+  // protocol. `peer`: the client's address, as the service sees it.
+  HttpProtocol(const HttpLimits& limits, HttpService& service, std::string peer);
+  HttpProtocol(const HttpLimits&& limits, HttpService& service, std::string peer) = delete;
   ~HttpProtocol();
   HttpProtocol(const HttpProtocol&) = delete;
   HttpProtocol& operator=(const HttpProtocol&) = delete;
@@ -72,16 +53,14 @@ class HttpProtocol {
   // Takes bytes read from the peer; answers are appended to `out`. What cannot
   // be used yet (a partial head, requests behind a held answer or a full
   // `out`) is kept, within the limits.
-  void receive(std::string_view data, std::string& out, HttpApplication& app, SteadyClock::time_point now);
+  void receive(std::string_view data, std::string& out, const HttpNow& now);
   // Goes on with kept input after `out` was written or a held answer sent.
-  void resume(std::string& out, HttpApplication& app, SteadyClock::time_point now);
+  void resume(std::string& out, const HttpNow& now);
   // An answer is held back (HttpResponse::delay) until release_at().
   bool holding() const { return held_ != nullptr; }
   SteadyClock::time_point release_at() const;
-  // The request whose answer is held (only while holding()).
-  const ParsedRequest& held_request() const;
   // Sends the held answer (at or after release_at()) and goes on with kept input.
-  void release(std::string& out, HttpApplication& app, SteadyClock::time_point now);
+  void release(std::string& out, const HttpNow& now);
 
   // Part of a request has arrived (a head or body), and its answer has not.
   bool mid_request() const { return state_ == State::Head || state_ == State::Body; }
@@ -102,18 +81,21 @@ class HttpProtocol {
   struct Held;
 
   // Works through `buf` from `pos`; returns how far it got.
-  std::size_t process(std::string_view buf, std::string& out, HttpApplication& app, SteadyClock::time_point now);
+  std::size_t process(std::string_view buf, std::string& out, const HttpNow& now);
   // Checks the head at the start of `buf`: its length once complete, 0 when
   // more is needed, or sets an error status.
   std::size_t scan_head(std::string_view buf, int& status);
-  std::size_t parse_head(std::string_view buf, std::size_t head_len, std::string& out, HttpApplication& app,
-                         SteadyClock::time_point now);
-  std::size_t feed_body(std::string_view buf, std::string& out, HttpApplication& app, SteadyClock::time_point now);
-  void dispatch(std::string& out, HttpApplication& app, SteadyClock::time_point now);
-  void answer(const ParsedRequest& req, HttpResponse&& resp, bool close, std::string& out, HttpApplication& app);
-  void fail(int status, std::string& out, HttpApplication& app, SteadyClock::time_point now);
+  std::size_t parse_head(std::string_view buf, std::size_t head_len, std::string& out, const HttpNow& now);
+  std::size_t feed_body(std::string_view buf, std::string& out, const HttpNow& now);
+  void dispatch(std::string& out, const HttpNow& now);
+  // Appends the answer to the request `parser` read, and finishes its exchange.
+  void answer(const Parser& parser, Exchange& ex, const HttpResponse& resp, bool close, std::string& out,
+              const HttpNow& now);
+  void fail(int status, std::string& out, const HttpNow& now);
 
   const HttpLimits& limits_;
+  HttpService& service_;
+  std::string peer_;
   State state_{State::Idle};
   std::string pending_;      // input not yet used
   std::size_t scanned_{0};   // complete head lines checked so far (bytes of pending_)

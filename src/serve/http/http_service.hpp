@@ -1,31 +1,71 @@
 #pragma once
 
-// What the engine needs of the application behind its connections: answers,
-// the error documents for refusals, and the bookkeeping of each request. The
-// Service implements it; the engine knows no more of it than this.
+// What the engine needs of the application behind its connections, and the
+// exchange that carries one request from the application's first look at it
+// to its answer being sent. The Service implements HttpService; the engine
+// and the protocol know no more of it than this.
 
 #include <chrono>
+#include <cstddef>
 #include <string_view>
+#include <utility>
 
 #include "serve/http/http_types.hpp"
 
 namespace devops::serve {
 
+class HttpService;
+
+// One request, from the moment the service took it to its answer leaving:
+// the route the service resolved for it (once), when it started, and whether
+// it counts as in progress. Move-only. One that ends without
+// HttpService::finish() (its connection closed while the answer was held
+// back) is taken out of "in progress" by its destructor.
+class Exchange {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Exchange() = default;
+  ~Exchange();
+  Exchange(Exchange&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)), route_(o.route_), start_(o.start_) {}
+  Exchange& operator=(Exchange&& o) noexcept;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // For the service: the exchange begins, on route `route` at `start`;
+  // `owner` is told if it ends unanswered (none: it is not in progress).
+  void begin(HttpService* owner, std::size_t route, Clock::time_point start) {
+    *this = Exchange();
+    owner_ = owner;
+    route_ = route;
+    start_ = start;
+  }
+  // Ends it; true if it was in progress.
+  bool end() { return std::exchange(owner_, nullptr) != nullptr; }
+
+  bool in_progress() const { return owner_ != nullptr; }
+  std::size_t route() const { return route_; }
+  Clock::time_point start() const { return start_; }
+
+ private:
+  HttpService* owner_{nullptr};
+  std::size_t route_{0};
+  Clock::time_point start_{};
+};
+
 class HttpService {
  public:
   virtual ~HttpService() = default;
-  // A request reached the application; true when it counts as in progress.
-  virtual bool started(std::string_view path) = 0;
-  // Its answer; never throws.
-  virtual HttpResponse handle(const HttpRequest& req) noexcept = 0;
-  // The answer to a request the protocol refused (400, 413, ...).
-  virtual HttpResponse error(int status, std::string_view path) const = 0;
-  // The answer is on its way: metrics and the log line (`counted`: what
-  // started() returned).
-  virtual void finished(const HttpRequest& req, int status, std::chrono::nanoseconds took, bool counted) = 0;
-  // A request counted by started() will never be answered (its connection
-  // closed while the answer was held back).
-  virtual void abandoned() = 0;
+  // Takes a request: begins its exchange (the route resolved, in progress)
+  // and answers it. Never throws.
+  virtual HttpResponse handle(const HttpRequest& req, Exchange& ex) noexcept = 0;
+  // Takes a request the protocol refused (400, 413, ...): begins its
+  // exchange, not in progress, and gives the error document. Method and path
+  // are empty when they could not be read.
+  virtual HttpResponse refuse(int status, const HttpRequest& req, Exchange& ex) = 0;
+  // The answer to `ex` is on its way with `status`: metrics and the log
+  // line, and the exchange ends.
+  virtual void finish(Exchange& ex, const HttpRequest& req, int status) noexcept = 0;
   // Shutdown has begun: every answer closes its connection.
   virtual bool draining() const = 0;
 
@@ -33,6 +73,25 @@ class HttpService {
   HttpService() = default;
   HttpService(const HttpService&) = default;
   HttpService& operator=(const HttpService&) = default;
+
+ private:
+  friend class Exchange;
+  // An exchange in progress ended unanswered.
+  virtual void abandon(const Exchange& ex) noexcept = 0;
 };
+
+inline Exchange::~Exchange() {
+  if (owner_ != nullptr) owner_->abandon(*this);
+}
+
+inline Exchange& Exchange::operator=(Exchange&& o) noexcept {
+  if (this != &o) {
+    if (owner_ != nullptr) owner_->abandon(*this);
+    owner_ = std::exchange(o.owner_, nullptr);
+    route_ = o.route_;
+    start_ = o.start_;
+  }
+  return *this;
+}
 
 }  // namespace devops::serve
