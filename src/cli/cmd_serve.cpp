@@ -9,10 +9,10 @@
 #include "cli/commands.hpp"
 #include "cli/load_config.hpp"
 #include "cli/output.hpp"
-#include "core/config.hpp"
 #include "core/config_file.hpp"
 #include "core/exit_codes.hpp"
 #include "core/host.hpp"
+#include "core/serve_config.hpp"
 #include "serve/serve.hpp"
 
 namespace devops::cli {

@@ -6,8 +6,8 @@
 #include <string>
 #include <variant>
 
-#include "core/config.hpp"
 #include "core/config_file.hpp"
+#include "core/config_values.hpp"
 
 namespace devops::cli {
 

@@ -12,6 +12,7 @@
 
 #include "core/fd.hpp"
 #include "core/host.hpp"
+#include "core/serve_config.hpp"
 
 namespace devops::core {
 

@@ -17,7 +17,7 @@
 #include <variant>
 #include <vector>
 
-#include "core/config.hpp"
+#include "core/config_values.hpp"
 #include "core/render.hpp"
 
 namespace devops::core {

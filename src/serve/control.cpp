@@ -14,8 +14,9 @@
 #include <optional>
 #include <vector>
 
-#include "core/config.hpp"
+#include "core/config_values.hpp"
 #include "core/host.hpp"
+#include "core/log_level.hpp"
 #include "core/render.hpp"
 #include "serve/client/control_client.hpp"
 #include "serve/worker_thread.hpp"

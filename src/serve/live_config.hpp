@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
 #include "core/config_file.hpp"
+#include "core/serve_config.hpp"
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
 

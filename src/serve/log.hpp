@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/config.hpp"
+#include "core/log_level.hpp"
 
 namespace devops::serve {
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "core/config.hpp"
+#include "core/serve_config.hpp"
 #include "serve/live_config.hpp"
 
 namespace devops::serve {

@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/config.hpp"
 #include "core/endpoints.hpp"
+#include "core/serve_config.hpp"
 #include "serve/http/http_service.hpp"
 #include "serve/http/http_types.hpp"
 #include "serve/info_document.hpp"

@@ -16,8 +16,8 @@
 #include <string_view>
 #include <thread>
 
-#include "core/config.hpp"
 #include "core/fd.hpp"
+#include "core/serve_config.hpp"
 #include "serve/log.hpp"
 
 namespace devops::serve {

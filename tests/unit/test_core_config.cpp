@@ -1,10 +1,11 @@
 #include <map>
 
 #include "catch.hpp"
-#include "core/config.hpp"
 #include "core/endpoints.hpp"
 #include "core/health.hpp"
+#include "core/probe_url.hpp"
 #include "core/render.hpp"
+#include "core/serve_config.hpp"
 #include "fixture.hpp"
 
 using namespace devops::core;

@@ -1,8 +1,8 @@
 #include <map>
 
 #include "catch.hpp"
-#include "core/config.hpp"
 #include "core/config_file.hpp"
+#include "core/serve_config.hpp"
 
 using namespace devops::core;
 using namespace std::chrono_literals;

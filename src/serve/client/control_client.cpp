@@ -10,7 +10,7 @@
 #include <cstring>
 #include <optional>
 
-#include "core/config.hpp"
+#include "core/config_values.hpp"
 #include "core/fd.hpp"
 #include "core/host.hpp"
 

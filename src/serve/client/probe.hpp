@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <string>
 
-#include "core/config.hpp"
+#include "core/probe_url.hpp"
 #include "serve/net/net_error.hpp"
 
 namespace devops::serve {

@@ -1,26 +1,19 @@
 #pragma once
 
-// The configuration rules of `serve` and of the health probe: which values are
-// valid, and which source wins (flag, then environment, then default). Pure
-// functions: the environment comes in through a getter, so tests need no
-// process state.
+// The configuration rules of `serve`: which values are valid, and which
+// source wins (flag, then environment, then the config file, then default).
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <variant>
 #include <vector>
 
+#include "core/config_values.hpp"
+#include "core/log_level.hpp"
+
 namespace devops::core {
-
-enum class LogLevel { Debug, Info, Warning, Error };
-enum class LogFormat { JsonLines, Text };
-
-// "DEBUG", "INFO", "WARNING", "ERROR".
-const char* to_string(LogLevel level);
 
 inline constexpr const char* kDefaultHost = "0.0.0.0";
 inline constexpr int kDefaultPort = 5000;
@@ -89,51 +82,10 @@ struct ServeFlags {
 
 struct ConfigFile;
 
-// Reads one environment variable; nullopt when unset.
-using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
-
-// Why a value was rejected; the message names the flag or the variable.
-struct ConfigError {
-  std::string message;
-};
-
 // Flag beats environment (HOST, PORT, DEBUG, DATA_DIR) beats the config
 // file (when given) beats default. Errors name the flag, the variable or the
 // file's line, column and key.
 std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env,
                                                             const ConfigFile* file = nullptr);
-
-// debug, info, warning, error (any case).
-std::optional<LogLevel> parse_log_level(std::string_view text);
-// json, text (any case).
-std::optional<LogFormat> parse_log_format(std::string_view text);
-
-// 0 to 65535, decimal digits only.
-std::optional<int> parse_port(std::string_view text);
-// A numeric IPv4 or IPv6 address (brackets allowed around IPv6), returned
-// without brackets. Names are refused: a static binary cannot resolve them.
-std::optional<std::string> parse_host(std::string_view text);
-// true/false, 1/0, yes/no, on/off (any case); empty is false.
-std::optional<bool> parse_bool(std::string_view text);
-// "500ms", "30s", "1.5s", "2m", "1h"; a bare number is seconds. Not negative.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-// parse_duration for the option or variable `name`, with the error message.
-std::variant<std::chrono::milliseconds, ConfigError> parse_duration_option(std::string_view name,
-                                                                           std::string_view text);
-// "1.5s", "250ms", "2m": the shortest exact form for messages.
-std::string format_duration(std::chrono::milliseconds d);
-
-// Where the health probe connects: http://HOST[:PORT][/PATH].
-struct HttpTarget {
-  std::string host;  // numeric address or name, without brackets
-  int port{80};
-  std::string path{"/"};  // with the query, if any
-};
-// Parses an http:// URL (the scheme may be left out). Errors say why.
-std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url);
-
-// http://127.0.0.1:${PORT:-5000}/health: a numeric address, so that a scratch
-// image without /etc/hosts can probe itself.
-std::variant<std::string, ConfigError> default_probe_url(const EnvLookup& env);
 
 }  // namespace devops::core
