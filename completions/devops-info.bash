@@ -72,7 +72,8 @@ _devops_info() {
       mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       return
       ;;
-    health:--timeout | health:--wait | health:--interval | serve:--shutdown-timeout | serve:--shutdown-delay | serve:--flush-interval)
+    health:--timeout | health:--wait | health:--interval | serve:--shutdown-timeout | serve:--shutdown-delay | serve:--flush-interval | \
+      serve:--request-timeout | serve:--idle-timeout | serve:--write-timeout)
       values='500ms 1s 5s 10s 30s 1m'
       ;;
     health:--url | serve:--port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error) return ;;
@@ -90,7 +91,7 @@ _devops_info() {
     serve)
       opts='-h --help --host --port --threads --max-connections --log-format --log-level --shutdown-delay'
       opts+=' --shutdown-timeout --data-dir --flush-interval --unready --unhealthy --fault-delay --fault-error'
-      opts+=' --config'
+      opts+=' --config --request-timeout --idle-timeout --write-timeout'
       ;;
     *)
       if [[ $cur == -* ]]; then

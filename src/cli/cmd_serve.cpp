@@ -28,6 +28,9 @@ struct ServeOptions {
   core::LogLevel log_level = core::LogLevel::Info;
   std::string shutdown_timeout;
   std::string shutdown_delay;
+  std::string request_timeout;
+  std::string idle_timeout;
+  std::string write_timeout;
   bool unready = false;
   bool unhealthy = false;
   std::vector<std::string> fault_delay;
@@ -49,6 +52,9 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   if (given("--log-level")) flags.log_level = o.log_level;
   if (given("--shutdown-timeout")) flags.shutdown_timeout = o.shutdown_timeout;
   if (given("--shutdown-delay")) flags.shutdown_delay = o.shutdown_delay;
+  if (given("--request-timeout")) flags.request_timeout = o.request_timeout;
+  if (given("--idle-timeout")) flags.idle_timeout = o.idle_timeout;
+  if (given("--write-timeout")) flags.write_timeout = o.write_timeout;
   flags.unready = o.unready;
   flags.unhealthy = o.unhealthy;
   flags.fault_delay = o.fault_delay;
@@ -106,6 +112,18 @@ Runner setup_serve(CLI::App& sub) {
                  "Least severe level logged: debug, info (default; debug when DEBUG=true), warning or error")
       ->transform(CLI::CheckedTransformer(levels, CLI::ignore_case))
       ->option_text("LEVEL");
+  sub.add_option("--request-timeout", o->request_timeout,
+                 "A request's head and body must arrive within this of its first byte, else the connection is "
+                 "closed (100ms to 1h; default 10s)")
+      ->option_text("DURATION");
+  sub.add_option("--idle-timeout", o->idle_timeout,
+                 "How long a kept-alive connection may wait for its next request; keep it above a load "
+                 "balancer's own idle timeout (100ms to 1h; default 5s)")
+      ->option_text("DURATION");
+  sub.add_option("--write-timeout", o->write_timeout,
+                 "How long an answer may wait for a client that does not read it before the connection is "
+                 "closed (100ms to 1h; default 5s)")
+      ->option_text("DURATION");
   sub.add_option("--shutdown-delay", o->shutdown_delay,
                  "After SIGTERM or SIGINT, keep serving this long with /ready answering 503, so that load "
                  "balancers stop sending first (default 0)")

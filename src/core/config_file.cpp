@@ -23,7 +23,8 @@ constexpr std::array kSettings{
     SettingKey{"healthy", true},        SettingKey{"fault_delay", true},      SettingKey{"fault_error", true},
     SettingKey{"shutdown_delay", true}, SettingKey{"shutdown_timeout", true}, SettingKey{"host", false},
     SettingKey{"port", false},          SettingKey{"threads", false},         SettingKey{"max_connections", false},
-    SettingKey{"data_dir", false},      SettingKey{"flush_interval", false},
+    SettingKey{"data_dir", false},      SettingKey{"flush_interval", false},  SettingKey{"request_timeout", false},
+    SettingKey{"idle_timeout", false},  SettingKey{"write_timeout", false},
 };
 constexpr std::array<std::string_view, 3> kUiKeys{"title", "color", "message"};
 

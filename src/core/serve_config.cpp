@@ -183,6 +183,24 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
     return *e;
   }
 
+  // A connection's deadlines: 100ms to 1h.
+  auto deadline = [&](const std::optional<std::string>& flag, const char* flag_name, std::string_view key,
+                      std::chrono::milliseconds& out) -> std::optional<ConfigError> {
+    const auto g = pick(flag, flag_name, nullptr, key);
+    if (!g) return std::nullopt;
+    const auto d = parse_duration(g->text);
+    if (!d || *d < kMinConnTimeout || *d > kMaxConnTimeout) {
+      return invalid_value(
+          g->name, g->text,
+          fmt::format("a duration from {} to {}", format_duration(kMinConnTimeout), format_duration(kMaxConnTimeout)));
+    }
+    out = *d;
+    return std::nullopt;
+  };
+  if (auto e = deadline(flags.request_timeout, "--request-timeout", "request_timeout", c.request_timeout)) return *e;
+  if (auto e = deadline(flags.idle_timeout, "--idle-timeout", "idle_timeout", c.idle_timeout)) return *e;
+  if (auto e = deadline(flags.write_timeout, "--write-timeout", "write_timeout", c.write_timeout)) return *e;
+
   // The probe switches: a flag forces the state; else the file's true or false.
   auto probe = [&](bool flag_off, std::string_view key, bool& off) -> std::optional<ConfigError> {
     off = flag_off;

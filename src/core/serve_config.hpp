@@ -21,6 +21,12 @@ inline constexpr std::size_t kMaxThreads = 64;  // event loops
 inline constexpr std::size_t kDefaultMaxConnections = 10'000;
 inline constexpr std::size_t kMaxMaxConnections = 1'000'000;
 inline constexpr std::chrono::milliseconds kDefaultShutdownTimeout{10'000};
+// A connection's deadlines (--request-timeout, --idle-timeout, --write-timeout).
+inline constexpr std::chrono::milliseconds kDefaultRequestTimeout{10'000};
+inline constexpr std::chrono::milliseconds kDefaultIdleTimeout{5'000};
+inline constexpr std::chrono::milliseconds kDefaultWriteTimeout{5'000};
+inline constexpr std::chrono::milliseconds kMinConnTimeout{100};
+inline constexpr std::chrono::milliseconds kMaxConnTimeout{3'600'000};
 
 // Faults injected into one route (--fault-delay, --fault-error).
 struct RouteFault {
@@ -54,7 +60,10 @@ struct ServeConfig {
   LogFormat log_format{LogFormat::JsonLines};
   LogLevel log_level{LogLevel::Info};
   std::chrono::milliseconds shutdown_timeout{kDefaultShutdownTimeout};
-  std::chrono::milliseconds shutdown_delay{0};  // /ready 503 but still serving, before the drain
+  std::chrono::milliseconds shutdown_delay{0};                        // /ready 503 but still serving, before the drain
+  std::chrono::milliseconds request_timeout{kDefaultRequestTimeout};  // a request's head and body, from its first byte
+  std::chrono::milliseconds idle_timeout{kDefaultIdleTimeout};        // a kept-alive connection between requests
+  std::chrono::milliseconds write_timeout{kDefaultWriteTimeout};      // an answer the client does not read
   Switches switches;
   std::string data_dir;                                             // the visit counter's directory; empty: no counter
   std::chrono::milliseconds flush_interval{kDefaultFlushInterval};  // how often the count is written
@@ -71,6 +80,9 @@ struct ServeFlags {
   std::optional<LogLevel> log_level;
   std::optional<std::string> shutdown_timeout;
   std::optional<std::string> shutdown_delay;
+  std::optional<std::string> request_timeout;
+  std::optional<std::string> idle_timeout;
+  std::optional<std::string> write_timeout;
   bool unready{false};
   bool unhealthy{false};
   std::vector<std::string> fault_delay;  // ROUTE=DURATION or ROUTE=MIN-MAX

@@ -14,19 +14,33 @@ namespace devops::serve {
 
 namespace {
 
-// The restart-only settings, as text for the log.
+// The restart-only settings: each as text for the log, and how the running
+// value is kept.
+using core::ServeConfig;
 struct RestartOnly {
   const char* key;
-  std::string (*value)(const core::ServeConfig&);
+  std::string (*value)(const ServeConfig&);
+  void (*keep)(ServeConfig& next, const ServeConfig& running);
 };
 constexpr RestartOnly kRestartOnly[] = {
-    {"host", [](const core::ServeConfig& c) { return c.host; }},
-    {"port", [](const core::ServeConfig& c) { return std::to_string(c.port); }},
-    {"threads",
-     [](const core::ServeConfig& c) { return c.threads == 0 ? std::string("auto") : std::to_string(c.threads); }},
-    {"max_connections", [](const core::ServeConfig& c) { return std::to_string(c.max_connections); }},
-    {"data_dir", [](const core::ServeConfig& c) { return c.data_dir; }},
-    {"flush_interval", [](const core::ServeConfig& c) { return core::format_duration(c.flush_interval); }},
+    {"host", [](const ServeConfig& c) { return c.host; },
+     [](ServeConfig& n, const ServeConfig& r) { n.host = r.host; }},
+    {"port", [](const ServeConfig& c) { return std::to_string(c.port); },
+     [](ServeConfig& n, const ServeConfig& r) { n.port = r.port; }},
+    {"threads", [](const ServeConfig& c) { return c.threads == 0 ? std::string("auto") : std::to_string(c.threads); },
+     [](ServeConfig& n, const ServeConfig& r) { n.threads = r.threads; }},
+    {"max_connections", [](const ServeConfig& c) { return std::to_string(c.max_connections); },
+     [](ServeConfig& n, const ServeConfig& r) { n.max_connections = r.max_connections; }},
+    {"data_dir", [](const ServeConfig& c) { return c.data_dir; },
+     [](ServeConfig& n, const ServeConfig& r) { n.data_dir = r.data_dir; }},
+    {"flush_interval", [](const ServeConfig& c) { return core::format_duration(c.flush_interval); },
+     [](ServeConfig& n, const ServeConfig& r) { n.flush_interval = r.flush_interval; }},
+    {"request_timeout", [](const ServeConfig& c) { return core::format_duration(c.request_timeout); },
+     [](ServeConfig& n, const ServeConfig& r) { n.request_timeout = r.request_timeout; }},
+    {"idle_timeout", [](const ServeConfig& c) { return core::format_duration(c.idle_timeout); },
+     [](ServeConfig& n, const ServeConfig& r) { n.idle_timeout = r.idle_timeout; }},
+    {"write_timeout", [](const ServeConfig& c) { return core::format_duration(c.write_timeout); },
+     [](ServeConfig& n, const ServeConfig& r) { n.write_timeout = r.write_timeout; }},
 };
 
 std::vector<std::string> pending(const core::ServeConfig& wanted, const core::ServeConfig& running) {
@@ -135,12 +149,7 @@ std::optional<std::string> LiveConfig::apply(const std::string& text) {
   // The restart-only values stay the running ones.
   const auto keep = current_;
   current_ = next;
-  current_.host = keep.host;
-  current_.port = keep.port;
-  current_.threads = keep.threads;
-  current_.max_connections = keep.max_connections;
-  current_.data_dir = keep.data_dir;
-  current_.flush_interval = keep.flush_interval;
+  for (const auto& r : kRestartOnly) r.keep(current_, keep);
   loaded_ = {source_.path, loaded_.generation + 1, core::iso8601_utc(now), file.ui, file.app, pending(next, running_)};
   text_ = text;
   wanted_ = std::move(next);

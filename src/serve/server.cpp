@@ -143,6 +143,9 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
   EngineConfig ec;
   ec.loops = cfg.threads != 0 ? cfg.threads : usable_cpus();
   ec.max_connections = raise_file_limit(cfg.max_connections, ec.loops);
+  ec.timeouts.request = cfg.request_timeout;
+  ec.timeouts.idle = cfg.idle_timeout;
+  ec.timeouts.write = cfg.write_timeout;
   if (ec.max_connections < cfg.max_connections) {
     logger.log(core::LogLevel::Warning, "fewer connections than asked for",
                {{"max_connections", cfg.max_connections},

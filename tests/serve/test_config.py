@@ -306,18 +306,22 @@ class ReloadTest(ConfigTestCase):
         self.write({"appName": "one"})
         with self.serve("--threads", "1") as s:
             mark = s.mark()
-            self.write({"appName": "two", "max_connections": 50, "threads": 4})
+            self.write({"appName": "two", "max_connections": 50, "threads": 4, "idle_timeout": "75s"})
             c = wait_for_config(s, lambda c: c["values"].get("appName") == "two", "the restart-only change")
-            self.assertEqual(c["pending_restart"], ["max_connections"])  # --threads wins over the file
+            # --threads wins over the file
+            self.assertEqual(c["pending_restart"], ["max_connections", "idle_timeout"])
             jsonschema.validate(s.get("/").json(), SCHEMA)
             warn = s.wait_for_log(lambda d: d.get("key") == "max_connections", what="the WARNING", since=mark)
             self.assertEqual(warn["level"], "WARNING")
             self.assertEqual(warn["msg"], "config change takes effect at the next start")
             self.assertEqual((warn["running"], warn["wanted"]), ("10000", "50"))
-            self.assertEqual(sample_value(s.metrics(), "devops_info_config_restart_required_total"), 1)
-            self.write({"appName": "three", "max_connections": 50})  # the same wish: counted once
+            idle = s.wait_for_log(lambda d: d.get("key") == "idle_timeout", what="its WARNING", since=mark)
+            self.assertEqual((idle["running"], idle["wanted"]), ("5s", "75s"))
+            self.assertEqual(sample_value(s.metrics(), "devops_info_config_restart_required_total"), 2)
+            # the same wishes: counted once
+            self.write({"appName": "three", "max_connections": 50, "idle_timeout": "75s"})
             wait_for_config(s, lambda c: c["values"].get("appName") == "three", "the next file")
-            self.assertEqual(sample_value(s.metrics(), "devops_info_config_restart_required_total"), 1)
+            self.assertEqual(sample_value(s.metrics(), "devops_info_config_restart_required_total"), 2)
 
     def test_live_settings_apply_at_once(self):
         self.write({"appName": "one"})

@@ -202,6 +202,28 @@ class EngineTest(unittest.TestCase):
             for s in held:
                 s.close()
 
+    def test_a_connection_beyond_1024_descriptors_is_answered(self):
+        held = [connect(self.server.port) for _ in range(1100)]
+        try:
+            with held[-1] as s:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+                self.assertTrue(read_response(s).startswith(b"HTTP/1.1 200 "))
+        finally:
+            for s in held:
+                s.close()
+
+
+class DeadlineTest(unittest.TestCase):
+    """The connection deadlines, shortened by their flags so that waiting them out is quick."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server("--request-timeout", "2s", "--idle-timeout", "1s", "--write-timeout", "1s").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
     def test_a_client_that_never_reads_is_dropped_and_hurts_nobody(self):
         with connect(self.server.port) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -215,22 +237,22 @@ class EngineTest(unittest.TestCase):
                 pass  # the server stopped reading us: good
             sent_for = time.monotonic() - start
             self.assertLess(health_latency(self.server.port), 0.5)
-            # Nothing read for 5 s after the server's socket buffers filled:
-            # it closes the connection (the window is wide for a loaded
-            # machine). The server's own gauge says so: the client may not
+            # Nothing read for the write timeout (1 s here) after the server's
+            # socket buffers filled: it closes the connection (the window is
+            # wide for a loaded machine). The server's own gauge says so: the client may not
             # see it, its send buffer full and the close not yet reaching it
             # (seen in a container); only the gauge's own request is left.
             def dropped():
                 return sample_value(self.server.metrics(), "devops_info_connections_open") <= 1
 
             wait_until(dropped, 20, 0.5, what=f"the stalled reader to be dropped (it sent for {sent_for:.1f} s)")
-            self.assertLess(time.monotonic() - start, 30)
+            self.assertLess(time.monotonic() - start, 25)
 
     def test_every_deadline_at_once(self):
-        # The deadlines that take seconds, side by side against the one server
-        # (each would otherwise be waited out in turn): an idle keep-alive
-        # closes after 5 s, a head trickled in is closed 10 s after its first
-        # byte, and a client that keeps up outlives both. What each deadline
+        # The deadlines side by side against the one server (each would
+        # otherwise be waited out in turn), as its flags set them: an idle
+        # keep-alive closes after 1 s, a head trickled in is closed 2 s after
+        # its first byte, and a client that keeps up outlives both. What each deadline
         # is and how it is chosen are unit tests (test_serve_next_step.cpp);
         # these show the engine applies them.
         port = self.server.port
@@ -241,10 +263,10 @@ class EngineTest(unittest.TestCase):
                 s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
                 read_response(s)
                 start = time.monotonic()
-                if not closed_by_server(s, 9):
-                    return "an idle connection was kept for 9 s"
-                if time.monotonic() - start < 4:
-                    return f"an idle connection was closed after {time.monotonic() - start:.1f} s, before 5 s"
+                if not closed_by_server(s, 5):
+                    return "an idle connection was kept for 5 s (--idle-timeout 1s)"
+                if time.monotonic() - start < 0.8:
+                    return f"an idle connection was closed after {time.monotonic() - start:.1f} s, before 1 s"
             return None
 
         def slow_head():
@@ -253,30 +275,30 @@ class EngineTest(unittest.TestCase):
                 s.sendall(b"G")
                 closed = False
                 for byte in b"ET /health HTTP/1.1\r\nHost: slow\r\n":
-                    time.sleep(0.5)
+                    time.sleep(0.2)
                     try:
                         s.sendall(bytes([byte]))
                     except (BrokenPipeError, ConnectionResetError):
                         closed = True
                         break
-                    if time.monotonic() - start > 14:
+                    if time.monotonic() - start > 5:
                         break
                 if not (closed or closed_by_server(s, 3)):
-                    return "a head trickled in for 14 s"
+                    return "a head trickled in for 5 s (--request-timeout 2s)"
                 took = time.monotonic() - start
-                if not 9 < took < 14:
-                    return f"a trickled head was closed after {took:.1f} s, not 10 s after its first byte"
+                if not 1.8 < took < 5:
+                    return f"a trickled head was closed after {took:.1f} s, not 2 s after its first byte"
             return None
 
         def busy():
-            # 12 s of requests whose heads are split across writes, so that a
+            # 3 s of requests whose heads are split across writes, so that a
             # head is always half-received, answers read as they come.
             request = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
             with connect(port) as s:
                 s.settimeout(5)
                 sent = answered = 0
                 buf = b""
-                end = time.monotonic() + 12
+                end = time.monotonic() + 3
                 s.sendall(request[:7])
                 while time.monotonic() < end:
                     s.sendall(request[7:] + request[:7])  # the end of one and the start of the next
@@ -291,8 +313,8 @@ class EngineTest(unittest.TestCase):
                             return f"a busy connection got {answers[:1]}"
                         answered += len(answers)
                     time.sleep(0.015)  # fewer than 1,000 requests: the last one would close
-                if answered <= 100:
-                    return f"a busy connection got only {answered} answers in 12 s"
+                if answered <= 25:
+                    return f"a busy connection got only {answered} answers in 3 s"
             return None
 
         def run(scenario):
@@ -309,16 +331,6 @@ class EngineTest(unittest.TestCase):
         for t in threads:
             t.join(30)
         self.assertEqual(failures, [])
-
-    def test_a_connection_beyond_1024_descriptors_is_answered(self):
-        held = [connect(self.server.port) for _ in range(1100)]
-        try:
-            with held[-1] as s:
-                s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
-                self.assertTrue(read_response(s).startswith(b"HTTP/1.1 200 "))
-        finally:
-            for s in held:
-                s.close()
 
 
 class LimitsTest(unittest.TestCase):

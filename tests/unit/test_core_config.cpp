@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <map>
 
 #include "catch.hpp"
@@ -255,6 +257,31 @@ TEST_CASE("data directory: flag over DATA_DIR, off by default; flush interval bo
   for (const char* bad : {"0", "5ms", "2h", "x"}) {
     f.flush_interval = bad;
     CHECK(std::holds_alternative<ConfigError>(resolve_serve_config(f, env_of({}))));
+  }
+}
+
+TEST_CASE("a connection's deadlines: defaults, flags and the file, from 100ms to 1h") {
+  auto resolved = std::get<ServeConfig>(resolve_serve_config({}, env_of({})));
+  CHECK(resolved.request_timeout == 10s);
+  CHECK(resolved.idle_timeout == 5s);
+  CHECK(resolved.write_timeout == 5s);
+  ServeFlags f;
+  f.request_timeout = "2s";
+  f.idle_timeout = "75s";
+  f.write_timeout = "100ms";
+  resolved = std::get<ServeConfig>(resolve_serve_config(f, env_of({})));
+  CHECK(resolved.request_timeout == 2s);
+  CHECK(resolved.idle_timeout == 75s);
+  CHECK(resolved.write_timeout == 100ms);
+  f.idle_timeout = "1h";
+  CHECK(std::get<ServeConfig>(resolve_serve_config(f, env_of({}))).idle_timeout == 1h);
+  for (const char* bad : {"0", "99ms", "61m", "", "-1s", "soon"}) {
+    INFO(bad);
+    f.idle_timeout = bad;
+    const auto r = resolve_serve_config(f, env_of({}));
+    REQUIRE(std::holds_alternative<ConfigError>(r));
+    CHECK(std::get<ConfigError>(r).message ==
+          fmt::format("--idle-timeout: '{}' is not a duration from 100ms to 1h", bad));
   }
 }
 
