@@ -82,27 +82,32 @@ void Engine::Loop::accept_ready() {
   }
 }
 
-bool Engine::Loop::evict_one(SteadyClock::duration idle_at_least) {
+Engine::Loop::Victims Engine::Loop::victims() {
   // At the limit, as nginx does, the connections that cost a new client its
   // place are closed first: idle ones (no byte yet, or between requests),
   // the longest idle first; then a request still arriving that began long
   // ago (a trickled head). An answer being written or held is never cut.
   // One whose request is waiting unread in the socket is not idle: the loop
   // just has not come to it yet.
-  Conn* victim = as_conn(idle_.head);
-  for (int looked = 0; victim != nullptr && looked < kEvictLookAhead; ++looked, victim = as_conn(victim->next)) {
+  Conn* idle = nullptr;
+  Conn* c = as_conn(idle_.head);
+  for (int looked = 0; c != nullptr && looked < kEvictLookAhead; ++looked, c = as_conn(c->next)) {
     char byte = 0;
-    if (::recv(victim->fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) break;
+    if (::recv(c->fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {  // nothing waiting, or closed
+      idle = c;
+      break;
+    }
   }
-  if (victim != nullptr && victim->deadline - cfg_.timeouts.idle > now_ - idle_at_least) victim = nullptr;
-  if (victim == nullptr && request_.head != nullptr &&
-      now_ - as_conn(request_.head)->proto.request_started() >= kEvictRequestsOlderThan) {
-    victim = as_conn(request_.head);
+  if (idle != nullptr && idle->deadline - cfg_.timeouts.idle <= now_ - kIdleAMoment) return {idle, nullptr};
+  if (request_.head != nullptr && now_ - as_conn(request_.head)->proto.request_started() >= kEvictRequestsOlderThan) {
+    return {as_conn(request_.head), idle};
   }
-  if (victim == nullptr) return false;
-  close_conn(victim);
+  return {nullptr, idle};
+}
+
+void Engine::Loop::evict(Conn* c) {
+  close_conn(c);
   e_.stats_.evicted.fetch_add(1, std::memory_order_relaxed);
-  return true;
 }
 
 bool Engine::Loop::make_room(std::int64_t open) {
@@ -110,17 +115,27 @@ bool Engine::Loop::make_room(std::int64_t open) {
   // most likely) is spared while another loop may have idle ones: that loop
   // is asked to close its idlest, and the new connection is admitted over
   // the limit meanwhile, by a few at most.
-  if (evict_one(kIdleAMoment)) return true;
+  const auto v = victims();
+  if (v.first != nullptr) {
+    evict(v.first);
+    return true;
+  }
   const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
   if (open < limit + static_cast<std::int64_t>(kConnectionsOverLimit) && ask_another_loop_to_make_room()) return true;
-  return evict_one(SteadyClock::duration::zero());
+  if (v.young == nullptr) return false;
+  evict(v.young);
+  return true;
 }
 
 void Engine::Loop::make_room_for_others() {
-  // Back down to the limit: the longest idle first, as at accept.
+  // Back down to the limit: the longest idle first, as at accept; one walk
+  // of the idle list per connection closed.
   const auto limit = static_cast<std::int64_t>(cfg_.max_connections);
-  while (e_.stats_.open.load(std::memory_order_relaxed) > limit &&
-         (evict_one(kIdleAMoment) || evict_one(SteadyClock::duration::zero()))) {
+  while (e_.stats_.open.load(std::memory_order_relaxed) > limit) {
+    const auto v = victims();
+    Conn* c = v.first != nullptr ? v.first : v.young;
+    if (c == nullptr) break;
+    evict(c);
   }
 }
 

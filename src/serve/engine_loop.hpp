@@ -86,9 +86,16 @@ class Engine::Loop final {
   // Another thread asked for a drain or for room.
   void on_wake();
   void accept_ready();
-  // Closes this loop's idlest connection to make room, if it has been idle
-  // that long; false if none may go.
-  bool evict_one(SteadyClock::duration idle_at_least);
+  // What may be closed to make room, found in one walk: `first`, an idle
+  // connection (idle for over a moment) or a head trickling for over a
+  // second; `young`, an idle one that is not, closed only when nothing else
+  // can make room. Either may be null.
+  struct Victims {
+    Conn* first{nullptr};
+    Conn* young{nullptr};
+  };
+  Victims victims();
+  void evict(Conn* c);
   // At --max-connections: closes a connection or has another loop do it;
   // false if the new one must be turned away.
   bool make_room(std::int64_t open);
