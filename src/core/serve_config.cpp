@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <utility>
 
 #include "core/config_file.hpp"
 #include "core/endpoints.hpp"
@@ -168,8 +169,21 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
       return invalid_value(m->name, m->text, fmt::format("a number of connections (1 to {})", kMaxMaxConnections));
     c.max_connections = *n;
   }
-  auto duration = [&](const std::optional<Given>& g, std::chrono::milliseconds& out) -> std::optional<ConfigError> {
+  // A duration; within [first, second] of `range` when one is given.
+  using Range = std::pair<std::chrono::milliseconds, std::chrono::milliseconds>;
+  auto duration = [&](const std::optional<Given>& g, std::chrono::milliseconds& out,
+                      const std::optional<Range>& range = std::nullopt) -> std::optional<ConfigError> {
     if (!g) return std::nullopt;
+    if (range) {
+      const auto d = parse_duration(g->text);
+      if (!d || *d < range->first || *d > range->second) {
+        return invalid_value(
+            g->name, g->text,
+            fmt::format("a duration from {} to {}", format_duration(range->first), format_duration(range->second)));
+      }
+      out = *d;
+      return std::nullopt;
+    }
     auto d = parse_duration_option(g->name, g->text);
     if (auto* e = std::get_if<ConfigError>(&d)) return *e;
     out = std::get<std::chrono::milliseconds>(d);
@@ -184,22 +198,19 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
   }
 
   // A connection's deadlines: 100ms to 1h.
-  auto deadline = [&](const std::optional<std::string>& flag, const char* flag_name, std::string_view key,
-                      std::chrono::milliseconds& out) -> std::optional<ConfigError> {
-    const auto g = pick(flag, flag_name, nullptr, key);
-    if (!g) return std::nullopt;
-    const auto d = parse_duration(g->text);
-    if (!d || *d < kMinConnTimeout || *d > kMaxConnTimeout) {
-      return invalid_value(
-          g->name, g->text,
-          fmt::format("a duration from {} to {}", format_duration(kMinConnTimeout), format_duration(kMaxConnTimeout)));
-    }
-    out = *d;
-    return std::nullopt;
-  };
-  if (auto e = deadline(flags.request_timeout, "--request-timeout", "request_timeout", c.request_timeout)) return *e;
-  if (auto e = deadline(flags.idle_timeout, "--idle-timeout", "idle_timeout", c.idle_timeout)) return *e;
-  if (auto e = deadline(flags.write_timeout, "--write-timeout", "write_timeout", c.write_timeout)) return *e;
+  const Range conn_timeouts{kMinConnTimeout, kMaxConnTimeout};
+  if (auto e = duration(pick(flags.request_timeout, "--request-timeout", nullptr, "request_timeout"), c.request_timeout,
+                        conn_timeouts)) {
+    return *e;
+  }
+  if (auto e = duration(pick(flags.idle_timeout, "--idle-timeout", nullptr, "idle_timeout"), c.idle_timeout,
+                        conn_timeouts)) {
+    return *e;
+  }
+  if (auto e = duration(pick(flags.write_timeout, "--write-timeout", nullptr, "write_timeout"), c.write_timeout,
+                        conn_timeouts)) {
+    return *e;
+  }
 
   // The probe switches: a flag forces the state; else the file's true or false.
   auto probe = [&](bool flag_off, std::string_view key, bool& off) -> std::optional<ConfigError> {
@@ -233,12 +244,9 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
     if (d->text.empty()) return invalid_value(d->name, "", "a directory");
     c.data_dir = d->text;
   }
-  if (auto f = pick(flags.flush_interval, "--flush-interval", nullptr, "flush_interval")) {
-    auto d = parse_duration(f->text);
-    if (!d || *d < std::chrono::milliseconds(10) || *d > std::chrono::hours(1)) {
-      return invalid_value(f->name, f->text, "a duration from 10ms to 1h");
-    }
-    c.flush_interval = *d;
+  if (auto e = duration(pick(flags.flush_interval, "--flush-interval", nullptr, "flush_interval"), c.flush_interval,
+                        Range{std::chrono::milliseconds(10), std::chrono::hours(1)})) {
+    return *e;
   }
   return c;
 }
