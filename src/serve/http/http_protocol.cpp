@@ -121,7 +121,8 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
 
 struct HttpProtocol::Held {
   std::unique_ptr<Parser> parser;
-  Exchange exchange;  // dropped with the connection: no longer in progress
+  HttpRequest request;  // views into the parser's strings
+  Exchange exchange;    // dropped with the connection: no longer in progress
   HttpResponse response;
   bool close{false};
   SteadyClock::time_point release{};
@@ -304,32 +305,33 @@ void HttpProtocol::dispatch(std::string& out, const HttpNow& now) {
   ++requests_;
   const bool close = !parser_->keep_alive() || requests_ >= limits_.max_requests || service_.draining();
   Exchange ex;
-  auto resp = service_.handle(parser_->request(peer_), ex);
+  const auto req = parser_->request(peer_);
+  auto resp = service_.handle(req, ex);
   state_ = State::Idle;
   if (resp.delay.count() > 0) {
     const auto release = now.steady + resp.delay;
-    held_ = std::make_unique<Held>(Held{std::move(parser_), std::move(ex), std::move(resp), close, release});
+    held_ = std::make_unique<Held>(Held{std::move(parser_), req, std::move(ex), std::move(resp), close, release});
     return;
   }
-  answer(*parser_, ex, resp, close, out, now);
+  answer(*parser_, req, ex, resp, close, out, now);
   parser_.reset();
 }
 
 void HttpProtocol::release(std::string& out, const HttpNow& now) {
   if (held_ == nullptr) return;
   const auto held = std::move(held_);
-  answer(*held->parser, held->exchange, held->response, held->close || service_.draining(), out, now);
+  answer(*held->parser, held->request, held->exchange, held->response, held->close || service_.draining(), out, now);
   resume(out, now);
 }
 
-void HttpProtocol::answer(const Parser& parser, Exchange& ex, const HttpResponse& resp, bool close, std::string& out,
-                          const HttpNow& now) {
+void HttpProtocol::answer(const Parser& parser, const HttpRequest& req, Exchange& ex, const HttpResponse& resp,
+                          bool close, std::string& out, const HttpNow& now) {
   const auto connection = close                  ? ConnectionHeader::Close
                           : parser.version == 10 ? ConnectionHeader::KeepAlive
                                                  : ConnectionHeader::None;
   append_response(out, resp, now.date, connection, parser.method == "HEAD" ? AnswerBody::Omit : AnswerBody::Send);
   if (close) state_ = State::Closed;
-  service_.finish(ex, parser.request(peer_), resp.status);
+  service_.finish(ex, req, resp.status);
 }
 
 void HttpProtocol::fail(int status, std::string& out, const HttpNow& now) {

@@ -88,9 +88,9 @@ class HttpProtocol {
   std::size_t parse_head(std::string_view buf, std::size_t head_len, std::string& out, const HttpNow& now);
   std::size_t feed_body(std::string_view buf, std::string& out, const HttpNow& now);
   void dispatch(std::string& out, const HttpNow& now);
-  // Appends the answer to the request `parser` read, and finishes its exchange.
-  void answer(const Parser& parser, Exchange& ex, const HttpResponse& resp, bool close, std::string& out,
-              const HttpNow& now);
+  // Appends the answer to `req`, which `parser` read, and finishes its exchange.
+  void answer(const Parser& parser, const HttpRequest& req, Exchange& ex, const HttpResponse& resp, bool close,
+              std::string& out, const HttpNow& now);
   void fail(int status, std::string& out, const HttpNow& now);
 
   const HttpLimits& limits_;
