@@ -22,25 +22,28 @@ struct RestartOnly {
   std::string (*value)(const ServeConfig&);
   void (*keep)(ServeConfig& next, const ServeConfig& running);
 };
+// A duration setting as text, "1.5s".
+template <auto Member>
+std::string duration_text(const ServeConfig& c) {
+  return core::format_duration(c.*Member);
+}
+// The running value of `Member` kept in `next`.
+template <auto Member>
+void keep(ServeConfig& next, const ServeConfig& running) {
+  next.*Member = running.*Member;
+}
 constexpr RestartOnly kRestartOnly[] = {
-    {"host", [](const ServeConfig& c) { return c.host; },
-     [](ServeConfig& n, const ServeConfig& r) { n.host = r.host; }},
-    {"port", [](const ServeConfig& c) { return std::to_string(c.port); },
-     [](ServeConfig& n, const ServeConfig& r) { n.port = r.port; }},
+    {"host", [](const ServeConfig& c) { return c.host; }, keep<&ServeConfig::host>},
+    {"port", [](const ServeConfig& c) { return std::to_string(c.port); }, keep<&ServeConfig::port>},
     {"threads", [](const ServeConfig& c) { return c.threads == 0 ? std::string("auto") : std::to_string(c.threads); },
-     [](ServeConfig& n, const ServeConfig& r) { n.threads = r.threads; }},
+     keep<&ServeConfig::threads>},
     {"max_connections", [](const ServeConfig& c) { return std::to_string(c.max_connections); },
-     [](ServeConfig& n, const ServeConfig& r) { n.max_connections = r.max_connections; }},
-    {"data_dir", [](const ServeConfig& c) { return c.data_dir; },
-     [](ServeConfig& n, const ServeConfig& r) { n.data_dir = r.data_dir; }},
-    {"flush_interval", [](const ServeConfig& c) { return core::format_duration(c.flush_interval); },
-     [](ServeConfig& n, const ServeConfig& r) { n.flush_interval = r.flush_interval; }},
-    {"request_timeout", [](const ServeConfig& c) { return core::format_duration(c.request_timeout); },
-     [](ServeConfig& n, const ServeConfig& r) { n.request_timeout = r.request_timeout; }},
-    {"idle_timeout", [](const ServeConfig& c) { return core::format_duration(c.idle_timeout); },
-     [](ServeConfig& n, const ServeConfig& r) { n.idle_timeout = r.idle_timeout; }},
-    {"write_timeout", [](const ServeConfig& c) { return core::format_duration(c.write_timeout); },
-     [](ServeConfig& n, const ServeConfig& r) { n.write_timeout = r.write_timeout; }},
+     keep<&ServeConfig::max_connections>},
+    {"data_dir", [](const ServeConfig& c) { return c.data_dir; }, keep<&ServeConfig::data_dir>},
+    {"flush_interval", duration_text<&ServeConfig::flush_interval>, keep<&ServeConfig::flush_interval>},
+    {"request_timeout", duration_text<&ServeConfig::request_timeout>, keep<&ServeConfig::request_timeout>},
+    {"idle_timeout", duration_text<&ServeConfig::idle_timeout>, keep<&ServeConfig::idle_timeout>},
+    {"write_timeout", duration_text<&ServeConfig::write_timeout>, keep<&ServeConfig::write_timeout>},
 };
 
 std::vector<std::string> pending(const core::ServeConfig& wanted, const core::ServeConfig& running) {
