@@ -90,6 +90,15 @@ std::vector<int> statuses(std::string_view out) {
 
 constexpr std::string_view kGet = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
 
+// One connection whose every answer the service holds for a second.
+struct Holding {
+  explicit Holding(FakeService& service) : app(service) { app.delay = 1000ms; }
+  FakeService& app;
+  HttpLimits limits;
+  HttpProtocol p{limits, app, "192.0.2.7"};
+  std::string out;
+};
+
 }  // namespace
 
 TEST_CASE("a request gets one answer and the connection stays open") {
@@ -308,22 +317,19 @@ TEST_CASE("targets are decoded") {
 
 TEST_CASE("a held answer waits, and so do the requests behind it") {
   FakeService app;
-  app.delay = 1000ms;
-  const HttpLimits limits;
-  HttpProtocol p(limits, app, "192.0.2.7");
-  std::string out;
+  Holding c(app);
   const auto now = SteadyClock::now();
-  p.receive(std::string(kGet) + "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", out, at(now));
-  CHECK(out.empty());
-  CHECK(p.holding());
-  CHECK(p.release_at() == now + 1000ms);
-  CHECK_FALSE(p.wants_input(0));
+  c.p.receive(std::string(kGet) + "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", c.out, at(now));
+  CHECK(c.out.empty());
+  CHECK(c.p.holding());
+  CHECK(c.p.release_at() == now + 1000ms);
+  CHECK_FALSE(c.p.wants_input(0));
   CHECK(app.in_progress == 1);
   app.delay = 0ms;
-  p.release(out, at(now + 1000ms));
-  CHECK(statuses(out) == std::vector<int>{200, 200});
-  CHECK(out.ends_with("/second"));
-  CHECK(p.idle());
+  c.p.release(c.out, at(now + 1000ms));
+  CHECK(statuses(c.out) == std::vector<int>{200, 200});
+  CHECK(c.out.ends_with("/second"));
+  CHECK(c.p.idle());
   CHECK(app.in_progress == 0);
   CHECK(app.abandoned == 0);
 }
@@ -339,13 +345,10 @@ TEST_CASE("each request is one exchange, from the service's first look to its an
 
 TEST_CASE("a held answer whose connection closes first is no longer in progress") {
   FakeService app;
-  app.delay = 1000ms;
-  const HttpLimits limits;
   {
-    HttpProtocol p(limits, app, "192.0.2.7");
-    std::string out;
-    p.receive(kGet, out, at());
-    REQUIRE(p.holding());
+    Holding c(app);
+    c.p.receive(kGet, c.out, at());
+    REQUIRE(c.p.holding());
     CHECK(app.in_progress == 1);
   }  // the connection closes: its protocol, and the held exchange, go
   CHECK(app.in_progress == 0);
