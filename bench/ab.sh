@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # bench/ab.sh OLD_BINARY NEW_BINARY: two builds of devops-info serve side by
 # side on this machine, for a change that must cost nothing: ROUNDS rounds
-# (5), each running wrk (-t2 -c50, DURATION 5s) against / and /health of
-# OLD, then of NEW, one server at a time on 127.0.0.1. Prints each round and
-# the medians, and NEW/OLD as a ratio (1.00: no change; the machine's noise
-# is a few per cent, so compare the medians).
+# (5), each running wrk (-t2 -c50, DURATION 5s; one thread at one
+# connection) against / and /health of OLD, then of NEW, one server at a time
+# on 127.0.0.1. Prints each round and the medians, and NEW/OLD as a ratio
+# (1.00: no change; the machine's noise is a few per cent, so compare the
+# medians).
 #
-# Env: ROUNDS, DURATION, CONNECTIONS (50), PATHS ("/ /health"),
+# Env: ROUNDS, DURATION, CONNECTIONS (50), PATHS ("/ /health"), LOG_LEVEL
+# (warning: no access log; info: a JSON line per request, to a file),
 # OLD_ARGS and NEW_ARGS (more serve flags for each, e.g. NEW_ARGS="--config f.json").
 set -euo pipefail
 old=$(realpath "$1")
@@ -15,6 +17,8 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-50}
 PATHS=${PATHS:-"/ /health"}
+LOG_LEVEL=${LOG_LEVEL:-warning}
+THREADS=$((CONNECTIONS < 2 ? CONNECTIONS : 2))  # wrk wants a connection per thread
 command -v wrk >/dev/null || { echo "bench/ab.sh: needs wrk (Debian: wrk)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -23,7 +27,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 serve() {
   local bin=$1 log=$tmp/serve.log
   shift
-  "$bin" serve --host 127.0.0.1 --port 0 --log-level warning "$@" >"$log" 2>&1 &
+  "$bin" serve --host 127.0.0.1 --port 0 --log-level "$LOG_LEVEL" "$@" >"$log" 2>&1 &
   echo $! >"$tmp/pid"
   local port=""
   for _ in $(seq 1 100); do
@@ -39,7 +43,7 @@ stop() { kill "$(cat "$tmp/pid")"; wait "$(cat "$tmp/pid")" 2>/dev/null || true;
 # rps PORT PATH: requests per second, or the errors if any.
 rps() {
   local out
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" "http://127.0.0.1:$1$2")
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "http://127.0.0.1:$1$2")
   if grep -q "Socket errors\|Non-2xx" <<<"$out"; then
     echo "bench/ab.sh: errors against $2: $out" >&2
     exit 1
@@ -66,7 +70,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 echo
-echo "medians of $ROUNDS rounds (wrk -t2 -c$CONNECTIONS -d$DURATION)"
+echo "medians of $ROUNDS rounds (wrk -t$THREADS -c$CONNECTIONS -d$DURATION, --log-level $LOG_LEVEL)"
 for path in $PATHS; do
   a=$(median <<<"${results[$path,old]}")
   b=$(median <<<"${results[$path,new]}")
