@@ -46,7 +46,7 @@ RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.s
  && apt-get update -q \
  && apt-get install -y -q --no-install-recommends \
       g++ cmake ninja-build dpkg-dev busybox-static \
-      libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev \
+      libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev libnghttp2-dev \
  && mkdir -p /opt/src /opt/httplib && chown _apt /opt/src && cd /opt/src \
  && apt-get source -q cpp-httplib fmtlib \
  && cp cpp-httplib-*/httplib.h /opt/httplib/ \
@@ -56,8 +56,9 @@ RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.s
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 
-# The target's toolchain: for another architecture its cross compiler and its
-# busybox-static (the layer above is shared by both), then a static libfmt
+# The target's toolchain: for another architecture its cross compiler, its
+# nghttp2 (the static archive the binary links) and its busybox-static (the
+# layer above is shared by both), then a static libfmt
 # for it, from the source above. Nothing of the project's yet.
 ARG TARGETARCH
 RUN native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} && cxx=g++ && cross=() \
@@ -66,7 +67,7 @@ RUN native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} && cxx=g+
       && cross=(-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR="$(dpkg-architecture -qDEB_HOST_GNU_CPU -a"$arch")") \
       && dpkg --add-architecture "$arch" \
       && apt-get update -q \
-      && apt-get install -y -q --no-install-recommends "g++-$gnu" \
+      && apt-get install -y -q --no-install-recommends "g++-$gnu" "libnghttp2-dev:$arch" \
       && mkdir -p /opt/cross && chown _apt /opt/cross && cd /opt/cross \
       && apt-get download -q "busybox-static:$arch" \
       && dpkg-deb -x busybox-static_*.deb /opt/cross/busybox \

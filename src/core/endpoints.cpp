@@ -15,6 +15,10 @@ constexpr std::array kEndpoints{
     // so that the indexes of `info --format env` stay as they were).
     Endpoint{"/livez", "GET", "Health check (as /health)"},
     Endpoint{"/readyz", "GET", "Readiness check (as /ready)"},
+    // gRPC health (grpc.health.v1), over HTTP/2 only; services "" (both),
+    // "liveness" (as /health) and "readiness" (as /ready).
+    Endpoint{"/grpc.health.v1.Health/Check", "POST", "gRPC health check (HTTP/2): \"\", liveness, readiness"},
+    Endpoint{"/grpc.health.v1.Health/Watch", "POST", "gRPC health watch (HTTP/2): the status, then each change"},
 };
 }  // namespace
 

@@ -60,6 +60,15 @@ void Engine::Loop::run() {
 }
 
 void Engine::Loop::on_wake() {
+  if (notify_asked_.exchange(false, std::memory_order_relaxed)) {
+    std::vector<Conn*> open;
+    for (const auto& c : conns_) {
+      if (c->streaming) open.push_back(c.get());
+    }
+    for (Conn* c : open) {
+      if (!c->closed) notify(c);
+    }
+  }
   if (drain_requested_.load() && !draining_) begin_drain();
   if (evictions_asked_.exchange(false, std::memory_order_relaxed)) make_room_for_others();
 }
@@ -68,12 +77,14 @@ void Engine::Loop::begin_drain() {
   draining_ = true;
   watch_listener(false);
   // Idle connections and requests not yet complete close now; answers being
-  // written or held back are finished first (and say Connection: close).
+  // written or held back are finished first (and say Connection: close, or
+  // GOAWAY), and long-lived ones end.
   std::vector<Conn*> all;
   all.reserve(conns_.size());
   for (const auto& c : conns_) all.push_back(c.get());
   for (Conn* c : all) {
-    if (c->out.empty() && !c->proto.holding()) close_conn(c);
+    if (c->closed) continue;
+    drain(c);
   }
   {
     const std::lock_guard lock(e_.drain_mu_);
@@ -109,9 +120,10 @@ int Engine::Loop::next_timeout() const {
 }
 
 Engine::Engine(HttpService& service, ConnectionStats& stats, const Logger& logger, EngineConfig config)
-    : service_(service), stats_(stats), logger_(logger), config_(config) {}
+    : service_(service), stats_(stats), logger_(logger), config_(std::move(config)) {}
 
 Engine::~Engine() {
+  notifiable_.store(false, std::memory_order_release);
   join();
   loops_.clear();
 }
@@ -145,6 +157,7 @@ void Engine::start(std::function<void()> stopped) {
   for (std::size_t i = 0; i < config_.loops; ++i) loops_.push_back(std::make_unique<Loop>(*this));
   running_ = loops_.size();
   started_ = true;
+  notifiable_.store(true, std::memory_order_release);
   for (auto& loop : loops_) {
     threads_.push_back(worker_thread([this, l = loop.get()] {
       l->run();
@@ -162,6 +175,11 @@ std::int64_t Engine::drain() {
   }
   listen_fd_.reset();  // from now on new connections are refused
   return stats_.open.load();
+}
+
+void Engine::notify() {
+  if (!notifiable_.load(std::memory_order_acquire)) return;  // no loop, so no stream to tell
+  for (auto& loop : loops_) loop->request_notify();
 }
 
 std::int64_t Engine::open_connections() const {

@@ -2,7 +2,7 @@
 
 // The connection layer of `serve`: a few event loops (epoll, non-blocking
 // sockets, one thread each) that share one listening socket. Each connection
-// is an HttpProtocol fed with the bytes read, through which an HttpService
+// is a ConnProtocol (made by EngineConfig::protocol) fed with the bytes read, through which an HttpService
 // (the Service) answers its requests on the loop; the engine counts its
 // connections in ConnectionStats, which the metrics read. Deadlines are
 // timers, every buffer is bounded, and no client can hold a thread.
@@ -20,7 +20,7 @@
 
 #include "core/fd.hpp"
 #include "serve/connection_stats.hpp"
-#include "serve/http/http_protocol.hpp"
+#include "serve/http/conn_protocol.hpp"
 #include "serve/http/http_service.hpp"
 #include "serve/http/next_step.hpp"
 #include "serve/net/net_error.hpp"
@@ -34,8 +34,12 @@ class Logger;
 // idle ones: the connections open may pass the limit by this many meanwhile.
 inline constexpr std::size_t kConnectionsOverLimit = 8;
 
+// Makes the protocol of a new connection from its peer's address.
+using ProtocolFactory = std::function<std::unique_ptr<ConnProtocol>(const HttpLimits&, HttpService&, std::string peer)>;
+
 struct EngineConfig {
   std::size_t loops{1};
+  ProtocolFactory protocol;  // required
   std::size_t max_connections{10'000};
   HttpLimits limits{};
   ConnTimeouts timeouts{};
@@ -61,6 +65,9 @@ class Engine {
   // written. Returns when every loop has done so, with the number of
   // connections still open (0: nothing in flight).
   std::int64_t drain();
+  // The service's state changed (HttpService::changes()): every loop has its
+  // open streams asked again. From any thread.
+  void notify();
   // Every loop has ended.
   bool stopped() const { return running_.load() == 0 && started_; }
   // Connections still open (during a drain: requests still in flight).
@@ -78,6 +85,7 @@ class Engine {
   EngineConfig config_;
   core::Fd listen_fd_;
   bool started_{false};
+  std::atomic<bool> notifiable_{false};  // the loops exist: notify() may reach them
   std::atomic<std::size_t> running_{0};
   std::mutex drain_mu_;
   std::condition_variable drain_cv_;

@@ -68,7 +68,7 @@ void Engine::Loop::accept_ready() {
     }
     const int one = 1;
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto conn = std::make_unique<Conn>(std::move(fd), cfg_.limits, e_.service_, peer_address(ss));
+    auto conn = std::make_unique<Conn>(std::move(fd), cfg_.protocol(cfg_.limits, e_.service_, peer_address(ss)));
     Conn* c = conn.get();
     if (!reactor_.add(c->fd.get(), EPOLLIN, c)) {
       e_.stats_.open.fetch_sub(1, std::memory_order_relaxed);
@@ -99,7 +99,8 @@ Engine::Loop::Victims Engine::Loop::victims() {
     }
   }
   if (idle != nullptr && idle->deadline - cfg_.timeouts.idle <= now_ - kIdleAMoment) return {idle, nullptr};
-  if (request_.head != nullptr && now_ - as_conn(request_.head)->proto.request_started() >= kEvictRequestsOlderThan) {
+  if (request_.head != nullptr &&
+      now_ - as_conn(request_.head)->proto->state(0).request_started >= kEvictRequestsOlderThan) {
     return {as_conn(request_.head), idle};
   }
   return {nullptr, idle};

@@ -55,7 +55,7 @@ void Engine::Loop::on_readable(Conn* c) {
     if (n == 0) {
       c->eof = true;
     } else {
-      c->proto.receive({read_buf_.data(), static_cast<std::size_t>(n)}, out, moment());
+      c->proto->receive({read_buf_.data(), static_cast<std::size_t>(n)}, out, moment());
     }
   });
 }
@@ -97,8 +97,9 @@ void Engine::Loop::settle(Conn* c, std::string& out, std::size_t& pos) {
     const bool had_output = !out.empty();
     if (!send_out(c, out, pos)) return;
     flushed = flushed || (had_output && out.empty());
-    if (!out.empty() || c->proto.holding() || c->proto.closing()) break;
-    c->proto.resume(out, moment());
+    if (!out.empty()) break;
+    if (const auto st = c->proto->state(0); st.holding || st.closing) break;
+    c->proto->resume(out, moment());
     if (out.empty()) break;
   }
   if (&out == &scratch_) {
@@ -110,19 +111,13 @@ void Engine::Loop::settle(Conn* c, std::string& out, std::size_t& pos) {
     std::string().swap(c->out);
   }
   ConnState state;
+  state.proto = c->proto->state(c->out.size());
   state.output_pending = !c->out.empty();
   state.flushed = flushed;
   state.in_write_wait = c->list == &write_;
-  state.closing = c->proto.closing();
-  state.unread_input = c->proto.unread_input();
   state.eof = c->eof;
-  state.holding = c->proto.holding();
   state.draining = draining_;
-  state.idle = c->proto.idle();
-  state.wants_input = c->proto.wants_input(c->out.size());
-  state.mid_request = c->proto.mid_request();
-  if (state.mid_request) state.request_started = c->proto.request_started();
-  if (state.holding) state.release_at = c->proto.release_at();
+  c->streaming = state.proto.streaming;
   apply(c, next_step(state, cfg_.timeouts, now_));
 }
 
@@ -145,11 +140,16 @@ void Engine::Loop::apply(Conn* c, const Step& step) {
     case Deadline::Write: append(write_, c, step.at); break;
     case Deadline::Hold:
       unlink(c);
+      if (c->hold_armed && c->hold->first != step.at) {  // an HTTP/2 stream held for less than the one armed
+        holds_.erase(c->hold);
+        c->hold_armed = false;
+      }
       if (!c->hold_armed) {
         c->hold = holds_.emplace(step.at, c);
         c->hold_armed = true;
       }
       break;
+    case Deadline::None: unlink(c); break;
     case Deadline::Request:
       if (c->list != &request_ || c->deadline != step.at) append(request_, c, step.at);
       break;
@@ -158,8 +158,18 @@ void Engine::Loop::apply(Conn* c, const Step& step) {
   }
 }
 
+void Engine::Loop::notify(Conn* c) {
+  produce(c, [&](std::string& out) { c->proto->notify(out, moment()); });
+}
+
+void Engine::Loop::drain(Conn* c) {
+  bool close_now = false;
+  produce(c, [&](std::string& out) { close_now = c->proto->drain(out, moment()); });
+  if (!c->closed && close_now && c->out.empty()) close_conn(c);
+}
+
 void Engine::Loop::release(Conn* c) {
-  produce(c, [&](std::string& out) { c->proto.release(out, moment()); });
+  produce(c, [&](std::string& out) { c->proto->release(out, moment()); });
 }
 
 }  // namespace devops::serve

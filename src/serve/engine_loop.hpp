@@ -21,8 +21,8 @@
 
 #include "core/fd.hpp"
 #include "serve/engine.hpp"
+#include "serve/http/conn_protocol.hpp"
 #include "serve/http/http_date.hpp"
-#include "serve/http/http_protocol.hpp"
 #include "serve/http/next_step.hpp"
 #include "serve/net/reactor.hpp"
 #include "serve/net/timer_list.hpp"
@@ -42,11 +42,10 @@ inline constexpr auto kIdleAMoment = std::chrono::milliseconds(100);
 inline constexpr int kEvictLookAhead = 8;  // idle connections looked at for one without a request waiting
 
 struct Conn : TimerNode {
-  Conn(core::Fd f, const HttpLimits& limits, HttpService& service, std::string peer)
-      : fd(std::move(f)), proto(limits, service, std::move(peer)) {}
+  Conn(core::Fd f, std::unique_ptr<ConnProtocol> p) : fd(std::move(f)), proto(std::move(p)) {}
   core::Fd fd;
-  HttpProtocol proto;  // its peer's address, and a held answer's exchange
-  std::string out;     // answers the socket has not taken yet
+  std::unique_ptr<ConnProtocol> proto;  // its peer's address, and held answers' exchanges
+  std::string out;                      // answers the socket has not taken yet
   std::size_t out_pos{0};
   std::multimap<SteadyClock::time_point, Conn*>::iterator hold;
   bool hold_armed{false};
@@ -54,7 +53,8 @@ struct Conn : TimerNode {
   std::uint32_t events{0};
   bool eof{false};
   bool lingering{false};
-  bool closed{false};  // by close_conn(); freed at the end of the turn
+  bool closed{false};     // by close_conn(); freed at the end of the turn
+  bool streaming{false};  // a long-lived answer is open: told of the service's changes
 };
 
 inline Conn* as_conn(TimerNode* n) {
@@ -72,6 +72,10 @@ class Engine::Loop final {
   void request_drain() {
     drain_requested_.store(true);
     reactor_.wake();
+  }
+  // From another thread: the service changed; open streams are told.
+  void request_notify() {
+    if (!notify_asked_.exchange(true, std::memory_order_relaxed)) reactor_.wake();
   }
   // From another loop: close idle connections here, to make room there.
   void request_room() {
@@ -106,6 +110,10 @@ class Engine::Loop final {
   void on_readable(Conn* c);
   // Sends a held answer whose time has come.
   void release(Conn* c);
+  // The service changed: the connection's open streams say what they say now.
+  void notify(Conn* c);
+  // The drain reaches the connection: it closes, or finishes what is in flight.
+  void drain(Conn* c);
   // Runs `fill` with the buffer answers go to, then settle().
   template <typename Fill>
   void produce(Conn* c, Fill&& fill);
@@ -129,6 +137,7 @@ class Engine::Loop final {
   SteadyClock::time_point accept_paused_until_{};
   std::atomic<bool> drain_requested_{false};
   std::atomic<bool> evictions_asked_{false};
+  std::atomic<bool> notify_asked_{false};
   std::atomic<std::size_t> idle_published_{0};  // idle_.size as of the last turn, for the other loops
   bool draining_{false};
   SteadyClock::time_point now_{SteadyClock::now()};

@@ -24,6 +24,7 @@
 #include "serve/config_watch.hpp"
 #include "serve/control.hpp"
 #include "serve/engine.hpp"
+#include "serve/http2/cleartext_protocol.hpp"
 #include "serve/info_document.hpp"
 #include "serve/log.hpp"
 #include "serve/log_writer.hpp"
@@ -141,6 +142,10 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
   SignalWatch signals;  // before bind: a SIGTERM from now on is not lost
 
   EngineConfig ec;
+  // HTTP/1.1, or HTTP/2 by prior knowledge or Upgrade, on the one port.
+  ec.protocol = [](const HttpLimits& limits, HttpService& s, std::string peer) -> std::unique_ptr<ConnProtocol> {
+    return std::make_unique<CleartextProtocol>(limits, s, std::move(peer));
+  };
   ec.loops = cfg.threads != 0 ? cfg.threads : usable_cpus();
   ec.max_connections = raise_file_limit(cfg.max_connections, ec.loops);
   ec.timeouts.request = cfg.request_timeout;
@@ -153,6 +158,8 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
                 {"reason", "the open-file limit (ulimit -n) is too low"}});
   }
   Engine engine(service, metrics.connections, logger, ec);
+  // A probe switch flipped or the shutdown's next step: open gRPC Watches hear of it.
+  service.on_change([&engine] { engine.notify(); });
   const auto bound = engine.listen(cfg.host, cfg.port);
   if (bound.error != NetError::None) {
     std::string text = bind_error_text(cfg.host, cfg.port, bound.error);

@@ -23,6 +23,10 @@ namespace {
 
 constexpr std::string_view kAllowGet = "GET, HEAD";
 constexpr std::string_view kHtmlContentType = "text/html; charset=utf-8";
+// gRPC status codes (grpc/doc/statuscodes.md) the service answers with.
+constexpr int kGrpcNotFound = 5;
+constexpr int kGrpcInternal = 13;
+constexpr int kGrpcUnavailable = 14;
 
 HttpResponse json_response(int status, const core::Json& doc) {
   return {status, "application/json", core::render_json(doc, core::JsonStyle::Compact), {}};
@@ -54,16 +58,24 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       healthy_(!switches.unhealthy) {
   // The router is the endpoint table: every published route needs a handler here.
   static constexpr std::pair<std::string_view, Handler> kHandlers[] = {
-      {"/", &Service::info},         {"/health", &Service::health}, {"/ready", &Service::ready},
-      {"/livez", &Service::health},  {"/readyz", &Service::ready},  {"/metrics", &Service::metrics},
+      {"/", &Service::info},
+      {"/health", &Service::health},
+      {"/ready", &Service::ready},
+      {"/livez", &Service::health},
+      {"/readyz", &Service::ready},
+      {"/metrics", &Service::metrics},
       {"/visits", &Service::visits},
+      {"/grpc.health.v1.Health/Check", &Service::grpc_check},
+      {"/grpc.health.v1.Health/Watch", &Service::grpc_watch},
   };
   for (const auto& e : core::endpoints()) {
     Handler h = nullptr;
     for (const auto& [path, handler] : kHandlers) {
       if (path == e.path) h = handler;
     }
-    if (h == nullptr || e.method != "GET") throw std::logic_error("no GET handler for endpoint " + std::string(e.path));
+    if (h == nullptr || (e.method != "GET" && e.method != "POST")) {
+      throw std::logic_error("no handler for endpoint " + std::string(e.path));
+    }
     routes_.push_back({e, h});
     labels_.push_back(e.path);
   }
@@ -204,6 +216,12 @@ HttpResponse Service::handle(const HttpRequest& req, Exchange& ex) noexcept {
   } catch (...) {
     log_failure(req.method, req.path, std::current_exception());
   }
+  if (req.grpc) {
+    HttpResponse r;
+    r.grpc = {kGrpcInternal, "internal error"};
+    r.delay = delay;
+    return r;
+  }
   try {
     auto r = error(500, req.path);
     r.delay = delay;
@@ -222,7 +240,18 @@ HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chron
   // The hidden --delay-path: the answer is held back, on a timer.
   if (!delay_path_.empty() && req.path == delay_path_) delay = core::kTestDelay;
   if (i == routes_.size()) return error(404, req.path);
-  if (req.method != "GET" && req.method != "HEAD") return error(405, req.path);
+  const bool post = routes_[i].endpoint.method == "POST";
+  if (post ? req.method != "POST" : req.method != "GET" && req.method != "HEAD") {
+    auto r = error(405, req.path);
+    if (post) r.allow = "POST";
+    return r;
+  }
+  // The gRPC routes answer gRPC calls only: HTTP/2, application/grpc.
+  if (post && !req.grpc) {
+    core::Json doc{{"error", reason_phrase(415)}, {"status", 415}, {"path", req.path}};
+    doc["detail"] = "a gRPC method: call it over HTTP/2 with content-type application/grpc";
+    return json_response(415, doc);
+  }
   if (const auto& table = faults_.current(); table.any) {
     delay = fault_delay(table.routes[i], i);
     // Through the same path as a handler that fails for real: 500 and an ERROR line.
@@ -234,9 +263,74 @@ HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chron
 HttpResponse Service::error(int status, std::string_view path) const {
   core::Json doc{{"error", reason_phrase(status)}, {"status", status}};
   if (!path.empty()) doc["path"] = path;
-  if (status == 405) doc["allowed"] = {"GET", "HEAD"};
+  const bool post =
+      status == 405 && endpoint_index(path) < routes_.size() && routes_[endpoint_index(path)].endpoint.method == "POST";
+  if (status == 405) doc["allowed"] = post ? core::Json{"POST"} : core::Json{"GET", "HEAD"};
   auto r = json_response(status, doc);
-  if (status == 405) r.allow = kAllowGet;
+  if (status == 405) r.allow = post ? std::string_view("POST") : kAllowGet;
+  return r;
+}
+
+ServingStatus Service::serving(std::string_view service) const {
+  const bool live = healthy() && !draining();
+  const bool ready_now = ready() && !shutting_down_.load(std::memory_order_relaxed);
+  bool up = false;
+  if (service.empty()) {
+    up = live && ready_now;
+  } else if (service == "liveness") {
+    up = live;
+  } else if (service == "readiness") {
+    up = ready_now;
+  } else {
+    return ServingStatus::ServiceUnknown;
+  }
+  return up ? ServingStatus::Serving : ServingStatus::NotServing;
+}
+
+HttpResponse Service::grpc_check(const HttpRequest& req) {
+  HttpResponse r;
+  const auto service = parse_health_request(req.body);
+  if (!service) {
+    r.grpc = {kGrpcInternal, "malformed HealthCheckRequest"};
+    return r;
+  }
+  const auto status = serving(*service);
+  if (status == ServingStatus::ServiceUnknown) {
+    r.grpc = {kGrpcNotFound, "unknown service \"" + *service + "\": try \"\", liveness or readiness"};
+    return r;
+  }
+  r.body = encode_health_response(status);
+  return r;
+}
+
+HttpResponse Service::grpc_watch(const HttpRequest& req) {
+  HttpResponse r;
+  const auto service = parse_health_request(req.body);
+  if (!service) {
+    r.grpc = {kGrpcInternal, "malformed HealthCheckRequest"};
+    return r;
+  }
+  return follow(req);
+}
+
+HttpResponse Service::follow(const HttpRequest& req) noexcept {
+  HttpResponse r;
+  try {
+    const auto service = parse_health_request(req.body).value_or(std::string());
+    // An unknown name stays open with SERVICE_UNKNOWN: it may be registered later (health.proto).
+    r.body = encode_health_response(serving(service));
+    if (draining()) {
+      // The last word, and the end: no Watch holds the shutdown, and
+      // UNAVAILABLE tells the client to look elsewhere.
+      r.body = encode_health_response(ServingStatus::NotServing);
+      r.grpc = {kGrpcUnavailable, "the server is shutting down"};
+    } else {
+      r.open_stream = true;
+    }
+  } catch (...) {  // out of memory: end the call
+    r.open_stream = false;
+    r.grpc.status = kGrpcInternal;
+  }
   return r;
 }
 
@@ -326,6 +420,7 @@ void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept 
     logger_.log(core::LogLevel::Info, "request",
                 {{"method", req.method},
                  {"path", req.path},
+                 {"protocol", req.protocol},
                  {"status", status},
                  {"client_ip", req.client_ip},
                  {"user_agent", req.user_agent},

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -17,6 +18,7 @@
 
 #include "core/endpoints.hpp"
 #include "core/serve_config.hpp"
+#include "serve/grpc_health.hpp"
 #include "serve/http/http_service.hpp"
 #include "serve/http/http_types.hpp"
 #include "serve/info_document.hpp"
@@ -59,18 +61,34 @@ class Service final : public HttpService {
 
   // Shutdown was asked for (the --shutdown-delay before the drain): /ready
   // answers 503 from now on, /health still 200.
-  void begin_shutdown() { shutting_down_.store(true, std::memory_order_relaxed); }
+  void begin_shutdown() {
+    shutting_down_.store(true, std::memory_order_relaxed);
+    changed();
+  }
   // Shutdown has begun: /health and /ready answer 503 from now on.
   void begin_drain() {
-    begin_shutdown();
+    shutting_down_.store(true, std::memory_order_relaxed);
     draining_.store(true, std::memory_order_relaxed);
+    changed();
   }
   bool draining() const override { return draining_.load(std::memory_order_relaxed); }
+  // An open gRPC Watch, asked again: the status now, or its end at the drain.
+  HttpResponse follow(const HttpRequest& req) noexcept override;
+  std::uint64_t changes() const override { return changes_.load(std::memory_order_relaxed); }
+  // Called (from the thread that made it) after each change of the probe
+  // switches or the shutdown's progress. Set it before any thread starts.
+  void on_change(std::function<void()> f) { on_change_ = std::move(f); }
 
   // The probe switches (--unready, --unhealthy, `health --set`): false makes
   // /ready or /health answer 503. Draining wins over both.
-  void set_ready(bool on) { ready_.store(on, std::memory_order_relaxed); }
-  void set_healthy(bool on) { healthy_.store(on, std::memory_order_relaxed); }
+  void set_ready(bool on) {
+    ready_.store(on, std::memory_order_relaxed);
+    changed();
+  }
+  void set_healthy(bool on) {
+    healthy_.store(on, std::memory_order_relaxed);
+    changed();
+  }
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
 
@@ -98,6 +116,14 @@ class Service final : public HttpService {
   HttpResponse ready(const HttpRequest& req);
   HttpResponse metrics(const HttpRequest& req);
   HttpResponse visits(const HttpRequest& req);
+  HttpResponse grpc_check(const HttpRequest& req);
+  HttpResponse grpc_watch(const HttpRequest& req);
+  // What gRPC health says of `service` now: SERVICE_UNKNOWN for a name it does not know.
+  ServingStatus serving(std::string_view service) const;
+  void changed() {
+    changes_.fetch_add(1, std::memory_order_relaxed);
+    if (on_change_) on_change_();
+  }
   HttpResponse dispatch(const HttpRequest& req, std::size_t route, std::chrono::milliseconds& delay);
   void abandon(const Exchange&) noexcept override { metrics_.finished(); }
   // The delay to inject into a request to route `i`, and whether to fail it.
@@ -132,6 +158,8 @@ class Service final : public HttpService {
   std::atomic<bool> draining_{false};
   std::atomic<bool> ready_{true};
   std::atomic<bool> healthy_{true};
+  std::atomic<std::uint64_t> changes_{0};
+  std::function<void()> on_change_;
   Published<FaultTable> faults_{FaultTable{}};
   std::mutex faults_mu_;                   // one set_faults() at a time
   std::atomic<bool> ever_faulted_{false};  // the fault counters are rendered from then on

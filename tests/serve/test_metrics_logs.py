@@ -136,7 +136,7 @@ class LogTest(unittest.TestCase):
             s.port = port
             s.get("/health", headers={"User-Agent": "two words"})
             line = s.proc.stdout.readline().decode()
-            self.assertRegex(line, r' INFO +request method=GET path=/health status=200 client_ip=127\.0\.0\.1 '
+            self.assertRegex(line, r' INFO +request method=GET path=/health protocol=HTTP/1\.1 status=200 client_ip=127\.0\.0\.1 '
                                    r'user_agent="two words" duration_ms=\d+\.\d{3}\n$')
             with self.assertRaises(ValueError):
                 json.loads(line)

@@ -12,6 +12,8 @@ import jsonschema
 from harness import SOURCE_DIR, TIMEOUT, Server, run_cli, split_answers
 
 ROUTES = ["/", "/health", "/ready", "/metrics", "/visits", "/livez", "/readyz"]
+# gRPC health's methods, in the same table; they answer gRPC calls over HTTP/2 (test_http2.py).
+GRPC_ROUTES = ["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]
 
 with open(os.path.join(SOURCE_DIR, "docs", "info.schema.json"), encoding="utf-8") as f:
     SCHEMA = json.load(f)
@@ -57,7 +59,8 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(doc["service"]["name"], "devops-info-service")
         self.assertEqual(doc["runtime"]["pid"], self.server.proc.pid)
         self.assertRegex(doc["runtime"]["current_time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
-        self.assertEqual([(e["path"], e["method"]) for e in doc["endpoints"]], [(p, "GET") for p in ROUTES])
+        self.assertEqual([(e["path"], e["method"]) for e in doc["endpoints"]],
+                         [(p, "GET") for p in ROUTES] + [(p, "POST") for p in GRPC_ROUTES])
         self.assertEqual(list(doc), ["service", "system", "runtime", "request", "container", "build",
                                      "endpoints", "notes"])
 
@@ -192,6 +195,19 @@ class RoutesTest(unittest.TestCase):
         r = self.server.get("/health", headers={"Range": "bytes=0-4"})
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json()["status"], "healthy")
+
+    def test_grpc_methods_over_http1_are_415_and_get_is_405_with_allow_post(self):
+        for path in GRPC_ROUTES:
+            with self.subTest(path=path):
+                r = self.server.request("POST", path, body=b"\0\0\0\0\0",
+                                        headers={"Content-Type": "application/grpc"})
+                self.assertEqual(r.status, 415)
+                self.assertJsonHeaders(r)
+                self.assertIn("HTTP/2", r.json()["detail"])
+                r = self.server.get(path)
+                self.assertEqual(r.status, 405)
+                self.assertEqual(r.header("Allow"), "POST")
+                self.assertEqual(r.json()["allowed"], ["POST"])
 
     def test_keep_alive_serves_many_requests_on_one_connection(self):
         import http.client

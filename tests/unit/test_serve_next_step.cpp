@@ -35,20 +35,20 @@ TEST_CASE("next_step: every state of a connection, and the deadline it waits und
     SteadyClock::duration at;  // from kNow; ignored for KeepWrite, Close
   };
   ConnState idle;
-  idle.idle = true;
-  idle.wants_input = true;
+  idle.proto.idle = true;
+  idle.proto.wants_input = true;
 
   ConnState mid = idle;
-  mid.idle = false;
-  mid.mid_request = true;
-  mid.request_started = kNow - 3s;
+  mid.proto.idle = false;
+  mid.proto.mid_request = true;
+  mid.proto.request_started = kNow - 3s;
 
   ConnState writing = idle;
-  writing.idle = false;
+  writing.proto.idle = false;
   writing.output_pending = true;
 
   ConnState full = writing;  // so much queued that reading pauses
-  full.wants_input = false;
+  full.proto.wants_input = false;
 
   ConnState stalled = writing;  // waiting already, and the client took nothing
   stalled.in_write_wait = true;
@@ -57,10 +57,10 @@ TEST_CASE("next_step: every state of a connection, and the deadline it waits und
   reading_slowly.flushed = true;
 
   ConnState closing;
-  closing.closing = true;
+  closing.proto.closing = true;
 
   ConnState refused = closing;  // a refusal mid-request: the client may still send
-  refused.unread_input = true;
+  refused.proto.unread_input = true;
 
   ConnState refused_gone = refused;
   refused_gone.eof = true;
@@ -72,14 +72,25 @@ TEST_CASE("next_step: every state of a connection, and the deadline it waits und
   hung_up.eof = true;
 
   ConnState hung_up_held = hung_up;  // its held answer is still sent
-  hung_up_held.idle = false;
-  hung_up_held.holding = true;
-  hung_up_held.release_at = kNow + 700ms;
+  hung_up_held.proto.idle = false;
+  hung_up_held.proto.holding = true;
+  hung_up_held.proto.release_at = kNow + 700ms;
 
   ConnState held = idle;
-  held.idle = false;
-  held.holding = true;
-  held.release_at = kNow + 1500ms;
+  held.proto.idle = false;
+  held.proto.holding = true;
+  held.proto.release_at = kNow + 1500ms;
+
+  ConnState watching = idle;  // an HTTP/2 connection with a gRPC Watch open
+  watching.proto.idle = false;
+  watching.proto.streaming = true;
+
+  ConnState window_shut = watching;  // an HTTP/2 answer waits for the client's flow-control window
+  window_shut.proto.streaming = false;
+  window_shut.proto.stalled = true;
+
+  ConnState window_still_shut = window_shut;
+  window_still_shut.in_write_wait = true;
 
   ConnState draining_idle = idle;
   draining_idle.draining = true;
@@ -101,6 +112,9 @@ TEST_CASE("next_step: every state of a connection, and the deadline it waits und
       {"the client hung up", hung_up, Action::Close, false, false, Deadline::Idle, {}},
       {"hung up with an answer held", hung_up_held, Action::Wait, false, false, Deadline::Hold, 700ms},
       {"an answer held", held, Action::Wait, true, false, Deadline::Hold, 1500ms},
+      {"a long-lived answer open", watching, Action::Wait, true, false, Deadline::None, {}},
+      {"an answer held up by a shut window", window_shut, Action::Wait, true, false, Deadline::Write, 4s},
+      {"a window still shut", window_still_shut, Action::Wait, true, false, Deadline::KeepWrite, {}},
       {"draining, idle", draining_idle, Action::Close, false, false, Deadline::Idle, {}},
       {"draining, a request arriving", draining_mid, Action::Wait, true, false, Deadline::Request, 7s},
   };
@@ -112,7 +126,7 @@ TEST_CASE("next_step: every state of a connection, and the deadline it waits und
         CHECK(s.read == row.read);
         CHECK(s.write == row.write);
         CHECK(s.deadline == row.deadline);
-        if (row.deadline != Deadline::KeepWrite) CHECK(s.at - kNow == row.at);
+        if (row.deadline != Deadline::KeepWrite && row.deadline != Deadline::None) CHECK(s.at - kNow == row.at);
       }
     }
   }
@@ -120,10 +134,10 @@ TEST_CASE("next_step: every state of a connection, and the deadline it waits und
 
 TEST_CASE("next_step: a request's deadline runs from its first byte, not from now") {
   ConnState mid;
-  mid.mid_request = true;
-  mid.wants_input = true;
+  mid.proto.mid_request = true;
+  mid.proto.wants_input = true;
   for (const auto started : {0s, 4s, 9s, 12s}) {
-    mid.request_started = kNow - started;
+    mid.proto.request_started = kNow - started;
     const Step s = next_step(mid, timeouts(), kNow);
     CHECK(s.deadline == Deadline::Request);
     CHECK(s.at == kNow - started + 10s);  // already past for a head trickled over 10 s: it expires at once

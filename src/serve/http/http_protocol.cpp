@@ -40,6 +40,54 @@ int status_for(const error_code& ec) {
 }
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::string_view kSwitchToH2c =
+    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+
+// Whether the comma-separated list `list` holds `token` (case-insensitive).
+bool has_token(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    auto item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (boost::beast::iequals(BeastView(item.data(), item.size()), BeastView(token.data(), token.size()))) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+int base64url_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+}  // namespace
+
+bool decode_base64url(std::string_view in, std::string& out) {
+  out.clear();
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);  // padding is not sent, but tolerated
+  if (in.size() % 4 == 1) return false;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : in) {
+    const int v = base64url_value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xffU));
+    }
+  }
+  return true;
+}
+
+namespace {
 constexpr std::size_t kMaxChunkLine = 4096;  // a chunk-size line, extensions included
 
 }  // namespace
@@ -56,6 +104,10 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
   int hosts{0};
   bool expect_continue{false};
   bool transfer_encoding{false};
+  std::string upgrade;     // Upgrade, joined
+  std::string connection;  // Connection, joined
+  std::string h2_settings;
+  int h2_settings_fields{0};
   int status{0};  // our own refusal, where Beast's error code says too little
 
   explicit Parser(const HttpLimits& limits) {
@@ -68,9 +120,18 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
   HttpRequest request(std::string_view peer) const {
     const auto q = std::string_view(target).find('?');
     const auto query = q == std::string_view::npos ? std::string_view() : std::string_view(target).substr(q + 1);
-    return {method, path, peer, user_agent, query, accept};
+    HttpRequest r{method, path, peer, user_agent, query, accept};
+    r.protocol = version == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    return r;
   }
 
+ private:
+  static void join(std::string& to, BeastView v) {
+    if (!to.empty()) to.append(", ");
+    to.append(v.data(), v.size());
+  }
+
+ public:
  private:
   void on_request_impl(http::verb, BeastView m, BeastView t, int v, error_code& ec) override {
     method.assign(m.data(), m.size());
@@ -87,6 +148,12 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
   void on_response_impl(int, BeastView, int, error_code&) override {}
   void on_field_impl(http::field f, BeastView, BeastView v, error_code&) override {
     switch (f) {
+      case http::field::upgrade: join(upgrade, v); break;
+      case http::field::connection: join(connection, v); break;
+      case http::field::http2_settings:
+        ++h2_settings_fields;
+        h2_settings.assign(v.data(), v.size());
+        break;
       case http::field::host: ++hosts; break;
       case http::field::user_agent:
         if (user_agent.empty()) user_agent.assign(v.data(), v.size());
@@ -137,7 +204,56 @@ SteadyClock::time_point HttpProtocol::release_at() const {
 }
 
 bool HttpProtocol::wants_input(std::size_t queued_output) const {
-  return state_ != State::Closed && held_ == nullptr && queued_output < limits_.max_output;
+  return !done() && held_ == nullptr && queued_output < limits_.max_output;
+}
+
+ProtoState HttpProtocol::state(std::size_t queued_output) const {
+  ProtoState s;
+  s.closing = closing();
+  s.unread_input = unread_;
+  s.holding = holding();
+  s.idle = idle();
+  s.wants_input = wants_input(queued_output);
+  s.mid_request = mid_request();
+  if (s.mid_request) s.request_started = request_start_;
+  if (s.holding) s.release_at = held_->release;
+  return s;
+}
+
+bool HttpProtocol::drain(std::string&, const HttpNow&) {
+  return held_ == nullptr;
+}
+
+HttpProtocol::Upgrade HttpProtocol::take_upgrade() {
+  Upgrade u = upgrade_ ? std::move(*upgrade_) : Upgrade{};
+  u.rest = std::move(pending_);
+  pending_.clear();
+  upgrade_.reset();
+  return u;
+}
+
+bool HttpProtocol::try_upgrade(std::string& out) {
+  const Parser& p = *parser_;
+  // RFC 7540 3.2: Upgrade names h2c, Connection names Upgrade and
+  // HTTP2-Settings, one HTTP2-Settings field, and a request without a body
+  // (this is called only for a request complete at its head; one with a
+  // body is answered over HTTP/1.1). Not while draining: the connection is about to close.
+  if (!offer_h2c_ || p.version != 11 || service_.draining() || !has_token(p.upgrade, "h2c") ||
+      !has_token(p.connection, "Upgrade") || !has_token(p.connection, "HTTP2-Settings") || p.h2_settings_fields != 1) {
+    return false;
+  }
+  auto u = std::make_unique<Upgrade>();
+  if (!decode_base64url(p.h2_settings, u->settings) || u->settings.size() % 6 != 0) return false;
+  u->method = p.method;
+  u->target = p.target;
+  u->path = p.path;
+  u->user_agent = p.user_agent;
+  u->accept = p.accept;
+  out.append(kSwitchToH2c);
+  upgrade_ = std::move(u);
+  state_ = State::Upgraded;
+  parser_.reset();
+  return true;
 }
 
 void HttpProtocol::receive(std::string_view data, std::string& out, const HttpNow& now) {
@@ -161,13 +277,14 @@ void HttpProtocol::resume(std::string& out, const HttpNow& now) {
   if (state_ == State::Closed) {
     pending_.clear();
   } else {
-    pending_.erase(0, used);
+    pending_.erase(0, used);  // after an upgrade, what is left is HTTP/2's
   }
 }
 
 std::size_t HttpProtocol::process(std::string_view buf, std::string& out, const HttpNow& now) {
   std::size_t pos = 0;
   while (pos < buf.size()) {
+    if (state_ == State::Upgraded) return pos;  // the rest is HTTP/2's
     if (state_ == State::Closed) {
       unread_ = true;  // e.g. requests pipelined behind one that closes
       return buf.size();
@@ -273,7 +390,7 @@ std::size_t HttpProtocol::parse_head(std::string_view buf, std::size_t head_len,
     return head_len;
   }
   if (parser_->is_done()) {
-    dispatch(out, now);
+    if (!try_upgrade(out)) dispatch(out, now);
     return head_len;
   }
   if (parser_->expect_continue) out.append(kContinue);
@@ -411,12 +528,14 @@ bool decode_target_path(std::string_view target, std::string& path) {
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
     case 200: return "OK";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
     case 414: return "URI Too Long";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";

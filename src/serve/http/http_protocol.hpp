@@ -17,50 +17,50 @@
 #include <string>
 #include <string_view>
 
+#include "serve/http/conn_protocol.hpp"
 #include "serve/http/http_service.hpp"
 #include "serve/http/http_types.hpp"
 
 namespace devops::serve {
 
-struct HttpLimits {
-  std::size_t max_line{std::size_t{8} * 1024};       // request line (414), each header line (431)
-  std::size_t max_fields{100};                       // header fields (431)
-  std::size_t max_head{std::size_t{64} * 1024};      // the whole head (431)
-  std::uint64_t max_body{std::uint64_t{64} * 1024};  // read and discarded; larger: 413 and close
-  std::size_t max_requests{1000};                    // per connection; the last answer says close
-  std::size_t max_output{std::size_t{256} * 1024};   // answers queued before reading pauses
-};
-
-using SteadyClock = std::chrono::steady_clock;
-
-// The time, as the event loop read it once for the events it is handling:
-// for deadlines, and the Date header's value. Injected, so that tests fix it.
-struct HttpNow {
-  SteadyClock::time_point steady;
-  std::string_view date;  // "Sun, 29 Nov 2026 20:13:28 GMT"
-};
-
-class HttpProtocol {
+class HttpProtocol final : public ConnProtocol {
  public:
   // `limits` and `service` are kept by reference: they must outlive the
   // protocol. `peer`: the client's address, as the service sees it.
   HttpProtocol(const HttpLimits& limits, HttpService& service, std::string peer);
   HttpProtocol(const HttpLimits&& limits, HttpService& service, std::string peer) = delete;
-  ~HttpProtocol();
+  ~HttpProtocol() override;
   HttpProtocol(const HttpProtocol&) = delete;
   HttpProtocol& operator=(const HttpProtocol&) = delete;
 
   // Takes bytes read from the peer; answers are appended to `out`. What cannot
   // be used yet (a partial head, requests behind a held answer or a full
   // `out`) is kept, within the limits.
-  void receive(std::string_view data, std::string& out, const HttpNow& now);
+  void receive(std::string_view data, std::string& out, const HttpNow& now) override;
   // Goes on with kept input after `out` was written or a held answer sent.
-  void resume(std::string& out, const HttpNow& now);
+  void resume(std::string& out, const HttpNow& now) override;
   // An answer is held back (HttpResponse::delay) until release_at().
   bool holding() const { return held_ != nullptr; }
   SteadyClock::time_point release_at() const;
   // Sends the held answer (at or after release_at()) and goes on with kept input.
-  void release(std::string& out, const HttpNow& now);
+  void release(std::string& out, const HttpNow& now) override;
+  // Answers in flight say Connection: close; anything else closes now.
+  bool drain(std::string& out, const HttpNow& now) override;
+  void notify(std::string&, const HttpNow&) override {}
+  ProtoState state(std::size_t queued_output) const override;
+
+  // A request asked to switch to HTTP/2 (RFC 7540 3.2: Upgrade: h2c with
+  // HTTP2-Settings, and no body), and `101 Switching Protocols` is in `out`:
+  // nothing more is read here. What the new protocol needs is taken once.
+  struct Upgrade {
+    std::string settings;  // HTTP2-Settings, base64url-decoded
+    std::string method, target, path, user_agent, accept;
+    std::string rest;  // bytes read after the request: the HTTP/2 preface, SETTINGS, ...
+  };
+  bool upgraded() const { return state_ == State::Upgraded; }
+  Upgrade take_upgrade();
+  // Recognise Upgrade: h2c (off by default: only the protocol that can become HTTP/2 asks for it).
+  void offer_h2c(bool on) { offer_h2c_ = on; }
 
   // Part of a request has arrived (a head or body), and its answer has not.
   bool mid_request() const { return state_ == State::Head || state_ == State::Body; }
@@ -68,6 +68,8 @@ class HttpProtocol {
   bool idle() const { return state_ == State::Idle && pending_.empty() && held_ == nullptr; }
   // After what is in `out` has been written the connection must close.
   bool closing() const { return state_ == State::Closed; }
+  // Nothing more is read: closed, or switched to HTTP/2.
+  bool done() const { return state_ == State::Closed || state_ == State::Upgraded; }
   // More input is wanted (not closing, not holding, output below its limit).
   bool wants_input(std::size_t queued_output) const;
   // Input was left unread when the protocol decided to close (linger before closing).
@@ -76,7 +78,7 @@ class HttpProtocol {
   SteadyClock::time_point request_started() const { return request_start_; }
 
  private:
-  enum class State { Idle, Head, Body, Closed };
+  enum class State { Idle, Head, Body, Closed, Upgraded };
   struct Parser;
   struct Held;
 
@@ -86,6 +88,8 @@ class HttpProtocol {
   // more is needed, or sets an error status.
   std::size_t scan_head(std::string_view buf, int& status);
   std::size_t parse_head(std::string_view buf, std::size_t head_len, std::string& out, const HttpNow& now);
+  // A complete request without a body that asks for h2c: switches (true), or not.
+  bool try_upgrade(std::string& out);
   std::size_t feed_body(std::string_view buf, std::string& out, const HttpNow& now);
   void dispatch(std::string& out, const HttpNow& now);
   // Appends the answer to `req`, which `parser` read, and finishes its exchange.
@@ -105,6 +109,8 @@ class HttpProtocol {
   SteadyClock::time_point request_start_{};
   std::unique_ptr<Parser> parser_;  // while a head is parsed or a body read
   std::unique_ptr<Held> held_;
+  std::unique_ptr<Upgrade> upgrade_;
+  bool offer_h2c_{false};
 };
 
 // Appends a complete HTTP/1.1 answer.
@@ -115,6 +121,9 @@ enum class ConnectionHeader { None, KeepAlive, Close };
 enum class AnswerBody { Send, Omit };
 void append_response(std::string& out, const HttpResponse& resp, std::string_view date, ConnectionHeader connection,
                      AnswerBody body);
+
+// Base64url (RFC 4648 5) without padding, as HTTP2-Settings carries it; false if malformed.
+bool decode_base64url(std::string_view in, std::string& out);
 
 // "/a%20b?x=1" -> "/a b"; false for a bad escape, a NUL, or a target that is
 // neither a path, "*" nor an absolute URL.

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <utility>
 
@@ -68,6 +69,16 @@ class HttpService {
   virtual void finish(Exchange& ex, const HttpRequest& req, int status) noexcept = 0;
   // Shutdown has begun: every answer closes its connection.
   virtual bool draining() const = 0;
+  // A call left open (HttpResponse::open_stream), asked again: what it says
+  // now (its message in `body`; the protocol sends it if it differs from the
+  // last), and `open_stream` false with `grpc` set when it ends. Never throws.
+  virtual HttpResponse follow(const HttpRequest& req) noexcept {
+    (void)req;
+    return {};
+  }
+  // A count that moves whenever what follow() answers may have changed;
+  // the engine then has every open stream asked again.
+  virtual std::uint64_t changes() const { return 0; }
 
  protected:
   HttpService() = default;

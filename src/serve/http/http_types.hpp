@@ -14,8 +14,22 @@ struct HttpRequest {
   std::string_view path;  // without the query
   std::string_view client_ip;
   std::string_view user_agent;
-  std::string_view query{};   // after '?', as sent; empty when none
-  std::string_view accept{};  // the Accept fields, joined; empty when absent
+  std::string_view query{};               // after '?', as sent; empty when none
+  std::string_view accept{};              // the Accept fields, joined; empty when absent
+  std::string_view protocol{"HTTP/1.1"};  // "HTTP/1.0", "HTTP/1.1" or "HTTP/2", for the log line
+  std::string_view content_type{};        // HTTP/2: the Content-Type, for gRPC
+  // HTTP/2 gRPC calls only: the request's one message, unframed. An
+  // HTTP/1.1 body is read and dropped, never handed on.
+  std::string_view body{};
+  bool grpc{false};  // HTTP/2 with Content-Type application/grpc[+proto]: a gRPC call
+};
+
+// What a gRPC call ends with (HTTP/2 only): a status and its message, sent
+// as trailers (grpc-status, grpc-message) after the answer's one message, or
+// alone ("trailers-only") when there is none.
+struct GrpcEnd {
+  int status{0};  // 0 OK, 5 NOT_FOUND, 13 INTERNAL, 14 UNAVAILABLE, ...
+  std::string message{};
 };
 
 struct HttpResponse {
@@ -27,6 +41,13 @@ struct HttpResponse {
   // timer, never by blocking a thread.
   std::chrono::milliseconds delay{0};
   std::string headers{};  // more header lines, each ending in CRLF (Vary, Content-Security-Policy)
+  // gRPC: `body` is the one message (unframed; empty with no message) and
+  // this the status that ends the call.
+  GrpcEnd grpc{};
+  // gRPC server streaming: the call stays open after `body`; the protocol
+  // asks HttpService::follow() for what it says next whenever
+  // HttpService::changes() moves.
+  bool open_stream{false};
 };
 
 // "OK", "Not Found", ...: the reason phrase of a status code.

@@ -8,9 +8,9 @@
 
 #include <chrono>
 
-namespace devops::serve {
+#include "serve/http/conn_protocol.hpp"
 
-using SteadyClock = std::chrono::steady_clock;
+namespace devops::serve {
 
 struct ConnTimeouts {
   std::chrono::milliseconds request{10'000};  // a whole request (head and body) from its first byte
@@ -19,21 +19,14 @@ struct ConnTimeouts {
   std::chrono::milliseconds linger{2'000};    // reading what is left after a refusal, before closing
 };
 
-// The connection as the decision sees it.
+// The connection as the decision sees it: its protocol's state, and the engine's.
 struct ConnState {
+  ProtoState proto;
   bool output_pending{false};  // answers the socket has not taken yet
   bool flushed{false};         // the socket took everything queued at some point in this round
   bool in_write_wait{false};   // it was waiting on a write deadline already
-  bool closing{false};         // the protocol says close after what is queued
-  bool unread_input{false};    // the client may still be sending (a refusal mid-request)
   bool eof{false};             // the client has closed its side
-  bool holding{false};         // an answer is held back until release_at
   bool draining{false};        // the server is shutting down
-  bool idle{false};            // between requests, nothing queued or held
-  bool wants_input{false};     // the protocol would take more bytes now
-  bool mid_request{false};     // a request has begun arriving
-  SteadyClock::time_point request_started{};
-  SteadyClock::time_point release_at{};
 };
 
 enum class Action { Wait, Close, Linger };
@@ -46,6 +39,7 @@ enum class Deadline {
   Request,    // the request now arriving
   Idle,       // the keep-alive
   Linger,     // lingering
+  None,       // a long-lived answer is open and nothing else waits: no deadline
 };
 
 struct Step {

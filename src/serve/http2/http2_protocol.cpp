@@ -1,0 +1,563 @@
+#include "serve/http2/http2_protocol.hpp"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <vector>
+
+#include "serve/http2/grpc_wire.hpp"
+
+namespace devops::serve {
+
+namespace {
+
+// HPACK's cost of one field (RFC 7541 4.1), as SETTINGS_MAX_HEADER_LIST_SIZE counts it.
+constexpr std::size_t kFieldOverhead = 32;
+// A gRPC request message larger than this is refused (RESOURCE_EXHAUSTED):
+// a health request is a service name.
+constexpr std::size_t kMaxGrpcRequest = 4096;
+
+nghttp2_nv field(std::string_view name, std::string_view value) {
+  // The names are lower-case already; nghttp2 copies both.
+  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Http2Protocol::Stream {
+  std::int32_t id{0};
+  SteadyClock::time_point started{};
+  // The request, as received (owned: a held answer outlives the input).
+  std::string method, target, path, user_agent, accept, content_type, grpc_encoding, body;
+  std::size_t head_bytes{0};
+  std::size_t fields{0};
+  std::uint64_t body_bytes{0};
+  int refused{0};  // 431, 413: answered so once complete
+  bool dispatched{false};
+  bool remote_done{false};  // the client's END_STREAM arrived
+  bool reset_after{false};  // RST_STREAM NO_ERROR once the answer is sent
+  // The answer.
+  Exchange exchange;
+  bool grpc{false};
+  bool held{false};
+  SteadyClock::time_point release{};
+  HttpResponse held_response;
+  std::string out;  // DATA not yet taken by nghttp2
+  std::size_t out_pos{0};
+  bool sending{false};   // a data provider is attached and has not reached its end
+  bool watching{false};  // open for follow()
+  bool ending{false};    // the trailers follow what is in `out`
+  GrpcEnd end;           // ... with this status
+  std::string last_message;
+
+  HttpRequest request(std::string_view peer) const {
+    HttpRequest r{method, path, peer, user_agent, {}, accept};
+    const auto q = std::string_view(target).find('?');
+    if (q != std::string_view::npos) r.query = std::string_view(target).substr(q + 1);
+    r.protocol = "HTTP/2";
+    r.content_type = content_type;
+    r.grpc = grpc;
+    return r;
+  }
+};
+
+// nghttp2's callbacks, each handing on to the protocol (user_data).
+struct Http2Protocol::Callbacks {
+  static Http2Protocol& self(void* p) { return *static_cast<Http2Protocol*>(p); }
+
+  static int begin_headers(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    self(p).open_stream(f->hd.stream_id);
+    return 0;
+  }
+
+  static int header(nghttp2_session*, const nghttp2_frame* f, const std::uint8_t* n, std::size_t nlen,
+                    const std::uint8_t* v, std::size_t vlen, std::uint8_t, void* p) {
+    auto& h = self(p);
+    Stream* s = h.stream(f->hd.stream_id);
+    if (s == nullptr || s->dispatched) return 0;  // trailers of a request already answered
+    s->head_bytes += nlen + vlen + kFieldOverhead;
+    ++s->fields;
+    if (s->head_bytes > h.limits_.max_head || s->fields > h.limits_.max_fields) {
+      s->refused = 431;  // the rest of the list is decoded (HPACK's state) but not kept
+      return 0;
+    }
+    if (s->refused != 0) return 0;
+    const std::string_view name(reinterpret_cast<const char*>(n), nlen);
+    const std::string_view value(reinterpret_cast<const char*>(v), vlen);
+    if (name == ":method") {
+      s->method = value;
+    } else if (name == ":path") {
+      s->target = value;
+    } else if (name == "user-agent") {
+      if (s->user_agent.empty()) s->user_agent = value;
+    } else if (name == "accept") {
+      if (!s->accept.empty()) s->accept.append(", ");
+      s->accept.append(value);
+    } else if (name == "content-type") {
+      s->content_type = value;
+    } else if (name == "grpc-encoding") {
+      s->grpc_encoding = value;
+    }
+    return 0;
+  }
+
+  static int data_chunk(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* d, std::size_t len,
+                        void* p) {
+    auto& h = self(p);
+    Stream* s = h.stream(id);
+    if (s == nullptr || s->dispatched) return 0;
+    s->body_bytes += len;
+    if (s->body_bytes > h.limits_.max_body) {
+      if (s->refused == 0) s->refused = 413;
+      return 0;
+    }
+    // Only a gRPC call's message is kept; other bodies are read and dropped, as over HTTP/1.1.
+    if (s->refused == 0 && grpc::is_grpc_content_type(s->content_type) && s->body.size() + len <= kMaxGrpcRequest + 5) {
+      s->body.append(reinterpret_cast<const char*>(d), len);
+    }
+    return 0;
+  }
+
+  static int frame_recv(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    auto& h = self(p);
+    switch (f->hd.type) {
+      case NGHTTP2_HEADERS:
+      case NGHTTP2_DATA: {
+        Stream* s = h.stream(f->hd.stream_id);
+        if (f->hd.type == NGHTTP2_DATA && f->hd.length == 0 && (f->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
+          if (!h.glitch()) return 0;
+        }
+        if (s == nullptr || s->dispatched) break;
+        s->remote_done = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+        // At the end of the request, or at once for a body over the limit: the rest is not wanted.
+        if (s->refused == 413 || s->remote_done) h.dispatch(*s);
+        break;
+      }
+      case NGHTTP2_PING:
+      case NGHTTP2_SETTINGS:  // the ACKs answer ours: free
+        if ((f->hd.flags & NGHTTP2_FLAG_ACK) == 0) h.glitch();
+        break;
+      case NGHTTP2_RST_STREAM:
+      case NGHTTP2_PRIORITY: h.glitch(); break;
+      default: break;
+    }
+    return 0;
+  }
+
+  static int frame_send(nghttp2_session* session, const nghttp2_frame* f, void* p) {
+    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) || (f->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
+      return 0;
+    }
+    Stream* s = self(p).stream(f->hd.stream_id);
+    if (s != nullptr && s->reset_after) {
+      s->reset_after = false;
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+  }
+
+  static int stream_close(nghttp2_session*, std::int32_t id, std::uint32_t error, void* p) {
+    auto& h = self(p);
+    const auto it = h.streams_.find(id);
+    if (it == h.streams_.end()) return 0;
+    // A stream that ends before its answer is complete: the client gave up
+    // on it, or it broke the protocol. Its exchange, if held, is abandoned.
+    if (error != NGHTTP2_NO_ERROR && (it->second->sending || !it->second->dispatched || it->second->held)) {
+      h.glitch();
+    }
+    h.streams_.erase(it);
+    return 0;
+  }
+
+  // A stream's DATA: what its `out` holds; then the end of the stream, or
+  // its trailers, or (a Watch with nothing new) a pause until resumed.
+  // The ssize_t API: it is in both nghttp2 1.52 and 1.64 (where the
+  // nghttp2_ssize one was added beside it).
+  static ssize_t read_data(nghttp2_session* session, std::int32_t id, std::uint8_t* buf, std::size_t length,
+                           std::uint32_t* flags, nghttp2_data_source* src, void*) {
+    auto& s = *static_cast<Stream*>(src->ptr);
+    const auto n = std::min(length, s.out.size() - s.out_pos);
+    std::copy_n(s.out.data() + s.out_pos, n, buf);
+    s.out_pos += n;
+    if (s.out_pos == s.out.size()) {
+      s.out.clear();
+      s.out_pos = 0;
+      if (s.watching && !s.ending) return n == 0 ? ssize_t{NGHTTP2_ERR_DEFERRED} : static_cast<ssize_t>(n);
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      s.sending = false;
+      if (s.grpc) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        const auto status = std::to_string(s.end.status);
+        const auto message = grpc::percent_encode(s.end.message);
+        std::array<nghttp2_nv, 2> trailers{field("grpc-status", status), field("grpc-message", message)};
+        nghttp2_submit_trailer(session, id, trailers.data(), s.end.message.empty() ? 1 : 2);
+      }
+    }
+    return static_cast<ssize_t>(n);
+  }
+};
+
+void Http2Protocol::SessionDeleter::operator()(nghttp2_session* s) const {
+  nghttp2_session_del(s);
+}
+
+Http2Protocol::Http2Protocol(const HttpLimits& limits, HttpService& service, std::string peer, const HttpNow& now)
+    : limits_(limits), service_(service), peer_(std::move(peer)), budget_at_(now.steady) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Callbacks::begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, &Callbacks::header);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Callbacks::data_chunk);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::frame_recv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Callbacks::frame_send);
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  // Closed streams are not kept for the priority tree (RFC 9113 drops it).
+  nghttp2_option_set_no_closed_streams(opt, 1);
+  nghttp2_session* s = nullptr;
+  const int rv = nghttp2_session_server_new2(&s, cbs, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  if (rv != 0) throw std::bad_alloc();
+  session_.reset(s);
+  const std::array<nghttp2_settings_entry, 3> settings{{
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, static_cast<std::uint32_t>(limits_.max_streams)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(limits_.max_head)},
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+  }};
+  nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  seen_changes_ = service_.changes();
+}
+
+Http2Protocol::~Http2Protocol() {
+  streams_.clear();  // before the session: a held exchange is abandoned, not answered
+}
+
+Http2Protocol::Stream* Http2Protocol::stream(std::int32_t id) const {
+  const auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+Http2Protocol::Stream& Http2Protocol::open_stream(std::int32_t id) {
+  auto s = std::make_unique<Stream>();
+  s->id = id;
+  s->started = now_ != nullptr ? now_->steady : SteadyClock::now();
+  auto& ref = *s;
+  streams_[id] = std::move(s);
+  return ref;
+}
+
+bool Http2Protocol::upgrade(const HttpProtocol::Upgrade& u, std::string& out, const HttpNow& now) {
+  now_ = &now;
+  const int head = u.method == "HEAD" ? 1 : 0;
+  if (nghttp2_session_upgrade2(session_.get(), reinterpret_cast<const std::uint8_t*>(u.settings.data()),
+                               u.settings.size(), head, nullptr) != 0) {
+    dead_ = true;
+    return false;
+  }
+  Stream& s = open_stream(1);
+  s.method = u.method;
+  s.target = u.target;
+  s.user_agent = u.user_agent;
+  s.accept = u.accept;
+  dispatch(s);
+  if (!u.rest.empty()) feed(u.rest);
+  flush(out);
+  return !dead_;
+}
+
+void Http2Protocol::receive(std::string_view data, std::string& out, const HttpNow& now) {
+  now_ = &now;
+  if (dead_) {
+    unread_ = unread_ || !data.empty();
+    return;
+  }
+  if (!pending_.empty() || out.size() >= limits_.max_output) {
+    pending_.append(data);  // bounded: the engine stops reading while output is backed up
+  } else {
+    feed(data);
+  }
+  flush(out);
+}
+
+void Http2Protocol::resume(std::string& out, const HttpNow& now) {
+  now_ = &now;
+  if (!pending_.empty() && out.size() < limits_.max_output && !dead_) {
+    const std::string rest = std::move(pending_);
+    pending_.clear();
+    feed(rest);
+  }
+  flush(out);
+}
+
+void Http2Protocol::feed(std::string_view data) {
+  const auto rv =
+      nghttp2_session_mem_recv(session_.get(), reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+  // A negative value is fatal (a flood of ACKs to queue, too many
+  // CONTINUATIONs, no memory): the session cannot go on, nor say more.
+  if (rv < 0) fail();
+}
+
+void Http2Protocol::flush(std::string& out) {
+  if (dead_) return;
+  while (out.size() < limits_.max_output) {
+    const std::uint8_t* data = nullptr;
+    const auto n = nghttp2_session_mem_send(session_.get(), &data);
+    if (n < 0) {
+      fail();
+      return;
+    }
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  }
+}
+
+void Http2Protocol::fail() {
+  dead_ = true;
+  streams_.clear();
+}
+
+bool Http2Protocol::glitch() {
+  ++counters_.glitches;
+  if (now_ != nullptr) {
+    const std::chrono::duration<double> dt = now_->steady - budget_at_;
+    budget_ = std::min(kGlitchBurst, budget_ + std::max(0.0, dt.count()) * kGlitchesPerSecond);
+    budget_at_ = now_->steady;
+  }
+  budget_ -= 1;
+  if (budget_ >= 0 || counters_.calmed) return !counters_.calmed;
+  counters_.calmed = true;
+  nghttp2_session_terminate_session(session_.get(), NGHTTP2_ENHANCE_YOUR_CALM);
+  return false;
+}
+
+void Http2Protocol::dispatch(Stream& s) {
+  s.dispatched = true;
+  const auto now = now_ != nullptr ? now_->steady : SteadyClock::now();
+  HttpResponse resp;
+  if (s.refused == 0 && !decode_target_path(s.target, s.path)) s.refused = 400;
+  s.grpc = s.refused == 0 && s.method == "POST" && grpc::is_grpc_content_type(s.content_type);
+  auto req = s.request(peer_);
+  if (s.refused != 0) {
+    resp = service_.refuse(s.refused, req, s.exchange);
+    resp.status = s.refused;
+    // The client may still be sending (a body over the limit): once the
+    // answer is out, RST_STREAM NO_ERROR tells it to stop (RFC 9113 8.1).
+    s.reset_after = !s.remote_done;
+    answer(s, resp);
+    glitch();
+    return;
+  }
+  if (s.grpc) {
+    std::string_view message;
+    const auto framing = grpc::unframe(s.body, message);
+    GrpcEnd bad;
+    if (framing == grpc::Unframe::Compressed) {
+      // We accept no encoding: one named is unimplemented, none named is a broken client.
+      bad = s.grpc_encoding.empty() || s.grpc_encoding == "identity"
+                ? GrpcEnd{grpc::kInternal, "compressed message without grpc-encoding"}
+                : GrpcEnd{grpc::kUnimplemented, "grpc-encoding " + s.grpc_encoding + " is not supported"};
+    } else if (s.body.size() > kMaxGrpcRequest) {
+      bad = {grpc::kResourceExhausted, "request message over 4096 bytes"};
+    } else if (framing != grpc::Unframe::Ok) {
+      bad = {grpc::kInternal, "expected one request message"};
+    }
+    if (bad.status != 0) {
+      resp = service_.refuse(400, req, s.exchange);
+      resp = HttpResponse{};
+      resp.grpc = std::move(bad);
+      answer(s, resp);
+      return;
+    }
+    req.body = message;
+  }
+  resp = service_.handle(req, s.exchange);
+  if (resp.delay.count() > 0) {
+    s.held = true;
+    s.release = now + resp.delay;
+    s.held_response = std::move(resp);
+    return;
+  }
+  answer(s, resp);
+}
+
+void Http2Protocol::answer(Stream& s, const HttpResponse& resp) {
+  submit(s, resp);
+  const auto req = s.request(peer_);
+  service_.finish(s.exchange, req, resp.status);
+  if (!draining_ && service_.draining()) {
+    // Shutdown has begun: as Connection: close over HTTP/1.1.
+    draining_ = true;
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_.get()),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+  }
+}
+
+void Http2Protocol::submit(Stream& s, const HttpResponse& resp) {
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(12);
+  std::array<char, 4> status{};
+  const auto st = std::to_chars(status.data(), status.data() + status.size(), resp.status);
+  const std::string_view status_text(status.data(), static_cast<std::size_t>(st.ptr - status.data()));
+  nva.push_back(field(":status", status_text));
+  std::string length;
+  std::string grpc_status;
+  std::string grpc_message;
+  std::vector<std::string> names;  // lower-cased names of the extra header lines
+  nghttp2_data_provider provider{};
+  provider.source.ptr = &s;
+  provider.read_callback = &Callbacks::read_data;
+  bool body = false;
+  if (s.grpc) {
+    nva.push_back(field("content-type", "application/grpc"));
+    if (resp.grpc.status == grpc::kUnimplemented) nva.push_back(field("grpc-accept-encoding", "identity"));
+    s.watching = resp.open_stream;
+    s.end = resp.grpc;
+    s.ending = !resp.open_stream;
+    if (!resp.body.empty() || resp.open_stream) {
+      grpc::append_framed(s.out, resp.body);
+      s.last_message = resp.body;
+      body = true;
+    } else {  // trailers-only
+      grpc_status = std::to_string(resp.grpc.status);
+      grpc_message = grpc::percent_encode(resp.grpc.message);
+      nva.push_back(field("grpc-status", grpc_status));
+      if (!grpc_message.empty()) nva.push_back(field("grpc-message", grpc_message));
+    }
+  } else {
+    nva.push_back(field("content-type", resp.content_type));
+    length = std::to_string(resp.body.size());
+    nva.push_back(field("content-length", length));
+    if (now_ != nullptr && !now_->date.empty()) nva.push_back(field("date", now_->date));
+    nva.push_back(field("x-content-type-options", "nosniff"));
+    nva.push_back(field("cache-control", "no-store"));
+    if (!resp.allow.empty()) nva.push_back(field("allow", resp.allow));
+    // More header lines ("Name: value\r\n"), lower-cased for HTTP/2.
+    std::string_view rest = resp.headers;
+    std::vector<std::pair<std::size_t, std::string_view>> values;
+    while (!rest.empty()) {
+      const auto eol = rest.find("\r\n");
+      const auto line = rest.substr(0, eol);
+      rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
+      const auto colon = line.find(':');
+      if (colon == std::string_view::npos) continue;
+      auto value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      names.push_back(lower(line.substr(0, colon)));
+      values.emplace_back(names.size() - 1, value);
+    }
+    for (const auto& [i, value] : values) nva.push_back(field(names[i], value));
+    if (s.method != "HEAD" && !resp.body.empty()) {
+      s.out = resp.body;
+      body = true;
+    }
+  }
+  s.sending = body;
+  nghttp2_submit_response(session_.get(), s.id, nva.data(), nva.size(), body ? &provider : nullptr);
+}
+
+void Http2Protocol::release(std::string& out, const HttpNow& now) {
+  now_ = &now;
+  std::vector<Stream*> due;
+  for (const auto& [id, s] : streams_) {
+    if (s->held && s->release <= now.steady) due.push_back(s.get());
+  }
+  for (Stream* s : due) {
+    s->held = false;
+    answer(*s, s->held_response);
+  }
+  resume(out, now);
+}
+
+void Http2Protocol::refresh(Stream& s) {
+  const auto req = s.request(peer_);
+  auto next = service_.follow(req);
+  if (next.body != s.last_message) {
+    grpc::append_framed(s.out, next.body);
+    s.last_message = next.body;
+  }
+  if (!next.open_stream) {
+    s.ending = true;
+    s.end = next.grpc;
+  }
+  nghttp2_session_resume_data(session_.get(), s.id);  // INVALID_ARGUMENT: it was not paused
+}
+
+void Http2Protocol::notify(std::string& out, const HttpNow& now) {
+  now_ = &now;
+  const auto changes = service_.changes();
+  if (changes == seen_changes_ || dead_) return;
+  seen_changes_ = changes;
+  for (const auto& [id, s] : streams_) {
+    if (s->watching && !s->ending) refresh(*s);
+  }
+  flush(out);
+}
+
+bool Http2Protocol::drain(std::string& out, const HttpNow& now) {
+  now_ = &now;
+  if (dead_) return true;
+  if (!draining_) {
+    draining_ = true;
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_.get()),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+  }
+  // Open Watches say their last (the service is draining: NOT_SERVING) and end.
+  for (const auto& [id, s] : streams_) {
+    if (s->watching && !s->ending) refresh(*s);
+  }
+  // Requests still arriving are not answered: they began before the drain
+  // but would hold it. Those answered or held finish.
+  std::vector<std::int32_t> incomplete;
+  for (const auto& [id, s] : streams_) {
+    if (!s->dispatched) incomplete.push_back(id);
+  }
+  for (const auto id : incomplete)
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+  flush(out);
+  return false;
+}
+
+ProtoState Http2Protocol::state(std::size_t queued_output) const {
+  ProtoState st;
+  nghttp2_session* s = session_.get();
+  const bool want_read = !dead_ && nghttp2_session_want_read(s) != 0;
+  const bool want_write = !dead_ && nghttp2_session_want_write(s) != 0;
+  st.closing = dead_ || (!want_read && !want_write);
+  st.unread_input = unread_;
+  st.wants_input = want_read && queued_output < limits_.max_output && pending_.size() < limits_.max_output;
+  st.release_at = SteadyClock::time_point::max();
+  st.request_started = SteadyClock::time_point::max();
+  bool sending = false;
+  for (const auto& [id, stream] : streams_) {
+    if (stream->held) {
+      st.holding = true;
+      st.release_at = std::min(st.release_at, stream->release);
+    }
+    if (!stream->dispatched) {
+      st.mid_request = true;
+      st.request_started = std::min(st.request_started, stream->started);
+    }
+    st.streaming = st.streaming || (stream->watching && !stream->ending);
+    sending = sending || (stream->sending && !(stream->watching && stream->out.empty()));
+  }
+  st.idle = streams_.empty() && pending_.empty() && !want_write;
+  st.stalled = sending && !want_write && queued_output == 0;
+  return st;
+}
+
+}  // namespace devops::serve
