@@ -21,6 +21,7 @@
 #include "core/probe_url.hpp"
 #include "core/render.hpp"
 #include "serve/client/control_client.hpp"
+#include "serve/client/grpc_probe.hpp"
 #include "serve/client/probe.hpp"
 
 namespace devops::cli {
@@ -125,6 +126,32 @@ Verdict judge(const std::string& url, const serve::ProbeResult& r) {
   return v;
 }
 
+// A gRPC health Check: healthy on SERVING only. The document printed says
+// what the server answered.
+Verdict judge_grpc(const std::string& url, const core::HttpTarget& t, const serve::GrpcProbeResult& r) {
+  Verdict v;
+  if (r.error != serve::NetError::None) {
+    v.problem = fmt::format("{}: {}", url, r.problem.empty() ? std::string(serve::describe(r.error)) : r.problem);
+    return v;
+  }
+  core::Json doc{{"service", t.grpc_service()}, {"grpc_status", r.grpc_status}};
+  if (r.grpc_status != 0) {
+    doc["grpc_message"] = r.grpc_message;
+    v.problem = fmt::format("{} answered gRPC status {}{}{}", url, r.grpc_status, r.grpc_message.empty() ? "" : ": ",
+                            r.grpc_message);
+  } else {
+    const auto status = serve::serving_status_name(r.serving);
+    doc["status"] = status;
+    if (r.serving == 1) {
+      v.healthy = true;
+    } else {
+      v.problem = fmt::format("{} answered {}", url, status);
+    }
+  }
+  v.doc = std::move(doc);
+  return v;
+}
+
 // --url, or the default http://127.0.0.1:${PORT:-5000}/health; nullopt (the
 // error printed) when PORT is bad.
 std::optional<std::string> url_of(const HealthOptions& o, const CLI::App& sub) {
@@ -171,7 +198,9 @@ int run_probe(const HealthOptions& o, const CLI::App& sub) {
       const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
       limit = std::clamp(left, milliseconds(100), per_try);
     }
-    v = judge(url, serve::http_get(std::get<core::HttpTarget>(target), limit));
+    const auto& t = std::get<core::HttpTarget>(target);
+    v = t.scheme == core::ProbeScheme::Grpc ? judge_grpc(url, t, serve::grpc_health_check(t, limit))
+                                            : judge(url, serve::http_get(t, limit));
     if (v.healthy || steady_clock::now() + pause >= deadline) break;
     std::this_thread::sleep_for(pause);
   }
@@ -247,7 +276,8 @@ Runner setup_health(CLI::App& sub) {
   sub.add_flag("-c,--compact", o->compact, "With --format json: one line instead of indented");
   sub.add_option("--url", o->url,
                  "Server to probe (default, without --local: http://127.0.0.1:${PORT:-5000}/health). "
-                 "Exit 0 only for HTTP 200 with \"status\": \"healthy\"")
+                 "Exit 0 only for HTTP 200 with \"status\": \"healthy\"; for grpc://HOST:PORT/SERVICE (a gRPC "
+                 "health Check over HTTP/2; SERVICE liveness, readiness or none), only for SERVING")
       ->option_text("URL");
   sub.add_option("--timeout", o->timeout,
                  "Limit for each attempt as a whole: connect, send, headers and body (default 5s)")
@@ -268,6 +298,7 @@ Runner setup_health(CLI::App& sub) {
       "Examples:\n"
       "  devops-info health --url http://10.0.0.5:8080/health --timeout 2s --format table\n"
       "  devops-info health --wait 30s     # CI: wait until the service is up\n"
+      "  devops-info health --url grpc://127.0.0.1:5000/readiness   # as the kubelet's grpc probe asks\n"
       "  devops-info health --set ready=false   # take this pod out of the Service's endpoints");
   const CLI::App* self = &sub;
   return [o, self] {

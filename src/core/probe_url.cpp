@@ -17,10 +17,15 @@ std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url) {
     }
   }
   std::string_view rest = url;
+  HttpTarget t;
   if (rest.size() >= 7 && iequals(rest.substr(0, 7), "http://")) {
     rest.remove_prefix(7);
+  } else if (rest.size() >= 7 && iequals(rest.substr(0, 7), "grpc://")) {
+    rest.remove_prefix(7);
+    t.scheme = ProbeScheme::Grpc;
+    t.port = kDefaultPort;
   } else if (rest.find("://") != std::string_view::npos) {
-    return fail("only http:// URLs are supported");
+    return fail("only http:// and grpc:// URLs are supported");
   }
   const auto path_at = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, path_at);
@@ -29,7 +34,6 @@ std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url) {
   if (authority.find('@') != std::string_view::npos) return fail("user names in the URL are not supported");
   if (authority.empty()) return fail("no host");
 
-  HttpTarget t;
   std::string_view port_text;
   if (authority.front() == '[') {
     const auto close = authority.find(']');
@@ -59,6 +63,10 @@ std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url) {
   t.path.clear();
   if (path.empty() || path.front() == '?') t.path.push_back('/');
   t.path.append(path);
+  if (t.scheme == ProbeScheme::Grpc &&
+      (t.path.find('?') != std::string::npos || t.path.find('/', 1) != std::string::npos)) {
+    return fail("a grpc:// URL names at most a service: grpc://HOST:PORT/liveness");
+  }
   return t;
 }
 

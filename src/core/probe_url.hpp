@@ -10,13 +10,21 @@
 
 namespace devops::core {
 
-// Where the health probe connects: http://HOST[:PORT][/PATH].
+// How the probe asks: an HTTP GET, or gRPC health's Check over HTTP/2.
+enum class ProbeScheme { Http, Grpc };
+
+// Where the health probe connects: http://HOST[:PORT][/PATH], or
+// grpc://HOST[:PORT][/SERVICE].
 struct HttpTarget {
-  std::string host;  // numeric address or name, without brackets
-  int port{80};
-  std::string path{"/"};  // with the query, if any
+  ProbeScheme scheme{ProbeScheme::Http};
+  std::string host;       // numeric address or name, without brackets
+  int port{80};           // grpc:// has no port of its own: serve's, 5000
+  std::string path{"/"};  // with the query, if any; for grpc://, "/" and the service name
+  // grpc://: the service whose health Check asks ("" for the whole server).
+  std::string_view grpc_service() const { return std::string_view(path).substr(1); }
 };
-// Parses an http:// URL (the scheme may be left out). Errors say why.
+// Parses an http:// or grpc:// URL (the scheme may be left out: http).
+// Errors say why.
 std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url);
 
 // http://127.0.0.1:${PORT:-5000}/health: a numeric address, so that a scratch

@@ -185,6 +185,16 @@ TEST_CASE("parse_http_url") {
     CHECK(std::holds_alternative<ConfigError>(parse_http_url(bad)));
   }
   CHECK(std::get<ConfigError>(parse_http_url("https://x/")).message.starts_with("--url: 'https://x/': only http://"));
+  // gRPC health: the service in the path, serve's port by default.
+  t = target("grpc://127.0.0.1:5001/readiness");
+  CHECK((t.scheme == ProbeScheme::Grpc && t.port == 5001 && t.grpc_service() == "readiness"));
+  t = target("GRPC://[::1]");
+  CHECK((t.scheme == ProbeScheme::Grpc && t.host == "::1" && t.port == 5000 && t.grpc_service().empty()));
+  CHECK(target("http://h/x").scheme == ProbeScheme::Http);
+  for (const char* bad : {"grpc://h:1/a/b", "grpc://h:1/a?x", "grpc://:1/"}) {
+    INFO(bad);
+    CHECK(std::holds_alternative<ConfigError>(parse_http_url(bad)));
+  }
   // Characters no URL may hold are a usage error, not "cannot connect".
   for (const char* bad :
        {"http://127.0.0.1/he alth", "http://127.0.0.1/\x01", "http://127.0.0.1/a\tb", "http://1 27.0.0.1/",

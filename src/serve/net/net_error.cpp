@@ -23,6 +23,7 @@ const char* describe(NetError e) {
     case NetError::TimedOut: return "timed out";
     case NetError::Unreachable: return "host unreachable";
     case NetError::Connection: return "cannot connect";
+    case NetError::Resolve: return "cannot resolve the host name";
     case NetError::Read: return "connection closed or broken before a complete answer";
     case NetError::Write: return "cannot send the request";
     case NetError::Other: return "network error";

@@ -18,6 +18,7 @@ enum class NetError {
   TimedOut,            // connect or read: no answer in time
   Unreachable,         // connect: no route to the host
   Connection,          // connect: failed otherwise
+  Resolve,             // connect: the name has no address
   Read,                // the answer could not be read
   Write,               // the request could not be sent
   Other,

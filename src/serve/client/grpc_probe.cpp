@@ -1,0 +1,321 @@
+// The health probe's gRPC client: nghttp2's client session on memory
+// buffers over one blocking-with-deadline socket.
+#include "serve/client/grpc_probe.hpp"
+
+#include <netdb.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/build_info.hpp"
+#include "core/fd.hpp"
+
+namespace devops::serve {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kMaxAnswer = std::size_t{64} * 1024;
+
+int ms_left(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return static_cast<int>(std::clamp<std::int64_t>(left, 0, 60'000));
+}
+
+// Connects to one of the host's addresses (each tried in turn) by the deadline.
+core::Fd connect_to(const core::HttpTarget& t, Clock::time_point deadline, NetError& error) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const auto port = std::to_string(t.port);
+  if (::getaddrinfo(t.host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
+    error = NetError::Resolve;
+    return {};
+  }
+  const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
+  error = NetError::Connection;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    core::Fd fd(::socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd.valid()) continue;
+    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS) {
+        error = from_errno(errno);
+        continue;
+      }
+      pollfd p{fd.get(), POLLOUT, 0};
+      const int ready = ::poll(&p, 1, ms_left(deadline));
+      if (ready == 0) {
+        error = NetError::TimedOut;
+        return {};
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (ready < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        error = from_errno(err != 0 ? err : errno);
+        continue;
+      }
+    }
+    error = NetError::None;
+    return fd;
+  }
+  if (error == NetError::Other) error = NetError::Connection;
+  return {};
+}
+
+struct Call {
+  GrpcProbeResult result;
+  std::string body;
+  bool too_large{false};
+  bool closed{false};
+  bool heard{false};     // the server has sent something
+  bool settings{false};  // ... and its SETTINGS frame: it speaks HTTP/2
+  std::uint32_t reset{0};
+  int http_status{0};
+  std::string content_type;
+  std::string request;  // the framed request message, sent as DATA
+};
+
+std::string percent_decode(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size()) {
+      unsigned v = 0;
+      const auto r = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
+      if (r.ec == std::errc() && r.ptr == in.data() + i + 3) {
+        out.push_back(static_cast<char>(v));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(in[i]);
+  }
+  return out;
+}
+
+nghttp2_nv nv(std::string_view n, std::string_view v) {
+  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(n.data())),
+          reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+// HealthCheckResponse.status (field 1, a varint); -1 if absent or malformed.
+int decode_status(std::string_view m) {
+  int status = 0;  // proto3: an absent enum is its zero, UNKNOWN
+  while (!m.empty()) {
+    const auto key = static_cast<unsigned char>(m.front());
+    m.remove_prefix(1);
+    if ((key & 0x80U) != 0) return -1;  // no field numbers that large here
+    std::uint64_t v = 0;
+    switch (key & 7U) {
+      case 0: {
+        int shift = 0;
+        while (true) {
+          if (m.empty() || shift > 63) return -1;
+          const auto b = static_cast<unsigned char>(m.front());
+          m.remove_prefix(1);
+          v |= std::uint64_t{b & 0x7fU} << shift;
+          shift += 7;
+          if ((b & 0x80U) == 0) break;
+        }
+        if (key >> 3 == 1) status = static_cast<int>(v & 0xffffU);
+        break;
+      }
+      case 2: {
+        if (m.empty() || (static_cast<unsigned char>(m.front()) & 0x80U) != 0) return -1;
+        const auto len = static_cast<unsigned char>(m.front());
+        if (m.size() < 1U + len) return -1;
+        m.remove_prefix(1U + len);
+        break;
+      }
+      default: return -1;
+    }
+  }
+  return status;
+}
+
+}  // namespace
+
+std::string_view serving_status_name(int status) {
+  switch (status) {
+    case 0: return "UNKNOWN";
+    case 1: return "SERVING";
+    case 2: return "NOT_SERVING";
+    case 3: return "SERVICE_UNKNOWN";
+    default: return "(none)";
+  }
+}
+
+GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::milliseconds timeout) {
+  std::signal(SIGPIPE, SIG_IGN);
+  const auto deadline = Clock::now() + timeout;
+  Call call;
+  NetError connect_error = NetError::None;
+  const core::Fd fd = connect_to(target, deadline, connect_error);
+  if (!fd.valid()) {
+    call.result.error = connect_error;
+    return call.result;
+  }
+
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_header_callback(
+      cbs, [](nghttp2_session*, const nghttp2_frame*, const std::uint8_t* n, std::size_t nl, const std::uint8_t* v,
+              std::size_t vl, std::uint8_t, void* p) {
+        auto& c = *static_cast<Call*>(p);
+        const std::string_view name(reinterpret_cast<const char*>(n), nl);
+        const std::string_view value(reinterpret_cast<const char*>(v), vl);
+        if (name == ":status") {
+          c.http_status = std::atoi(std::string(value).c_str());
+        } else if (name == "content-type") {
+          c.content_type = value;
+        } else if (name == "grpc-status") {
+          c.result.grpc_status = std::atoi(std::string(value).c_str());
+        } else if (name == "grpc-message") {
+          c.result.grpc_message = percent_decode(value);
+        }
+        return 0;
+      });
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+      cbs, [](nghttp2_session*, std::uint8_t, std::int32_t, const std::uint8_t* d, std::size_t n, void* p) {
+        auto& c = *static_cast<Call*>(p);
+        if (c.body.size() + n > kMaxAnswer) {
+          c.too_large = true;
+          return static_cast<int>(NGHTTP2_ERR_CALLBACK_FAILURE);
+        }
+        c.body.append(reinterpret_cast<const char*>(d), n);
+        return 0;
+      });
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, [](nghttp2_session*, std::int32_t, std::uint32_t e, void* p) {
+    auto& c = *static_cast<Call*>(p);
+    c.closed = true;
+    c.reset = e;
+    return 0;
+  });
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, [](nghttp2_session*, const nghttp2_frame* f, void* p) {
+    if (f->hd.type == NGHTTP2_SETTINGS) static_cast<Call*>(p)->settings = true;
+    return 0;
+  });
+  nghttp2_session* raw = nullptr;
+  nghttp2_session_client_new(&raw, cbs, &call);
+  nghttp2_session_callbacks_del(cbs);
+  const std::unique_ptr<nghttp2_session, decltype(&nghttp2_session_del)> session(raw, &nghttp2_session_del);
+  nghttp2_submit_settings(raw, NGHTTP2_FLAG_NONE, nullptr, 0);
+
+  // HealthCheckRequest{service}, framed: flag 0, a 4-byte length, the message.
+  const auto service = target.grpc_service();
+  std::string message;
+  if (!service.empty()) {
+    message.push_back('\x0a');
+    auto n = service.size();
+    while (n >= 0x80) {
+      message.push_back(static_cast<char>((n & 0x7fU) | 0x80U));
+      n >>= 7;
+    }
+    message.push_back(static_cast<char>(n));
+    message.append(service);
+  }
+  const auto len = static_cast<std::uint32_t>(message.size());
+  call.request = {'\0', static_cast<char>(len >> 24), static_cast<char>((len >> 16) & 0xffU),
+                  static_cast<char>((len >> 8) & 0xffU), static_cast<char>(len & 0xffU)};
+  call.request += message;
+
+  const auto authority = target.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", target.host, target.port)
+                                                                       : fmt::format("{}:{}", target.host, target.port);
+  const auto agent = "devops-info-health/" + core::build_info().version;
+  const auto grpc_timeout = fmt::format("{}m", timeout.count());
+  const std::array<nghttp2_nv, 8> headers{
+      nv(":method", "POST"),       nv(":scheme", "http"),           nv(":authority", authority),
+      nv(":path", "/grpc.health.v1.Health/Check"), nv("content-type", "application/grpc"), nv("te", "trailers"),
+      nv("user-agent", agent),     nv("grpc-timeout", grpc_timeout)};
+  nghttp2_data_provider body{};
+  body.source.ptr = &call;
+  body.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
+                          nghttp2_data_source* src, void*) -> ssize_t {
+    auto& c = *static_cast<Call*>(src->ptr);
+    const auto n = std::min(length, c.request.size());
+    std::copy_n(c.request.data(), n, buf);
+    c.request.erase(0, n);
+    if (c.request.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  };
+  nghttp2_submit_request(raw, nullptr, headers.data(), headers.size(), &body, nullptr);
+
+  std::array<char, 16384> buf{};
+  auto not_grpc = [&](std::string why) {
+    call.result.error = NetError::Other;
+    call.result.problem = std::move(why);
+    return call.result;
+  };
+  while (!call.closed) {
+    const std::uint8_t* data = nullptr;
+    ssize_t n = 0;
+    while ((n = nghttp2_session_mem_send(raw, &data)) > 0) {
+      auto left = static_cast<std::size_t>(n);
+      while (left > 0) {
+        const auto w = ::send(fd.get(), data + (static_cast<std::size_t>(n) - left), left, MSG_NOSIGNAL);
+        if (w < 0 && errno == EAGAIN) {
+          pollfd p{fd.get(), POLLOUT, 0};
+          if (::poll(&p, 1, ms_left(deadline)) <= 0) {
+            call.result.error = NetError::TimedOut;
+            return call.result;
+          }
+          continue;
+        }
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          call.result.error = NetError::Write;
+          return call.result;
+        }
+        left -= static_cast<std::size_t>(w);
+      }
+    }
+    if (n < 0) return not_grpc(nghttp2_strerror(static_cast<int>(n)));
+    if (nghttp2_session_want_read(raw) == 0) break;
+    pollfd p{fd.get(), POLLIN, 0};
+    const int ready = ::poll(&p, 1, ms_left(deadline));
+    if (ready == 0 || Clock::now() >= deadline) {
+      call.result.error = NetError::TimedOut;
+      return call.result;
+    }
+    const auto r = ::recv(fd.get(), buf.data(), buf.size(), 0);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (r <= 0) {
+      if (call.closed) break;
+      if (!call.settings && call.heard) return not_grpc("not an HTTP/2 server (no SETTINGS frame came)");
+      call.result.error = NetError::Read;
+      return call.result;
+    }
+    if (!call.heard && std::string_view(buf.data(), static_cast<std::size_t>(r)).starts_with("HTTP/1.")) {
+      return not_grpc("not an HTTP/2 server (it answered in HTTP/1)");
+    }
+    call.heard = true;
+    const auto used =
+        nghttp2_session_mem_recv(raw, reinterpret_cast<const std::uint8_t*>(buf.data()), static_cast<std::size_t>(r));
+    if (call.too_large) return not_grpc(fmt::format("an answer over {} KiB", kMaxAnswer / 1024));
+    if (used < 0) return not_grpc(fmt::format("not an HTTP/2 server ({})", nghttp2_strerror(static_cast<int>(used))));
+  }
+  if (!call.settings) return not_grpc("not an HTTP/2 server (no SETTINGS frame came)");
+  if (!call.closed) return not_grpc("the connection ended before the call");
+  if (call.http_status != 200) return not_grpc(fmt::format("HTTP {} instead of a gRPC answer", call.http_status));
+  if (call.result.grpc_status < 0) {
+    return not_grpc(call.reset != 0 ? fmt::format("the call was reset ({})", nghttp2_http2_strerror(call.reset))
+                                    : std::string("no grpc-status in the answer"));
+  }
+  if (call.body.size() >= 5 && call.body[0] == '\0') {
+    call.result.serving = decode_status(std::string_view(call.body).substr(5));
+  }
+  return call.result;
+}
+
+}  // namespace devops::serve
