@@ -298,8 +298,7 @@ Runner setup_health(CLI::App& sub) {
       "Examples:\n"
       "  devops-info health --url http://10.0.0.5:8080/health --timeout 2s --format table\n"
       "  devops-info health --wait 30s     # CI: wait until the service is up\n"
-      "  devops-info health --url grpc://127.0.0.1:5000/readiness   # as the kubelet's grpc probe asks\n"
-      "  devops-info health --set ready=false   # take this pod out of the Service's endpoints");
+      "  devops-info health --url grpc://127.0.0.1:5000/readiness   # as the kubelet's grpc probe asks");
   const CLI::App* self = &sub;
   return [o, self] {
     if (!o->set.empty()) {

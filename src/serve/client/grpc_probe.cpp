@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <csignal>
@@ -196,12 +196,13 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
         c.body.append(reinterpret_cast<const char*>(d), n);
         return 0;
       });
-  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, [](nghttp2_session*, std::int32_t, std::uint32_t e, void* p) {
-    auto& c = *static_cast<Call*>(p);
-    c.closed = true;
-    c.reset = e;
-    return 0;
-  });
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
+                                                         [](nghttp2_session*, std::int32_t, std::uint32_t e, void* p) {
+                                                           auto& c = *static_cast<Call*>(p);
+                                                           c.closed = true;
+                                                           c.reset = e;
+                                                           return 0;
+                                                         });
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, [](nghttp2_session*, const nghttp2_frame* f, void* p) {
     if (f->hd.type == NGHTTP2_SETTINGS) static_cast<Call*>(p)->settings = true;
     return 0;
@@ -231,13 +232,17 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
   call.request += message;
 
   const auto authority = target.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", target.host, target.port)
-                                                                       : fmt::format("{}:{}", target.host, target.port);
+                                                                    : fmt::format("{}:{}", target.host, target.port);
   const auto agent = "devops-info-health/" + core::build_info().version;
   const auto grpc_timeout = fmt::format("{}m", timeout.count());
-  const std::array<nghttp2_nv, 8> headers{
-      nv(":method", "POST"),       nv(":scheme", "http"),           nv(":authority", authority),
-      nv(":path", "/grpc.health.v1.Health/Check"), nv("content-type", "application/grpc"), nv("te", "trailers"),
-      nv("user-agent", agent),     nv("grpc-timeout", grpc_timeout)};
+  const std::array<nghttp2_nv, 8> headers{nv(":method", "POST"),
+                                          nv(":scheme", "http"),
+                                          nv(":authority", authority),
+                                          nv(":path", "/grpc.health.v1.Health/Check"),
+                                          nv("content-type", "application/grpc"),
+                                          nv("te", "trailers"),
+                                          nv("user-agent", agent),
+                                          nv("grpc-timeout", grpc_timeout)};
   nghttp2_data_provider body{};
   body.source.ptr = &call;
   body.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
