@@ -33,6 +33,7 @@ MODES = {
     "statefulset": ["--set", "kind=StatefulSet", "--set", "persistence.enabled=true",
                     "--set", "statefulset.podManagementPolicy=Parallel", "--set", "statefulset.partition=1"],
     "rollout-canary": ["--set", "kind=Rollout"],
+    "grpc-probes": ["--set", "probeProtocol=grpc", "--set", "port=8080"],
     "rollout-bluegreen": ["--set", "kind=Rollout", "--set", "rollout.strategy=blueGreen",
                           "--set", "autoscaling.enabled=false"],
     "monitoring-route": ["--set", "kind=Rollout", "--set", "monitoring.enabled=true",
@@ -147,12 +148,31 @@ class ChartTest(unittest.TestCase):
             ("--set", "service.port=70000"): "port",
             ("--set", "persistence.size=lots"): "size",
             ("--set", "image.pullPolicy=Sometimes"): "pullPolicy",
+            ("--set", "probeProtocol=tcp"): "probeProtocol",
         }
         for args, key in cases.items():
             with self.subTest(args=args):
                 r = template(*args, check=False)
                 self.assertNotEqual(r.returncode, 0)
                 self.assertIn(key, r.stderr)
+
+    def test_grpc_probes_ask_liveness_and_readiness_apart_on_the_container_port(self):
+        c = workload(rendered("grpc-probes"))["spec"]["template"]["spec"]["containers"][0]
+        defaults = workload(rendered("default"))["spec"]["template"]["spec"]["containers"][0]
+        for probe, service in (("startupProbe", "liveness"), ("livenessProbe", "liveness"),
+                               ("readinessProbe", "readiness")):
+            with self.subTest(probe=probe):
+                self.assertEqual(c[probe]["grpc"], {"port": 8080, "service": service})
+                self.assertNotIn("httpGet", c[probe])
+                timings = {k: v for k, v in defaults[probe].items() if k != "httpGet"}
+                self.assertEqual({k: v for k, v in c[probe].items() if k != "grpc"}, timings)
+        # and the binary answers those probes as the kubelet asks them (gRPC health, HTTP/2 in clear text)
+        import sys
+        sys.path.insert(0, sys_path)
+        from harness import Server, run_cli
+        with Server("--unready") as s:
+            self.assertEqual(run_cli("health", "--url", f"grpc://127.0.0.1:{s.port}/liveness").returncode, 0)
+            self.assertEqual(run_cli("health", "--url", f"grpc://127.0.0.1:{s.port}/readiness").returncode, 1)
 
     def test_impossible_combinations_are_refused_with_a_reason(self):
         r = template("--set", "persistence.enabled=true", "--set", "autoscaling.enabled=false", check=False)

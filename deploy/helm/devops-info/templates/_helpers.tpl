@@ -166,11 +166,11 @@ spec:
           containerPort: {{ .Values.port }}
           protocol: TCP
       startupProbe:
-        {{- toYaml .Values.startupProbe | nindent 8 }}
+        {{- include "devops-info.probe" (dict "root" . "probe" .Values.startupProbe "service" "liveness") | nindent 8 }}
       livenessProbe:
-        {{- toYaml .Values.livenessProbe | nindent 8 }}
+        {{- include "devops-info.probe" (dict "root" . "probe" .Values.livenessProbe "service" "liveness") | nindent 8 }}
       readinessProbe:
-        {{- toYaml .Values.readinessProbe | nindent 8 }}
+        {{- include "devops-info.probe" (dict "root" . "probe" .Values.readinessProbe "service" "readiness") | nindent 8 }}
       resources:
         {{- toYaml .Values.resources | nindent 8 }}
       securityContext:
@@ -225,4 +225,19 @@ spec:
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
+{{- end }}
+
+{{/*
+A probe as the values give it, or with probeProtocol grpc the same timings
+around the kubelet's gRPC health probe of `service` on the container port
+(a grpc probe takes a port number, not a name).
+*/}}
+{{- define "devops-info.probe" -}}
+{{- if eq .root.Values.probeProtocol "grpc" -}}
+{{- $p := omit .probe "httpGet" "tcpSocket" "exec" "grpc" -}}
+{{- $_ := set $p "grpc" (dict "port" (int .root.Values.port) "service" .service) -}}
+{{- toYaml $p -}}
+{{- else -}}
+{{- toYaml .probe -}}
+{{- end -}}
 {{- end }}
