@@ -365,17 +365,20 @@ TEST_CASE("more streams than SETTINGS_MAX_CONCURRENT_STREAMS are refused") {
   HttpLimits limits;
   limits.max_streams = 2;
   FakeService app;
-  app.delays["/slow"] = 1s;
+  app.delays["/slow"] = 1s;  // held: the streams stay open
   Http2Protocol p(limits, app, "192.0.2.7", at());
   Client c;
-  pump(p, c);  // the server's SETTINGS reach the client...
-  // ... which a client may ignore: it is the server's word that counts
-  nghttp2_session_set_local_window_size(c.s, NGHTTP2_FLAG_NONE, 0, 1 << 20);
+  // Sent before the client has seen the server's SETTINGS: it does not know the limit yet.
   std::vector<std::int32_t> ids;
-  for (int i = 0; i < 2; ++i) ids.push_back(c.request("GET", "/slow"));
+  for (int i = 0; i < 4; ++i) ids.push_back(c.request("GET", "/slow"));
   pump(p, c);
   CHECK(app.paths.size() == 2);
   CHECK(p.open_streams() == 2);
+  for (int i = 2; i < 4; ++i) {
+    CHECK(c.answers[ids[static_cast<std::size_t>(i)]].closed);
+    CHECK(c.answers[ids[static_cast<std::size_t>(i)]].error == NGHTTP2_REFUSED_STREAM);
+  }
+  CHECK_FALSE(c.goaway);
 }
 
 TEST_CASE("gRPC: the message unframed for the service, the answer framed with its status in trailers") {
