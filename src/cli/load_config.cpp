@@ -1,6 +1,7 @@
 #include "cli/load_config.hpp"
 
 #include "core/host.hpp"
+#include "core/serve_config.hpp"
 
 namespace devops::cli {
 

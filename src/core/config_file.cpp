@@ -12,7 +12,6 @@
 
 #include "core/fd.hpp"
 #include "core/host.hpp"
-#include "core/serve_config.hpp"
 
 namespace devops::core {
 
@@ -216,12 +215,6 @@ std::variant<ConfigFile, ConfigError> parse_config_file(std::string_view text, s
     }
   }
   return out;
-}
-
-std::optional<ConfigError> check_settings(const ConfigFile& file) {
-  auto resolved = resolve_serve_config({}, nullptr, &file);
-  if (auto* e = std::get_if<ConfigError>(&resolved)) return *e;
-  return std::nullopt;
 }
 
 std::variant<std::string, ReadError> read_config_text(const std::string& path) {

@@ -64,10 +64,6 @@ struct ConfigFile {
 // "NAME:LINE:COLUMN: KEY: why" or "NAME:LINE:COLUMN: invalid JSON: why".
 std::variant<ConfigFile, ConfigError> parse_config_file(std::string_view text, std::string_view name);
 
-// The file's settings checked on their own, as if no flag or variable were
-// set: a bad value is an error even where a flag would win over it.
-std::optional<ConfigError> check_settings(const ConfigFile& file);
-
 // Reads the file whole, through symlinks; at most kMaxConfigBytes.
 struct ReadError {
   int errno_value{};  // ENOENT: the file is not there

@@ -251,4 +251,10 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
   return c;
 }
 
+std::optional<ConfigError> check_settings(const ConfigFile& file) {
+  auto resolved = resolve_serve_config({}, nullptr, &file);
+  if (auto* e = std::get_if<ConfigError>(&resolved)) return *e;
+  return std::nullopt;
+}
+
 }  // namespace devops::core

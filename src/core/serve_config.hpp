@@ -100,4 +100,10 @@ struct ConfigFile;
 std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& flags, const EnvLookup& env,
                                                             const ConfigFile* file = nullptr);
 
+// The config file's settings checked on their own, as if no flag or
+// variable were set: a bad value is an error even where a flag would win
+// over it. (Here, not in config_file.cpp: the file's reader knows nothing of
+// serve's rules.)
+std::optional<ConfigError> check_settings(const ConfigFile& file);
+
 }  // namespace devops::core

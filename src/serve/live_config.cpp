@@ -6,6 +6,7 @@
 #include <functional>
 #include <iterator>
 
+#include "core/serve_config.hpp"
 #include "core/timefmt.hpp"
 #include "serve/info_document.hpp"
 #include "serve/service.hpp"
