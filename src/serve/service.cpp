@@ -47,11 +47,12 @@ double uniform01() {
 }  // namespace
 
 Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
-                 core::Switches switches, std::unique_ptr<VisitCounter> visits)
+                 core::Switches switches, std::unique_ptr<VisitCounter> visits, ServiceClock clock)
     : info_(info),
       metrics_(metrics),
       logger_(logger),
       started_(started),
+      clock_(clock),
       delay_path_(std::move(switches.delay_path)),
       visits_(std::move(visits)),
       ready_(!switches.unready),
@@ -206,7 +207,7 @@ void Service::log_failure(std::string_view method, std::string_view path, const 
 
 HttpResponse Service::handle(const HttpRequest& req, Exchange& ex) noexcept {
   const auto route = endpoint_index(req.path);
-  ex.begin(route == metrics_route_ ? nullptr : this, route, Exchange::Clock::now());
+  ex.begin(route == metrics_route_ ? nullptr : this, route, clock_.steady());
   if (ex.in_progress()) metrics_.started();
   std::chrono::milliseconds delay{0};
   try {
@@ -346,14 +347,14 @@ HttpResponse Service::info(const HttpRequest& req) {
   // Counted once the answer exists; HEAD counts too, as Flask runs the same view for it.
   if (*format == InfoFormat::Html) {
     const auto count = visits_ ? visits_->add() : 0;
-    auto page = info_.render_html(request, Clock::now(), count);
+    auto page = info_.render_html(request, clock_.wall(), count);
     HttpResponse r{200, kHtmlContentType, std::move(page.html), {}};
     r.headers = fmt::format(
         "Vary: Accept\r\nContent-Security-Policy: {}; frame-ancestors 'none'\r\nReferrer-Policy: no-referrer\r\n",
         page.csp);
     return r;
   }
-  HttpResponse r{200, "application/json", info_.render(request, Clock::now()), {}};
+  HttpResponse r{200, "application/json", info_.render(request, clock_.wall()), {}};
   r.headers = "Vary: Accept\r\n";  // a cache must not hand this to a browser, nor the page to curl
   if (visits_) visits_->add();
   return r;
@@ -378,7 +379,7 @@ HttpResponse Service::health(const HttpRequest&) {
   const bool down = draining() || !healthy();  // read once: status and body must agree
   std::string body;
   body.reserve(96);
-  core::append_health_json(body, down ? core::HealthStatus::Unhealthy : core::HealthStatus::Healthy, Clock::now(),
+  core::append_health_json(body, down ? core::HealthStatus::Unhealthy : core::HealthStatus::Healthy, clock_.wall(),
                            started_);
   return {down ? 503 : 200, "application/json", std::move(body), {}};
 }
@@ -406,12 +407,12 @@ HttpResponse Service::metrics(const HttpRequest&) {
 }
 
 HttpResponse Service::refuse(int status, const HttpRequest& req, Exchange& ex) {
-  ex.begin(nullptr, endpoint_index(req.path), Exchange::Clock::now());
+  ex.begin(nullptr, endpoint_index(req.path), clock_.steady());
   return error(status, req.path);
 }
 
 void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept {
-  const auto took = Exchange::Clock::now() - ex.start();
+  const auto took = clock_.steady() - ex.start();
   if (ex.end()) metrics_.finished();
   if (ex.route() != metrics_route_) metrics_.observe(method_index(req.method), ex.route(), status, took);
   if (!logger_.enabled(core::LogLevel::Info)) return;

@@ -31,6 +31,13 @@ namespace devops::serve {
 
 inline constexpr std::string_view kUnknownEndpoint = "unknown";
 
+// The clocks the service reads: the wall clock for the documents' times,
+// the steady one for durations. Tests give fixed ones.
+struct ServiceClock {
+  std::chrono::system_clock::time_point (*wall)() = &std::chrono::system_clock::now;
+  std::chrono::steady_clock::time_point (*steady)() = &std::chrono::steady_clock::now;
+};
+
 class Service final : public HttpService {
  public:
   using Clock = std::chrono::system_clock;
@@ -39,7 +46,7 @@ class Service final : public HttpService {
   // Logs a WARNING when `switches` inject faults. `visits`: the counter of
   // GET /, or none (then /visits answers 404).
   Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
-          core::Switches switches = {}, std::unique_ptr<VisitCounter> visits = nullptr);
+          core::Switches switches = {}, std::unique_ptr<VisitCounter> visits = nullptr, ServiceClock clock = {});
 
   // Answers a request, beginning its exchange: the route resolved once, in
   // progress unless it is a scrape of /metrics (which does not count
@@ -149,6 +156,7 @@ class Service final : public HttpService {
   Metrics& metrics_;
   const Logger& logger_;
   Clock::time_point started_;
+  ServiceClock clock_;
   std::string delay_path_;
   std::unique_ptr<VisitCounter> visits_;
   std::vector<Route> routes_;

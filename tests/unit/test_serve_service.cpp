@@ -387,3 +387,44 @@ TEST_CASE("InfoDocument's page is the core's page with the per-request values fi
     CHECK(page.html.find("&lt;b&gt;ua&lt;/b&gt;") != std::string::npos);
   }
 }
+
+namespace {
+// A steady clock that moves 5 ms at each reading, and a wall clock fixed at test::fixed_now().
+std::chrono::steady_clock::time_point stepping_clock() {
+  static auto t = std::chrono::steady_clock::time_point{} + 1000s;
+  t += 5ms;
+  return t;
+}
+std::chrono::system_clock::time_point fixed_wall() {
+  return test::fixed_now();
+}
+}  // namespace
+
+TEST_CASE("the service reads injected clocks: exact durations in the log and the metrics, exact timestamps") {
+  std::FILE* log_file = std::tmpfile();
+  serve::Logger logger{core::LogFormat::JsonLines, core::LogLevel::Info, fileno(log_file)};
+  auto metrics = std::make_unique<serve::Metrics>();
+  const auto started = test::fixed_now() - 90s;
+  serve::InfoDocument info{[] { return core::collect_report(test::fixture("host-v2"), test::fixed_now(), 1); }, 1s,
+                           started};
+  serve::Service service(info, *metrics, logger, started, {}, nullptr, {&fixed_wall, &stepping_clock});
+  const serve::HttpRequest req{"GET", "/health", "127.0.0.1", "clock-test"};
+  serve::Exchange ex;
+  const auto r = service.handle(req, ex);  // one reading: the start
+  service.finish(ex, req, r.status);       // another, 5 ms later
+  const auto doc = nlohmann::json::parse(r.body);
+  CHECK(doc["timestamp"] == core::iso8601_utc(test::fixed_now()));
+  CHECK(doc["uptime_seconds"] == 90);
+  std::fflush(log_file);
+  std::rewind(log_file);
+  char line[4096];
+  REQUIRE(std::fgets(line, sizeof line, log_file) != nullptr);
+  CHECK(nlohmann::json::parse(line)["duration_ms"] == 5.0);
+  std::string out;
+  metrics->render(out, service.endpoint_labels());
+  // 5 ms is within the first bucket (le 0.005) and the sum is exact.
+  CHECK(out.find("http_request_duration_seconds_bucket{method=\"GET\",endpoint=\"/health\",le=\"0.005\"} 1") !=
+        std::string::npos);
+  CHECK(out.find("http_request_duration_seconds_sum{method=\"GET\",endpoint=\"/health\"} 0.005") != std::string::npos);
+  std::fclose(log_file);
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# bench/h2.sh [OUTDIR]: HTTP/2 in clear text, devops-info against nginx
+# (Debian's nginx-light, `listen ... http2`) in the same run, in rounds that
+# alternate between the two servers:
+#
+#   h2c /health, h2c /   requests/s through h2load -c 50 -m 10 (50
+#                        connections, 10 streams each); nginx answers /
+#                        with a fixed copy of our own / document
+#   h2c /health cost     server CPU time (utime + stime from /proc) per
+#                        request, during the /health runs
+#   gRPC Check           gRPC health Check calls/s through h2load (a POST of
+#                        the 5-byte gRPC frame with content-type
+#                        application/grpc and te: trailers), ours only,
+#                        against our own h2c /health rate
+#
+# Medians are printed with the ratios the goals are set in: ours/nginx
+# req/s (>= 1.0), nginx/ours CPU per request (>= 1.0: ours costs no more),
+# Check/health (>= 0.8). No access log on either side.
+#
+# Env: BIN (default: the static release build, scripts/build-static.sh),
+# ROUNDS (5), DURATION (5: seconds per h2load run), NGINX_WORKERS and
+# THREADS (2 each), H2LOAD_THREADS (2). All traffic goes to 127.0.0.1;
+# every run is bounded by DURATION.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+OUT=${1:-$ROOT/build/bench/h2-$(date +%Y%m%d-%H%M%S)}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
+WORKERS=${NGINX_WORKERS:-2}
+THREADS=${THREADS:-2}
+H2LOAD_THREADS=${H2LOAD_THREADS:-2}
+PY=/usr/bin/python3
+mkdir -p "$OUT"
+
+pkgs=""
+command -v h2load >/dev/null || pkgs="$pkgs nghttp2-client"
+command -v nginx >/dev/null || pkgs="$pkgs nginx-light"
+command -v curl >/dev/null || pkgs="$pkgs curl"
+if [ -n "$pkgs" ]; then
+  # shellcheck disable=SC2086 # one word per package
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >/dev/null
+fi
+BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+trap cleanup EXIT
+
+# CPU ticks (utime + stime) of every thread of PID and of its children (nginx's workers).
+ticks() {
+  local total=0 pid t
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    for t in /proc/"$pid"/task/*/stat; do
+      [ -r "$t" ] || continue
+      total=$((total + $(sed 's/.*) //' "$t" | awk '{print $12 + $13}')))
+    done
+  done
+  echo "$total"
+}
+HZ=$(getconf CLK_TCK)
+
+PORT[ours]=$(free_port)
+"$BIN" serve --host 127.0.0.1 --port "${PORT[ours]}" --threads "$THREADS" --log-level warning >"$OUT/ours.log" 2>&1 &
+PID[ours]=$!
+wait_healthy "${PORT[ours]}" || { echo "h2: serve did not start" >&2; exit 1; }
+# nginx's / is our own / as it is now, quotes escaped for nginx's string.
+root_body=$($PY -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${PORT[ours]}/').read().decode())")
+escaped=$(printf '%s' "$root_body" | sed "s/[\\\\']/\\\\&/g; s/[|&]/\\\\&/g")
+PORT[nginx]=$(free_port)
+mkdir -p "$OUT/nginx"
+sed "s|@DIR@|$OUT/nginx|g; s|@PORT@|${PORT[nginx]}|g; s|@WORKERS@|$WORKERS|g; s|@ROOT_BODY@|$escaped|" \
+  "$HERE/peers/nginx-h2.conf.in" >"$OUT/nginx/nginx.conf"
+nginx -e "$OUT/nginx/error.log" -c "$OUT/nginx/nginx.conf" &
+PID[nginx]=$!
+# nginx's h2c listener speaks HTTP/2 only: wait with curl's prior knowledge.
+for _ in $(seq 1 200); do
+  curl -fs --http2-prior-knowledge -o /dev/null "http://127.0.0.1:${PORT[nginx]}/health" && break
+  sleep 0.05
+done
+curl -fs --http2-prior-knowledge -o /dev/null "http://127.0.0.1:${PORT[nginx]}/health" ||
+  { echo "h2: nginx did not start" >&2; exit 1; }
+printf '\0\0\0\0\0' >"$OUT/check.bin"  # an empty HealthCheckRequest, framed: the whole server
+
+# run NAME PATH [h2load args...]: one h2load run; prints "req/s cpu-us-per-request"
+run() {
+  local name=$1 path=$2 before after log="$OUT/$1-${2//\//_}-$RANDOM.txt"
+  shift 2
+  before=$(ticks "${PID[$name]}")
+  h2load -c 50 -m 10 -t "$H2LOAD_THREADS" -D "$DURATION" "$@" "http://127.0.0.1:${PORT[$name]}$path" >"$log" 2>&1
+  after=$(ticks "${PID[$name]}")
+  $PY - "$log" "$before" "$after" "$HZ" <<'PYEOF'
+import re, sys
+text = open(sys.argv[1]).read()
+before, after, hz = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rps = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", text).group(1))
+done = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", text).group(2))
+errors = re.search(r"(\d+) failed, (\d+) errored, (\d+) timeout", text).groups()
+if any(int(e) for e in errors):
+    sys.exit(f"h2load reported errors in {sys.argv[1]}: {errors}")
+print(f"{rps:.0f} {(after - before) / hz * 1e6 / max(done, 1):.2f}")
+PYEOF
+}
+
+declare -A rows
+for round in $(seq 1 "$ROUNDS"); do
+  for name in ours nginx; do
+    read -r rps cpu < <(run "$name" /health)
+    rows[$name-health]+="$rps "
+    rows[$name-cost]+="$cpu "
+    read -r rps _ < <(run "$name" /)
+    rows[$name-root]+="$rps "
+  done
+  read -r rps _ < <(run ours /grpc.health.v1.Health/Check -d "$OUT/check.bin" \
+    -H 'content-type: application/grpc' -H 'te: trailers')
+  rows[ours-check]+="$rps "
+  echo "h2: round $round of $ROUNDS done" >&2
+done
+
+$PY - "$OUT/summary.md" <<PYEOF
+import statistics, sys
+rows = {$(for k in "${!rows[@]}"; do printf '"%s": [%s], ' "$k" "$(echo "${rows[$k]}" | xargs | tr ' ' ',')"; done)}
+m = {k: statistics.median(v) for k, v in rows.items()}
+lines = [
+    "| row | ours | nginx | ratio | goal |",
+    "| --- | --- | --- | --- | --- |",
+    f"| h2c /health req/s | {m['ours-health']:,.0f} | {m['nginx-health']:,.0f} | {m['ours-health'] / m['nginx-health']:.2f}x nginx | >= 1.0 |",
+    f"| h2c / req/s | {m['ours-root']:,.0f} | {m['nginx-root']:,.0f} | {m['ours-root'] / m['nginx-root']:.2f}x nginx | >= 1.0 |",
+    f"| h2c /health CPU per request | {m['ours-cost']:.2f} us | {m['nginx-cost']:.2f} us | nginx/ours {m['nginx-cost'] / m['ours-cost']:.2f} | >= 1.0 |",
+    f"| gRPC Check calls/s | {m['ours-check']:,.0f} | | {m['ours-check'] / m['ours-health']:.2f}x our h2c /health | >= 0.8 |",
+]
+text = "\n".join(lines) + f"\n\nMedians of ${ROUNDS} rounds of ${DURATION} s, h2load -c 50 -m 10 -t ${H2LOAD_THREADS}; " \
+       f"serve --threads ${THREADS}, nginx worker_processes ${WORKERS}.\n"
+for k in sorted(rows):
+    text += f"\n{k}: {rows[k]}"
+open(sys.argv[1], "w").write(text + "\n")
+print(text)
+PYEOF
