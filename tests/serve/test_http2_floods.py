@@ -4,7 +4,12 @@ reads, a zero window held open, and a trickled preface. While each runs,
 fresh clients probe /health: none may wait more than 50 ms at the 99th
 percentile, the server's RSS stays under 64 MiB, and the hostile
 connection ends in a GOAWAY or a close. Every loop is bounded in count and
-time, and all traffic stays on 127.0.0.1."""
+time, and all traffic stays on 127.0.0.1.
+
+Under a sanitizer (the asan and tsan presets set ASAN_OPTIONS or
+TSAN_OPTIONS) the server is several times slower and its RSS includes the
+sanitizer's shadow memory: there the latency bound is 250 ms and the memory
+bound applies to what the attack added, not to the whole RSS."""
 import os
 import socket
 import threading
@@ -20,7 +25,8 @@ DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION =
 END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
 NO_ERROR, PROTOCOL_ERROR, CANCEL, ENHANCE_YOUR_CALM = 0, 1, 8, 11
 ATTACK_SECONDS = 3.0
-P99_LIMIT = 0.050
+SANITIZED = bool(os.environ.get("ASAN_OPTIONS") or os.environ.get("TSAN_OPTIONS"))
+P99_LIMIT = 0.250 if SANITIZED else 0.050
 RSS_LIMIT = 64 << 20
 
 
@@ -147,6 +153,7 @@ class FloodTest(unittest.TestCase):
             except Exception as e:  # noqa: BLE001 - reported below
                 failure.append(e)
 
+        base = rss_bytes(self.server.proc.pid) if SANITIZED else 0
         t = threading.Thread(target=run, daemon=True)
         t.start()
         latencies, rss = [], 0
@@ -162,7 +169,7 @@ class FloodTest(unittest.TestCase):
         self.assertEqual(failure, [])
         worst = p99(latencies)
         self.assertLess(worst, P99_LIMIT, f"/health p99 {worst * 1000:.1f} ms under the attack")
-        self.assertLess(rss, RSS_LIMIT, f"RSS {rss >> 20} MiB under the attack")
+        self.assertLess(rss - base, RSS_LIMIT, f"RSS {rss >> 20} MiB under the attack ({base >> 20} MiB before)")
         return worst, rss
 
     def test_rapid_reset_ends_in_goaway(self):

@@ -83,21 +83,28 @@ TEST_CASE("HealthCheckRequest: field 1, unknown fields skipped, the last value w
 }
 
 TEST_CASE("gRPC framing: one message in, framed out, grpc-message percent-encoded") {
+  // Each input is named: `m` views into it.
   std::string_view m;
-  CHECK(serve::grpc::unframe(std::string("\0\0\0\0\0", 5), m) == serve::grpc::Unframe::Ok);
+  const std::string empty_message("\0\0\0\0\0", 5);
+  CHECK(serve::grpc::unframe(empty_message, m) == serve::grpc::Unframe::Ok);
   CHECK(m.empty());
-  CHECK(serve::grpc::unframe(std::string("\0\0\0\0\x05\x0a\x03"
-                                         "api",
-                                         10),
-                             m) == serve::grpc::Unframe::Ok);
+  const std::string api(
+      "\0\0\0\0\x05\x0a\x03"
+      "api",
+      10);
+  CHECK(serve::grpc::unframe(api, m) == serve::grpc::Unframe::Ok);
   CHECK(m == std::string("\x0a\x03"
                          "api",
                          5));
   CHECK(serve::grpc::unframe("", m) == serve::grpc::Unframe::Empty);
-  CHECK(serve::grpc::unframe(std::string("\0\0\0", 3), m) == serve::grpc::Unframe::Truncated);
-  CHECK(serve::grpc::unframe(std::string("\0\0\0\0\x02\x08", 6), m) == serve::grpc::Unframe::Truncated);
-  CHECK(serve::grpc::unframe(std::string("\0\0\0\0\0\0", 6), m) == serve::grpc::Unframe::Trailing);
-  CHECK(serve::grpc::unframe(std::string("\x01\0\0\0\0", 5), m) == serve::grpc::Unframe::Compressed);
+  const std::string short_prefix("\0\0\0", 3);
+  CHECK(serve::grpc::unframe(short_prefix, m) == serve::grpc::Unframe::Truncated);
+  const std::string short_message("\0\0\0\0\x02\x08", 6);
+  CHECK(serve::grpc::unframe(short_message, m) == serve::grpc::Unframe::Truncated);
+  const std::string trailing("\0\0\0\0\0\0", 6);
+  CHECK(serve::grpc::unframe(trailing, m) == serve::grpc::Unframe::Trailing);
+  const std::string compressed("\x01\0\0\0\0", 5);
+  CHECK(serve::grpc::unframe(compressed, m) == serve::grpc::Unframe::Compressed);
   std::string out;
   serve::grpc::append_framed(out, kServing);
   CHECK(out == std::string("\0\0\0\0\x02\x08\x01", 7));
