@@ -108,7 +108,7 @@ RUN image-layer deps devops_cli11
 COPY src/core/ src/core/
 RUN image-layer core devops_core
 COPY src/serve/ src/serve/
-RUN image-layer serve devops_serve
+RUN image-layer serve devops_serve_layers
 COPY src/cli/ src/cli/
 # Only the last layer sees the version: a new tag recompiles one file.
 ARG VERSION=0.0.0-dev

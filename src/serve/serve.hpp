@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/serve_config.hpp"
-#include "serve/live_config.hpp"
+#include "serve/process/live_config.hpp"
 
 namespace devops::serve {
 

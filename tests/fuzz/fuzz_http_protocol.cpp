@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "serve/http/http_protocol.hpp"
+#include "serve/http1/http_protocol.hpp"
 
 using namespace devops::serve;
 

@@ -6,10 +6,10 @@
 #include "catch.hpp"
 #include "core/collect.hpp"
 #include "fixture.hpp"
-#include "serve/grpc_health.hpp"
+#include "serve/app/grpc_health.hpp"
+#include "serve/app/info_document.hpp"
+#include "serve/app/service.hpp"
 #include "serve/http2/grpc_wire.hpp"
-#include "serve/info_document.hpp"
-#include "serve/service.hpp"
 
 using namespace devops;
 using namespace std::chrono_literals;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "serve/http/http_protocol.hpp"
+#include "serve/http1/http_protocol.hpp"
 
 using namespace devops::serve;
 using namespace std::chrono_literals;

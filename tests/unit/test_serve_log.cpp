@@ -4,8 +4,8 @@
 
 #include "catch.hpp"
 #include "fixture.hpp"
-#include "serve/json_text.hpp"
-#include "serve/log.hpp"
+#include "serve/log/json_text.hpp"
+#include "serve/log/log.hpp"
 
 using namespace devops;
 using serve::LogField;

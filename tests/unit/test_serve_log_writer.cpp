@@ -6,7 +6,7 @@
 #include <string>
 
 #include "catch.hpp"
-#include "serve/log_writer.hpp"
+#include "serve/log/log_writer.hpp"
 
 using namespace devops::serve;
 using namespace std::chrono_literals;

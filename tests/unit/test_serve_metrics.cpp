@@ -2,7 +2,7 @@
 #include <string>
 
 #include "catch.hpp"
-#include "serve/metrics.hpp"
+#include "serve/app/metrics.hpp"
 
 using namespace devops;
 using namespace std::chrono_literals;

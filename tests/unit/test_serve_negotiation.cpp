@@ -1,5 +1,5 @@
 #include "catch.hpp"
-#include "serve/negotiation.hpp"
+#include "serve/app/negotiation.hpp"
 
 using devops::serve::accept_weight;
 using devops::serve::choose_info_format;

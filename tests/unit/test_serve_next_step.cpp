@@ -4,7 +4,7 @@
 #include <string>
 
 #include "catch.hpp"
-#include "serve/http/next_step.hpp"
+#include "serve/engine/next_step.hpp"
 
 using namespace devops::serve;
 using namespace std::chrono_literals;

@@ -10,8 +10,8 @@
 #include "core/render.hpp"
 #include "core/timefmt.hpp"
 #include "fixture.hpp"
-#include "serve/info_document.hpp"
-#include "serve/service.hpp"
+#include "serve/app/info_document.hpp"
+#include "serve/app/service.hpp"
 
 using namespace devops;
 using namespace std::chrono_literals;

@@ -6,7 +6,7 @@
 
 #include "catch.hpp"
 #include "fixture.hpp"
-#include "serve/visits.hpp"
+#include "serve/app/visits.hpp"
 
 using namespace devops;
 using namespace std::chrono_literals;

@@ -53,4 +53,8 @@ struct HttpResponse {
 // "OK", "Not Found", ...: the reason phrase of a status code.
 std::string_view reason_phrase(int status);
 
+// "/a%20b?x=1" -> "/a b"; false for a bad escape, a NUL, or a target that is
+// neither a path, "*" nor an absolute URL.
+bool decode_target_path(std::string_view target, std::string& path);
+
 }  // namespace devops::serve

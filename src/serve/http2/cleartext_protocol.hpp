@@ -11,7 +11,7 @@
 #include <string>
 
 #include "serve/http/conn_protocol.hpp"
-#include "serve/http/http_protocol.hpp"
+#include "serve/http1/http_protocol.hpp"
 #include "serve/http2/http2_protocol.hpp"
 
 namespace devops::serve {

@@ -26,8 +26,8 @@
 #include <string_view>
 
 #include "serve/http/conn_protocol.hpp"
-#include "serve/http/http_protocol.hpp"
 #include "serve/http/http_service.hpp"
+#include "serve/http1/http_protocol.hpp"
 
 struct nghttp2_session;
 
@@ -66,8 +66,10 @@ class Http2Protocol final : public ConnProtocol {
   const Http2Counters& counters() const { return counters_; }
   std::size_t open_streams() const { return streams_.size(); }
 
- private:
+  // One stream's state: defined inside the library (http2_stream.hpp).
   struct Stream;
+
+ private:
   struct Callbacks;
   friend struct Callbacks;
   struct SessionDeleter {

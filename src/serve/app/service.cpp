@@ -1,0 +1,433 @@
+#include "serve/app/service.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <typeinfo>
+
+#include <fmt/format.h>
+
+#include "core/build_info.hpp"
+#include "core/health.hpp"
+#include "core/render.hpp"
+#include "core/timefmt.hpp"
+#include "serve/app/negotiation.hpp"
+
+namespace devops::serve {
+
+namespace {
+
+constexpr std::string_view kAllowGet = "GET, HEAD";
+constexpr std::string_view kHtmlContentType = "text/html; charset=utf-8";
+// gRPC status codes (grpc/doc/statuscodes.md) the service answers with.
+constexpr int kGrpcNotFound = 5;
+constexpr int kGrpcInternal = 13;
+constexpr int kGrpcUnavailable = 14;
+
+HttpResponse json_response(int status, const core::Json& doc) {
+  return {status, "application/json", core::render_json(doc, core::JsonStyle::Compact), {}};
+}
+
+std::string type_name(const std::type_info& t) {
+  int rc = 0;
+  std::unique_ptr<char, decltype(&std::free)> name(abi::__cxa_demangle(t.name(), nullptr, nullptr, &rc), &std::free);
+  return rc == 0 && name ? std::string(name.get()) : std::string(t.name());
+}
+
+// A uniform number in [0, 1) from this thread's own generator (no lock).
+double uniform01() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
+}
+
+}  // namespace
+
+Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
+                 core::Switches switches, std::unique_ptr<VisitCounter> visits, ServiceClock clock)
+    : info_(info),
+      metrics_(metrics),
+      logger_(logger),
+      started_(started),
+      clock_(clock),
+      delay_path_(std::move(switches.delay_path)),
+      visits_(std::move(visits)),
+      ready_(!switches.unready),
+      healthy_(!switches.unhealthy) {
+  // The router is the endpoint table: every published route needs a handler here.
+  static constexpr std::pair<std::string_view, Handler> kHandlers[] = {
+      {"/", &Service::info},
+      {"/health", &Service::health},
+      {"/ready", &Service::ready},
+      {"/livez", &Service::health},
+      {"/readyz", &Service::ready},
+      {"/metrics", &Service::metrics},
+      {"/visits", &Service::visits},
+      {"/grpc.health.v1.Health/Check", &Service::grpc_check},
+      {"/grpc.health.v1.Health/Watch", &Service::grpc_watch},
+  };
+  for (const auto& e : core::endpoints()) {
+    Handler h = nullptr;
+    for (const auto& [path, handler] : kHandlers) {
+      if (path == e.path) h = handler;
+    }
+    if (h == nullptr || (e.method != "GET" && e.method != "POST")) {
+      throw std::logic_error("no handler for endpoint " + std::string(e.path));
+    }
+    routes_.push_back({e, h});
+    labels_.push_back(e.path);
+  }
+  if (labels_.size() + 1 > Metrics::kMaxLabels) throw std::logic_error("more routes than metric label slots");
+  labels_.push_back(kUnknownEndpoint);
+  metrics_route_ = endpoint_index("/metrics");
+
+  for (const auto& f : switches.faults) {
+    if (endpoint_index(f.route) == routes_.size()) throw std::logic_error("fault for an unknown route " + f.route);
+  }
+  set_faults(switches.faults);
+  if (switches.unready) {
+    logger_.log(core::LogLevel::Warning,
+                "starting unready (--unready, or ready: false in the config file): /ready answers 503");
+  }
+  if (switches.unhealthy) {
+    logger_.log(core::LogLevel::Warning,
+                "starting unhealthy (--unhealthy, or healthy: false in the config file): /health answers 503");
+  }
+}
+
+bool Service::stop() {
+  return visits_ == nullptr || visits_->stop();
+}
+
+Service::FaultTable Service::fault_table(const std::vector<core::RouteFault>& faults) const {
+  FaultTable t;
+  for (const auto& f : faults) {
+    const auto i = endpoint_index(f.route);
+    if (i == routes_.size()) continue;  // the config rules admit only routes of the table
+    t.routes[i] = {f.delay_min, f.delay_max, f.error_fraction};
+    t.any = t.any || f.delay_max.count() > 0 || f.error_fraction > 0;
+  }
+  return t;
+}
+
+void Service::log_faults(const FaultTable& before, const FaultTable& after) const {
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const auto& f = after.routes[i];
+    if (f == before.routes[i]) continue;
+    if (f.delay_max.count() == 0 && f.error_fraction == 0) {
+      logger_.log(core::LogLevel::Info, "fault injection off", {{"route", labels_[i]}});
+      continue;
+    }
+    // Loud on purpose: nobody should run this by accident.
+    logger_.log(core::LogLevel::Warning, "fault injection on",
+                {{"route", labels_[i]},
+                 {"delay_min", core::format_duration(f.delay_min)},
+                 {"delay_max", core::format_duration(f.delay_max)},
+                 {"error_fraction", f.error_fraction}});
+  }
+}
+
+void Service::set_faults(const std::vector<core::RouteFault>& faults) {
+  std::lock_guard lock(faults_mu_);
+  auto next = fault_table(faults);
+  log_faults(*faults_.load(), next);
+  if (next.any) ever_faulted_.store(true, std::memory_order_relaxed);
+  faults_.publish(next);
+}
+
+std::chrono::milliseconds Service::fault_delay(const Fault& f, std::size_t i) {
+  if (f.delay_max.count() == 0) return std::chrono::milliseconds(0);
+  auto d = f.delay_min;
+  if (f.delay_max > f.delay_min) {
+    const auto span = static_cast<double>((f.delay_max - f.delay_min).count());
+    d += std::chrono::milliseconds(static_cast<std::int64_t>(uniform01() * (span + 1)));
+  }
+  if (d.count() > 0) delays_injected_[i].fetch_add(1, std::memory_order_relaxed);
+  return d;
+}
+
+bool Service::fault_error(const Fault& f, std::size_t i) {
+  const double p = f.error_fraction;
+  if (p <= 0 || (p < 1 && uniform01() >= p)) return false;
+  errors_injected_[i].fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void Service::render_faults(std::string& out) const {
+  if (!ever_faulted_.load(std::memory_order_relaxed)) return;
+  const auto& table = faults_.current();
+  out += "# HELP devops_info_faults_injected_total Faults injected by --fault-delay and --fault-error.\n";
+  out += "# TYPE devops_info_faults_injected_total counter\n";
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const auto& f = table.routes[i];
+    const auto delays = delays_injected_[i].load(std::memory_order_relaxed);
+    const auto errors = errors_injected_[i].load(std::memory_order_relaxed);
+    if (f.delay_max.count() > 0 || delays > 0) {
+      fmt::format_to(std::back_inserter(out),
+                     "devops_info_faults_injected_total{{endpoint=\"{}\",kind=\"delay\"}} {}\n",
+                     escape_label(labels_[i]), delays);
+    }
+    if (f.error_fraction > 0 || errors > 0) {
+      fmt::format_to(std::back_inserter(out),
+                     "devops_info_faults_injected_total{{endpoint=\"{}\",kind=\"error\"}} {}\n",
+                     escape_label(labels_[i]), errors);
+    }
+  }
+}
+
+std::size_t Service::endpoint_index(std::string_view path) const {
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    if (routes_[i].endpoint.path == path) return i;
+  }
+  return routes_.size();
+}
+
+void Service::log_failure(std::string_view method, std::string_view path, const std::exception_ptr& ep) const noexcept {
+  std::string type = "unknown";
+  std::string what = "unknown exception";
+  try {
+    if (ep) std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    try {
+      type = type_name(typeid(e));
+      what = e.what();
+    } catch (...) {  // out of memory while describing it: keep the defaults
+    }
+  } catch (...) {
+  }
+  try {
+    logger_.log(core::LogLevel::Error, "request failed",
+                {{"error_type", type}, {"error", what}, {"method", method}, {"path", path}});
+  } catch (...) {  // logging must never turn a 500 into a crash
+  }
+}
+
+HttpResponse Service::handle(const HttpRequest& req, Exchange& ex) noexcept {
+  const auto route = endpoint_index(req.path);
+  ex.begin(route == metrics_route_ ? nullptr : this, route, clock_.steady());
+  if (ex.in_progress()) metrics_.started();
+  std::chrono::milliseconds delay{0};
+  try {
+    auto r = dispatch(req, route, delay);
+    r.delay = delay;
+    return r;
+  } catch (...) {
+    log_failure(req.method, req.path, std::current_exception());
+  }
+  if (req.grpc) {
+    HttpResponse r;
+    r.grpc = {kGrpcInternal, "internal error"};
+    r.delay = delay;
+    return r;
+  }
+  try {
+    auto r = error(500, req.path);
+    r.delay = delay;
+    return r;
+  } catch (...) {
+    return {500,
+            "application/json",
+            R"({"error":"Internal Server Error","status":500})"
+            "\n",
+            {},
+            delay};
+  }
+}
+
+HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chrono::milliseconds& delay) {
+  // The hidden --delay-path: the answer is held back, on a timer.
+  if (!delay_path_.empty() && req.path == delay_path_) delay = core::kTestDelay;
+  if (i == routes_.size()) return error(404, req.path);
+  const bool post = routes_[i].endpoint.method == "POST";
+  if (post ? req.method != "POST" : req.method != "GET" && req.method != "HEAD") {
+    auto r = error(405, req.path);
+    if (post) r.allow = "POST";
+    return r;
+  }
+  // The gRPC routes answer gRPC calls only: HTTP/2, application/grpc.
+  if (post && !req.grpc) {
+    core::Json doc{{"error", reason_phrase(415)}, {"status", 415}, {"path", req.path}};
+    doc["detail"] = "a gRPC method: call it over HTTP/2 with content-type application/grpc";
+    return json_response(415, doc);
+  }
+  if (const auto& table = faults_.current(); table.any) {
+    delay = fault_delay(table.routes[i], i);
+    // Through the same path as a handler that fails for real: 500 and an ERROR line.
+    if (fault_error(table.routes[i], i)) throw std::runtime_error("injected fault (--fault-error)");
+  }
+  return (this->*routes_[i].handler)(req);
+}
+
+HttpResponse Service::error(int status, std::string_view path) const {
+  core::Json doc{{"error", reason_phrase(status)}, {"status", status}};
+  if (!path.empty()) doc["path"] = path;
+  const bool post =
+      status == 405 && endpoint_index(path) < routes_.size() && routes_[endpoint_index(path)].endpoint.method == "POST";
+  if (status == 405) doc["allowed"] = post ? core::Json{"POST"} : core::Json{"GET", "HEAD"};
+  auto r = json_response(status, doc);
+  if (status == 405) r.allow = post ? std::string_view("POST") : kAllowGet;
+  return r;
+}
+
+ServingStatus Service::serving(std::string_view service) const {
+  const bool live = healthy() && !draining();
+  const bool ready_now = ready() && !shutting_down_.load(std::memory_order_relaxed);
+  bool up = false;
+  if (service.empty()) {
+    up = live && ready_now;
+  } else if (service == "liveness") {
+    up = live;
+  } else if (service == "readiness") {
+    up = ready_now;
+  } else {
+    return ServingStatus::ServiceUnknown;
+  }
+  return up ? ServingStatus::Serving : ServingStatus::NotServing;
+}
+
+HttpResponse Service::grpc_check(const HttpRequest& req) {
+  HttpResponse r;
+  const auto service = parse_health_request(req.body);
+  if (!service) {
+    r.grpc = {kGrpcInternal, "malformed HealthCheckRequest"};
+    return r;
+  }
+  const auto status = serving(*service);
+  if (status == ServingStatus::ServiceUnknown) {
+    r.grpc = {kGrpcNotFound, "unknown service \"" + *service + "\": try \"\", liveness or readiness"};
+    return r;
+  }
+  r.body = encode_health_response(status);
+  return r;
+}
+
+HttpResponse Service::grpc_watch(const HttpRequest& req) {
+  HttpResponse r;
+  const auto service = parse_health_request(req.body);
+  if (!service) {
+    r.grpc = {kGrpcInternal, "malformed HealthCheckRequest"};
+    return r;
+  }
+  return follow(req);
+}
+
+HttpResponse Service::follow(const HttpRequest& req) noexcept {
+  HttpResponse r;
+  try {
+    const auto service = parse_health_request(req.body).value_or(std::string());
+    // An unknown name stays open with SERVICE_UNKNOWN: it may be registered later (health.proto).
+    r.body = encode_health_response(serving(service));
+    if (draining()) {
+      // The last word, and the end: no Watch holds the shutdown, and
+      // UNAVAILABLE tells the client to look elsewhere.
+      r.body = encode_health_response(ServingStatus::NotServing);
+      r.grpc = {kGrpcUnavailable, "the server is shutting down"};
+    } else {
+      r.open_stream = true;
+    }
+  } catch (...) {  // out of memory: end the call
+    r.open_stream = false;
+    r.grpc.status = kGrpcInternal;
+  }
+  return r;
+}
+
+HttpResponse Service::info(const HttpRequest& req) {
+  const auto format = choose_info_format(req.query, req.accept);
+  if (!format) {
+    core::Json doc{{"error", reason_phrase(400)}, {"status", 400}, {"path", req.path}};
+    doc["detail"] = "?format= takes json or html";
+    return json_response(400, doc);
+  }
+  const core::RequestInfo request{std::string(req.client_ip), std::string(req.user_agent), std::string(req.method),
+                                  std::string(req.path)};
+  // Counted once the answer exists; HEAD counts too, as Flask runs the same view for it.
+  if (*format == InfoFormat::Html) {
+    const auto count = visits_ ? visits_->add() : 0;
+    auto page = info_.render_html(request, clock_.wall(), count);
+    HttpResponse r{200, kHtmlContentType, std::move(page.html), {}};
+    r.headers = fmt::format(
+        "Vary: Accept\r\nContent-Security-Policy: {}; frame-ancestors 'none'\r\nReferrer-Policy: no-referrer\r\n",
+        page.csp);
+    return r;
+  }
+  HttpResponse r{200, "application/json", info_.render(request, clock_.wall()), {}};
+  r.headers = "Vary: Accept\r\n";  // a cache must not hand this to a browser, nor the page to curl
+  if (visits_) visits_->add();
+  return r;
+}
+
+HttpResponse Service::visits(const HttpRequest& req) {
+  if (!visits_) {
+    core::Json doc{{"error", reason_phrase(404)}, {"status", 404}, {"path", req.path}};
+    doc["detail"] = "the visit counter is off: start serve with --data-dir DIR or DATA_DIR";
+    return json_response(404, doc);
+  }
+  core::Json doc{{"visits", visits_->count()}};
+  if (!visits_->writable()) {
+    // The count goes on in memory, but it is not being saved: say so.
+    doc["error"] = visits_->last_error();
+    return json_response(503, doc);
+  }
+  return json_response(200, doc);
+}
+
+HttpResponse Service::health(const HttpRequest&) {
+  const bool down = draining() || !healthy();  // read once: status and body must agree
+  std::string body;
+  body.reserve(96);
+  core::append_health_json(body, down ? core::HealthStatus::Unhealthy : core::HealthStatus::Healthy, clock_.wall(),
+                           started_);
+  return {down ? 503 : 200, "application/json", std::move(body), {}};
+}
+
+HttpResponse Service::ready(const HttpRequest&) {
+  if (shutting_down_.load(std::memory_order_relaxed)) return json_response(503, {{"status", "draining"}});
+  if (!ready()) return json_response(503, {{"status", "unready"}});
+  return json_response(200, {{"status", "ready"}});
+}
+
+HttpResponse Service::metrics(const HttpRequest&) {
+  std::string out;
+  out.reserve(4096);
+  metrics_.render(out, labels_);
+  render_process(out, read_process_stats(started_));
+  render_build_info(out, core::build_info());
+  render_config_reloads(out, metrics_.config);
+  if (visits_) {
+    out += "# HELP devops_info_visits Visits of GET / counted in the data directory, across restarts.\n";
+    out += "# TYPE devops_info_visits gauge\n";
+    fmt::format_to(std::back_inserter(out), "devops_info_visits {}\n", visits_->count());
+  }
+  render_faults(out);
+  return {200, kMetricsContentType, std::move(out), {}};
+}
+
+HttpResponse Service::refuse(int status, const HttpRequest& req, Exchange& ex) {
+  ex.begin(nullptr, endpoint_index(req.path), clock_.steady());
+  return error(status, req.path);
+}
+
+void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept {
+  const auto took = clock_.steady() - ex.start();
+  if (ex.end()) metrics_.finished();
+  if (ex.route() != metrics_route_) metrics_.observe(method_index(req.method), ex.route(), status, took);
+  if (!logger_.enabled(core::LogLevel::Info)) return;
+  const double ms = std::chrono::duration<double, std::milli>(took).count();
+  try {
+    logger_.log(core::LogLevel::Info, "request",
+                {{"method", req.method},
+                 {"path", req.path},
+                 {"protocol", req.protocol},
+                 {"status", status},
+                 {"client_ip", req.client_ip},
+                 {"user_agent", req.user_agent},
+                 {"duration_ms", ms}});
+  } catch (...) {  // out of memory for the line: the answer goes out all the same
+  }
+}
+
+}  // namespace devops::serve

@@ -1,0 +1,178 @@
+#pragma once
+
+// What the server does with a request, without the HTTP library: the router
+// built from core::endpoints(), the handlers, the error documents, and the
+// log line and metrics of each finished request. Tests drive it directly.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/endpoints.hpp"
+#include "core/serve_config.hpp"
+#include "serve/app/grpc_health.hpp"
+#include "serve/app/info_document.hpp"
+#include "serve/app/metrics.hpp"
+#include "serve/app/published.hpp"
+#include "serve/app/visits.hpp"
+#include "serve/http/http_service.hpp"
+#include "serve/http/http_types.hpp"
+#include "serve/log/log.hpp"
+
+namespace devops::serve {
+
+inline constexpr std::string_view kUnknownEndpoint = "unknown";
+
+// The clocks the service reads: the wall clock for the documents' times,
+// the steady one for durations. Tests give fixed ones.
+struct ServiceClock {
+  std::chrono::system_clock::time_point (*wall)() = &std::chrono::system_clock::now;
+  std::chrono::steady_clock::time_point (*steady)() = &std::chrono::steady_clock::now;
+};
+
+class Service final : public HttpService {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  // Throws std::logic_error when an endpoint of core::endpoints() has no handler.
+  // Logs a WARNING when `switches` inject faults. `visits`: the counter of
+  // GET /, or none (then /visits answers 404).
+  Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clock::time_point started,
+          core::Switches switches = {}, std::unique_ptr<VisitCounter> visits = nullptr, ServiceClock clock = {});
+
+  // Answers a request, beginning its exchange: the route resolved once, in
+  // progress unless it is a scrape of /metrics (which does not count
+  // itself). Never throws (a failing handler gives 500 and an ERROR line).
+  HttpResponse handle(const HttpRequest& req, Exchange& ex) noexcept override;
+  // A request the HTTP layer refused: its exchange (not in progress) and error document.
+  HttpResponse refuse(int status, const HttpRequest& req, Exchange& ex) override;
+  // A request was answered: its metrics and its log line.
+  void finish(Exchange& ex, const HttpRequest& req, int status) noexcept override;
+  // The ERROR line for a request whose handling threw `ep`: its type and message.
+  void log_failure(std::string_view method, std::string_view path, const std::exception_ptr& ep) const noexcept;
+  // The JSON document for an error status the HTTP layer chose (400, 413, ...).
+  HttpResponse error(int status, std::string_view path) const;
+
+  // Route index for `path`, or endpoint_labels().size() - 1 ("unknown").
+  std::size_t endpoint_index(std::string_view path) const;
+  // The `endpoint` label values: the routes' paths, then "unknown".
+  std::span<const std::string_view> endpoint_labels() const { return labels_; }
+
+  // Shutdown was asked for (the --shutdown-delay before the drain): /ready
+  // answers 503 from now on, /health still 200.
+  void begin_shutdown() {
+    shutting_down_.store(true, std::memory_order_relaxed);
+    changed();
+  }
+  // Shutdown has begun: /health and /ready answer 503 from now on.
+  void begin_drain() {
+    shutting_down_.store(true, std::memory_order_relaxed);
+    draining_.store(true, std::memory_order_relaxed);
+    changed();
+  }
+  bool draining() const override { return draining_.load(std::memory_order_relaxed); }
+  // An open gRPC Watch, asked again: the status now, or its end at the drain.
+  HttpResponse follow(const HttpRequest& req) noexcept override;
+  std::uint64_t changes() const override { return changes_.load(std::memory_order_relaxed); }
+  // Called (from the thread that made it) after each change of the probe
+  // switches or the shutdown's progress. Set it before any thread starts.
+  void on_change(std::function<void()> f) { on_change_ = std::move(f); }
+
+  // The probe switches (--unready, --unhealthy, `health --set`): false makes
+  // /ready or /health answer 503. Draining wins over both.
+  void set_ready(bool on) {
+    ready_.store(on, std::memory_order_relaxed);
+    changed();
+  }
+  void set_healthy(bool on) {
+    healthy_.store(on, std::memory_order_relaxed);
+    changed();
+  }
+  bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
+
+  // Replaces the injected faults (a reloaded config file); requests already
+  // dispatched keep theirs. Logs each route whose fault changed.
+  void set_faults(const std::vector<core::RouteFault>& faults);
+
+  // Writes what is still only in memory (the visit count) and stops the
+  // threads that do so; for the end of a graceful shutdown. Idempotent.
+  // False if the count could not be written (visits()->last_error()).
+  bool stop();
+  VisitCounter* visits() const { return visits_.get(); }
+
+  const Logger& logger() const { return logger_; }
+
+ private:
+  using Handler = HttpResponse (Service::*)(const HttpRequest&);
+  struct Route {
+    core::Endpoint endpoint;
+    Handler handler;
+  };
+
+  HttpResponse info(const HttpRequest& req);
+  HttpResponse health(const HttpRequest& req);
+  HttpResponse ready(const HttpRequest& req);
+  HttpResponse metrics(const HttpRequest& req);
+  HttpResponse visits(const HttpRequest& req);
+  HttpResponse grpc_check(const HttpRequest& req);
+  HttpResponse grpc_watch(const HttpRequest& req);
+  // What gRPC health says of `service` now: SERVICE_UNKNOWN for a name it does not know.
+  ServingStatus serving(std::string_view service) const;
+  void changed() {
+    changes_.fetch_add(1, std::memory_order_relaxed);
+    if (on_change_) on_change_();
+  }
+  HttpResponse dispatch(const HttpRequest& req, std::size_t route, std::chrono::milliseconds& delay);
+  void abandon(const Exchange&) noexcept override { metrics_.finished(); }
+  // The delay to inject into a request to route `i`, and whether to fail it.
+  struct Fault {
+    std::chrono::milliseconds delay_min{0};
+    std::chrono::milliseconds delay_max{0};
+    double error_fraction{0};
+    bool operator==(const Fault&) const = default;
+  };
+  struct FaultTable {
+    bool any{false};
+    std::array<Fault, Metrics::kMaxLabels> routes{};
+  };
+  FaultTable fault_table(const std::vector<core::RouteFault>& faults) const;
+  void log_faults(const FaultTable& before, const FaultTable& after) const;
+  std::chrono::milliseconds fault_delay(const Fault& f, std::size_t i);
+  bool fault_error(const Fault& f, std::size_t i);
+  void render_faults(std::string& out) const;
+
+  using Counters = std::array<std::atomic<std::uint64_t>, Metrics::kMaxLabels>;
+
+  InfoDocument& info_;
+  Metrics& metrics_;
+  const Logger& logger_;
+  Clock::time_point started_;
+  ServiceClock clock_;
+  std::string delay_path_;
+  std::unique_ptr<VisitCounter> visits_;
+  std::vector<Route> routes_;
+  std::vector<std::string_view> labels_;
+  std::size_t metrics_route_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> ready_{true};
+  std::atomic<bool> healthy_{true};
+  std::atomic<std::uint64_t> changes_{0};
+  std::function<void()> on_change_;
+  Published<FaultTable> faults_{FaultTable{}};
+  std::mutex faults_mu_;                   // one set_faults() at a time
+  std::atomic<bool> ever_faulted_{false};  // the fault counters are rendered from then on
+  Counters delays_injected_{};
+  Counters errors_injected_{};
+};
+
+}  // namespace devops::serve

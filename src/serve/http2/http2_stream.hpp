@@ -1,0 +1,66 @@
+#pragma once
+
+// Inside the HTTP/2 protocol (http2_protocol.cpp: the session and the
+// requests; http2_answer.cpp: the answers): one stream's state, and the
+// helpers both files use.
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "serve/http2/http2_protocol.hpp"
+
+namespace devops::serve {
+
+// A header field for nghttp2, which copies both (the names are lower-case already).
+inline nghttp2_nv field(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+struct Http2Protocol::Stream {
+  std::int32_t id{0};
+  SteadyClock::time_point started{};
+  // The request, as received (owned: a held answer outlives the input).
+  std::string method, target, path, user_agent, accept, content_type, grpc_encoding, body;
+  std::size_t head_bytes{0};
+  std::size_t fields{0};
+  std::uint64_t body_bytes{0};
+  int refused{0};  // 431, 413: answered so once complete
+  bool dispatched{false};
+  bool remote_done{false};  // the client's END_STREAM arrived
+  bool reset_after{false};  // RST_STREAM NO_ERROR once the answer is sent
+  // The answer.
+  Exchange exchange;
+  bool grpc{false};
+  bool held{false};
+  SteadyClock::time_point release{};
+  HttpResponse held_response;
+  std::string out;  // DATA not yet taken by nghttp2
+  std::size_t out_pos{0};
+  bool sending{false};   // a data provider is attached and has not reached its end
+  bool watching{false};  // open for follow()
+  bool ending{false};    // the trailers follow what is in `out`
+  GrpcEnd end;           // ... with this status
+  std::string last_message;
+
+  HttpRequest request(std::string_view peer) const {
+    HttpRequest r{method, path, peer, user_agent, {}, accept};
+    const auto q = std::string_view(target).find('?');
+    if (q != std::string_view::npos) r.query = std::string_view(target).substr(q + 1);
+    r.protocol = "HTTP/2";
+    r.content_type = content_type;
+    r.grpc = grpc;
+    return r;
+  }
+};
+
+// A stream's DATA for nghttp2: what its `out` holds; then the end of the
+// stream, its trailers, or (a Watch with nothing new) a pause until resumed.
+ssize_t read_answer_data(nghttp2_session* session, std::int32_t id, std::uint8_t* buf, std::size_t length,
+                         std::uint32_t* flags, nghttp2_data_source* src, void* user_data);
+
+}  // namespace devops::serve
