@@ -121,6 +121,8 @@ import statistics, sys
 rows = {$(for k in "${!rows[@]}"; do printf '"%s": [%s], ' "$k" "$(echo "${rows[$k]}" | xargs | tr ' ' ',')"; done)}
 m = {k: statistics.median(v) for k, v in rows.items()}
 lines = [
+    "## HTTP/2 in clear text against nginx's h2c, and gRPC health (h2.sh)",
+    "",
     "| row | ours | nginx | ratio | goal |",
     "| --- | --- | --- | --- | --- |",
     f"| h2c /health req/s | {m['ours-health']:,.0f} | {m['nginx-health']:,.0f} | {m['ours-health'] / m['nginx-health']:.2f}x nginx | >= 1.0 |",

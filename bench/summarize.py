@@ -111,6 +111,9 @@ def main(out):
     cost = out / "cost" / "summary.md"
     if cost.exists():
         print("\n" + cost.read_text().strip())
+    h2 = out / "h2" / "summary.md"
+    if h2.exists():
+        print("\n" + h2.read_text().strip())
     hf = out / "hyperfine.json"
     if hf.exists():
         res = json.loads(hf.read_text())["results"]
