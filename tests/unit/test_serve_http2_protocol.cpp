@@ -516,3 +516,51 @@ TEST_CASE("protocol errors are answered with the right frame: a bad preface, a f
     CHECK(p.state(0).closing);
   }
 }
+
+TEST_CASE(
+    "Watch calls past max_watches in the process end with RESOURCE_EXHAUSTED; a closed one gives its place back") {
+  HttpLimits limits;
+  limits.max_watches = Http2Protocol::watches_open() + 2;  // two more, whatever other tests left open
+  FakeService app;
+  Http2Protocol p(limits, app, "192.0.2.7", at());
+  Http2Protocol q(limits, app, "192.0.2.8", at());  // the count is the process's, not a connection's
+  Client c;
+  Client d;
+  std::string m1 = grpc_frame(""), m2 = grpc_frame(""), m3 = grpc_frame(""), m4 = grpc_frame("");
+  const auto w1 = c.request("POST", "/grpc.health.v1.Health/Watch", kGrpcHeaders, &m1);
+  const auto w2 = c.request("POST", "/grpc.health.v1.Health/Watch", kGrpcHeaders, &m2);
+  pump(p, c);
+  const auto w3 = d.request("POST", "/grpc.health.v1.Health/Watch", kGrpcHeaders, &m3);
+  pump(q, d);
+  CHECK_FALSE(c.answers[w1].closed);
+  CHECK_FALSE(c.answers[w2].closed);
+  CHECK(d.answers[w3].closed);
+  CHECK(d.answers[w3].headers.at("grpc-status") == "8");
+  nghttp2_submit_rst_stream(c.s, NGHTTP2_FLAG_NONE, w1, NGHTTP2_CANCEL);  // the client ends one
+  pump(p, c);
+  const auto w4 = d.request("POST", "/grpc.health.v1.Health/Watch", kGrpcHeaders, &m4);
+  pump(q, d);
+  CHECK_FALSE(d.answers[w4].closed);
+  CHECK(d.answers[w4].body == grpc_frame("\x08\x01"));
+}
+
+TEST_CASE("a Watch whose client keeps its window shut holds one message, the latest") {
+  HttpLimits limits;
+  FakeService app;
+  Http2Protocol p(limits, app, "192.0.2.7", at());
+  Client c({{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}});
+  std::string m = grpc_frame("");
+  const auto w = c.request("POST", "/grpc.health.v1.Health/Watch", kGrpcHeaders, &m);
+  pump(p, c);
+  CHECK(c.answers[w].body.empty());  // nothing may be sent yet
+  for (char status : {'\x02', '\x01', '\x02', '\x02', '\x01', '\x02'}) {
+    app.status = status;
+    ++app.changed;
+    std::string out;
+    p.notify(out, at());
+    c.give(out);
+  }
+  nghttp2_submit_window_update(c.s, NGHTTP2_FLAG_NONE, w, 1 << 16);  // now the client reads
+  pump(p, c);
+  CHECK(c.answers[w].body == grpc_frame("\x08\x02"));  // the last status, once
+}

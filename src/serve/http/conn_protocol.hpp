@@ -23,6 +23,7 @@ struct HttpLimits {
   std::size_t max_requests{1000};                    // per connection; the last answer says close
   std::size_t max_output{std::size_t{256} * 1024};   // answers queued before reading pauses
   std::size_t max_streams{100};                      // HTTP/2: concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS)
+  std::size_t max_watches{1000};  // HTTP/2: calls left open (gRPC Watch) in the whole process; more: RESOURCE_EXHAUSTED
 };
 
 // The time, as the event loop read it once for the events it is handling:

@@ -25,6 +25,15 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
+std::atomic<std::size_t>& open_watches() {
+  static std::atomic<std::size_t> count{0};
+  return count;
+}
+
+std::size_t Http2Protocol::watches_open() {
+  return open_watches().load(std::memory_order_relaxed);
+}
+
 // The ssize_t API: it is in both nghttp2 1.52 and 1.64 (where the
 // nghttp2_ssize one was added beside it).
 ssize_t read_answer_data(nghttp2_session* session, std::int32_t id, std::uint8_t* buf, std::size_t length,
@@ -62,7 +71,21 @@ void Http2Protocol::answer(Stream& s, const HttpResponse& resp) {
   }
 }
 
-void Http2Protocol::submit(Stream& s, const HttpResponse& resp) {
+void Http2Protocol::submit(Stream& s, const HttpResponse& answer) {
+  // A call left open takes one of the process's places for them, or ends at once.
+  HttpResponse refused;
+  const HttpResponse* chosen = &answer;
+  if (s.grpc && answer.open_stream) {
+    if (open_watches().fetch_add(1, std::memory_order_relaxed) < limits_.max_watches) {
+      s.counted = true;
+    } else {
+      open_watches().fetch_sub(1, std::memory_order_relaxed);
+      refused.grpc = {grpc::kResourceExhausted,
+                      "too many Watch calls open: " + std::to_string(limits_.max_watches) + " at most"};
+      chosen = &refused;
+    }
+  }
+  const HttpResponse& resp = *chosen;
   std::vector<nghttp2_nv> nva;
   nva.reserve(12);
   std::array<char, 4> status{};
@@ -142,6 +165,9 @@ void Http2Protocol::refresh(Stream& s) {
   const auto req = s.request(peer_);
   auto next = service_.follow(req);
   if (next.body != s.last_message) {
+    // Only the latest status matters: one not yet taken (a client that
+    // keeps its window shut) is replaced, so the queue stays one message.
+    if (s.out_pos == 0) s.out.clear();
     grpc::append_framed(s.out, next.body);
     s.last_message = next.body;
   }

@@ -64,6 +64,8 @@ class Http2Protocol final : public ConnProtocol {
   ProtoState state(std::size_t queued_output) const override;
 
   const Http2Counters& counters() const { return counters_; }
+  // Calls left open (gRPC Watch) in the whole process, against HttpLimits::max_watches.
+  static std::size_t watches_open();
   std::size_t open_streams() const { return streams_.size(); }
 
   // One stream's state: defined inside the library (http2_stream.hpp).

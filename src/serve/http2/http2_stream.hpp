@@ -6,6 +6,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,7 +22,18 @@ inline nghttp2_nv field(std::string_view name, std::string_view value) {
           NGHTTP2_NV_FLAG_NONE};
 }
 
+// Calls left open (gRPC Watch) in the whole process: every connection's
+// streams count here, against HttpLimits::max_watches.
+std::atomic<std::size_t>& open_watches();
+
 struct Http2Protocol::Stream {
+  Stream() = default;
+  ~Stream() {
+    if (counted) open_watches().fetch_sub(1, std::memory_order_relaxed);
+  }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
   std::int32_t id{0};
   SteadyClock::time_point started{};
   // The request, as received (owned: a held answer outlives the input).
@@ -43,6 +55,7 @@ struct Http2Protocol::Stream {
   std::size_t out_pos{0};
   bool sending{false};   // a data provider is attached and has not reached its end
   bool watching{false};  // open for follow()
+  bool counted{false};   // in open_watches()
   bool ending{false};    // the trailers follow what is in `out`
   GrpcEnd end;           // ... with this status
   std::string last_message;
