@@ -123,6 +123,47 @@ class Http2RoutesTest(unittest.TestCase):
                                              status="200"), 1)
 
 
+class Http2DrainTest(unittest.TestCase):
+    def test_sigterm_sends_goaway_and_lets_a_held_stream_finish(self):
+        # The frames are read by hand: python-h2 closes its side at any GOAWAY, while RFC 9113 6.8
+        # lets the streams up to its last stream id finish, which is what this checks.
+        from hpack import Decoder, Encoder
+        with Server("--delay-path", "/health") as s:  # /health held 1 s on a timer
+            sock = socket.create_connection(("127.0.0.1", s.port), timeout=TIMEOUT)
+            block = Encoder().encode([(":method", "GET"), (":scheme", "http"), (":path", "/health"),
+                                      (":authority", "t")])
+            frame = lambda kind, flags, stream, payload=b"": (len(payload).to_bytes(3, "big") + bytes([kind, flags])
+                                                              + stream.to_bytes(4, "big") + payload)
+            sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0) + frame(1, 0x5, 1, block))
+            time.sleep(0.2)  # the stream is held now
+            s.proc.send_signal(15)
+            data = b""
+            while True:  # until the server closes, once the stream is done
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            sock.close()
+            frames, pos = [], 0
+            while pos + 9 <= len(data):
+                length = int.from_bytes(data[pos:pos + 3], "big")
+                frames.append((data[pos + 3], data[pos + 4], int.from_bytes(data[pos + 5:pos + 9], "big"),
+                               data[pos + 9:pos + 9 + length]))
+                pos += 9 + length
+            kinds = [f[0] for f in frames]
+            goaway = next(f for f in frames if f[0] == 7)
+            self.assertEqual(int.from_bytes(goaway[3][0:4], "big"), 1, "GOAWAY's last stream id")
+            self.assertEqual(int.from_bytes(goaway[3][4:8], "big"), 0, "GOAWAY's error code")
+            headers = next(f for f in frames if f[0] == 1 and f[2] == 1)
+            self.assertGreater(kinds.index(1), kinds.index(7), "the answer came after the GOAWAY")
+            # decided before the signal, as over HTTP/1.1 (test_lifecycle): sent as it was
+            self.assertEqual(dict(Decoder().decode(headers[3]))[":status"], "200")
+            body = b"".join(f[3] for f in frames if f[0] == 0 and f[2] == 1)
+            self.assertTrue(any(f[0] == 0 and f[2] == 1 and f[1] & 1 for f in frames), "no END_STREAM")
+            self.assertEqual(json.loads(body)["status"], "healthy")
+            self.assertEqual(s.wait(), 0)
+
+
 class GrpcHealthTest(unittest.TestCase):
     """grpc.health.v1 through a real gRPC client (grpcio, generic calls)."""
 

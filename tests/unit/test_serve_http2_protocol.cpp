@@ -564,3 +564,154 @@ TEST_CASE("a Watch whose client keeps its window shut holds one message, the lat
   pump(p, c);
   CHECK(c.answers[w].body == grpc_frame("\x08\x02"));  // the last status, once
 }
+
+namespace {
+
+std::string raw_frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream, std::string_view payload) {
+  std::string f;
+  const auto n = static_cast<std::uint32_t>(payload.size());
+  f += static_cast<char>((n >> 16) & 0xff);
+  f += static_cast<char>((n >> 8) & 0xff);
+  f += static_cast<char>(n & 0xff);
+  f += static_cast<char>(type);
+  f += static_cast<char>(flags);
+  for (int shift = 24; shift >= 0; shift -= 8) f += static_cast<char>((stream >> shift) & 0xff);
+  f += payload;
+  return f;
+}
+
+std::string u32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff), static_cast<char>((v >> 8) & 0xff),
+          static_cast<char>(v & 0xff)};
+}
+
+// A GET of / on stream `id` (HPACK: the static table's :method GET, :scheme
+// http, :path /, and :authority "t" without indexing).
+std::string get_block() {
+  return std::string("\x82\x86\x84\x01\x01t", 6);
+}
+
+struct Heard {
+  std::int64_t goaway{-1};                     // its error code; -1: none
+  std::map<std::uint32_t, std::uint32_t> rst;  // stream: error code
+  std::map<std::uint32_t, bool> headers;       // streams answered with HEADERS
+};
+
+// The server's frames, read by hand (no client session: some of these
+// answers, e.g. RST_STREAM of a stream the client never opened properly,
+// a client session would refuse itself).
+Heard hear(std::string_view out) {
+  Heard h;
+  std::size_t pos = 0;
+  while (pos + 9 <= out.size()) {
+    const auto len = (std::size_t{static_cast<unsigned char>(out[pos])} << 16) |
+                     (std::size_t{static_cast<unsigned char>(out[pos + 1])} << 8) |
+                     static_cast<unsigned char>(out[pos + 2]);
+    const auto type = static_cast<unsigned char>(out[pos + 3]);
+    std::uint32_t stream = 0;
+    for (int i = 5; i < 9; ++i)
+      stream = (stream << 8) | static_cast<unsigned char>(out[pos + static_cast<std::size_t>(i)]);
+    stream &= 0x7fffffffU;
+    if (pos + 9 + len > out.size()) break;
+    const auto payload = out.substr(pos + 9, len);
+    auto code = [&](std::size_t at) {
+      std::uint32_t c = 0;
+      for (std::size_t i = at; i < at + 4; ++i) c = (c << 8) | static_cast<unsigned char>(payload[i]);
+      return c;
+    };
+    if (type == NGHTTP2_GOAWAY && len >= 8) h.goaway = code(4);
+    if (type == NGHTTP2_RST_STREAM && len == 4) h.rst[stream] = code(0);
+    if (type == NGHTTP2_HEADERS) h.headers[stream] = true;
+    pos += 9 + len;
+  }
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("RFC 9113 and RFC 7541 errors are answered with the right frame and code") {
+  const std::string preface = std::string(kHttp2Preface) + raw_frame(NGHTTP2_SETTINGS, 0, 0, "");
+  struct Row {
+    const char* name;
+    std::string frames;
+    std::int64_t goaway;       // the connection error's code, or -1
+    std::uint32_t rst_stream;  // a stream error on this stream, or 0
+    std::uint32_t rst_code;
+  };
+  const std::string get = get_block();
+  const Row rows[] = {
+      {"a frame over SETTINGS_MAX_FRAME_SIZE", raw_frame(NGHTTP2_DATA, 0, 1, std::string(16385, 'x')),
+       NGHTTP2_FRAME_SIZE_ERROR, 0, 0},
+      {"DATA on stream 0", raw_frame(NGHTTP2_DATA, 0, 0, "x"), NGHTTP2_PROTOCOL_ERROR, 0, 0},
+      {"HEADERS on an even stream", raw_frame(NGHTTP2_HEADERS, 0x5, 2, get), NGHTTP2_PROTOCOL_ERROR, 0, 0},
+      // nghttp2 ignores it (RFC 9113 5.1.1 asks for PROTOCOL_ERROR): stream 3 is never handled, as the check below
+      // shows.
+      {"a stream id lower than one already used",
+       raw_frame(NGHTTP2_HEADERS, 0x5, 5, get) + raw_frame(NGHTTP2_HEADERS, 0x5, 3, get), -1, 0, 0},
+      {"DATA on a stream never opened", raw_frame(NGHTTP2_DATA, 0, 7, "x"), NGHTTP2_PROTOCOL_ERROR, 0, 0},
+      {"a SETTINGS frame whose length is not a multiple of 6", raw_frame(NGHTTP2_SETTINGS, 0, 0, "12345"),
+       NGHTTP2_FRAME_SIZE_ERROR, 0, 0},
+      {"SETTINGS_ENABLE_PUSH 2", raw_frame(NGHTTP2_SETTINGS, 0, 0, std::string("\0\x02", 2) + u32(2)),
+       NGHTTP2_PROTOCOL_ERROR, 0, 0},
+      {"SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1",
+       raw_frame(NGHTTP2_SETTINGS, 0, 0, std::string("\0\x04", 2) + u32(0x80000000U)), NGHTTP2_FLOW_CONTROL_ERROR, 0,
+       0},
+      {"a PING of 7 bytes", raw_frame(NGHTTP2_PING, 0, 0, "1234567"), NGHTTP2_FRAME_SIZE_ERROR, 0, 0},
+      {"a connection window past 2^31-1", raw_frame(NGHTTP2_WINDOW_UPDATE, 0, 0, u32(0x7fffffffU)),
+       NGHTTP2_FLOW_CONTROL_ERROR, 0, 0},
+      {"a WINDOW_UPDATE of 0 on the connection", raw_frame(NGHTTP2_WINDOW_UPDATE, 0, 0, u32(0)), NGHTTP2_PROTOCOL_ERROR,
+       0, 0},
+      {"an HPACK index past both tables", raw_frame(NGHTTP2_HEADERS, 0x5, 1, std::string("\xff\x7f", 2)),
+       NGHTTP2_COMPRESSION_ERROR, 0, 0},
+      {"a stream's window past 2^31-1",
+       raw_frame(NGHTTP2_HEADERS, 0x5, 1, std::string("\x82\x86\x85\x01\x01t", 6)) +
+           raw_frame(NGHTTP2_WINDOW_UPDATE, 0, 1, u32(0x7fffffffU)),
+       -1, 1, NGHTTP2_FLOW_CONTROL_ERROR},
+      // nghttp2 hands out window as the data arrives (automatic WINDOW_UPDATE), so it does not see the
+      // overrun; the body limit (64 KiB) does: 413, then RST_STREAM NO_ERROR.
+      {"DATA past the stream's flow-control window",
+       raw_frame(NGHTTP2_HEADERS, 0x4, 1, get) + raw_frame(NGHTTP2_DATA, 0, 1, std::string(16384, 'x')) +
+           raw_frame(NGHTTP2_DATA, 0, 1, std::string(16384, 'x')) +
+           raw_frame(NGHTTP2_DATA, 0, 1, std::string(16384, 'x')) +
+           raw_frame(NGHTTP2_DATA, 0, 1, std::string(16384, 'x')) + raw_frame(NGHTTP2_DATA, 0, 1, "xx"),
+       -1, 1, NGHTTP2_NO_ERROR},
+      {"GOAWAY from the client", raw_frame(NGHTTP2_GOAWAY, 0, 0, u32(0) + u32(0)), -1, 0, 0},
+      // Stream errors: that stream is reset, the connection goes on.
+      {"an upper-case header name", raw_frame(NGHTTP2_HEADERS, 0x5, 1, get + std::string("\x00\x01X\x01y", 5)), -1, 1,
+       NGHTTP2_PROTOCOL_ERROR},
+      {"no :path", raw_frame(NGHTTP2_HEADERS, 0x5, 1, std::string("\x82\x86\x01\x01t", 5)), -1, 1,
+       NGHTTP2_PROTOCOL_ERROR},
+      {"a body longer than its content-length",
+       raw_frame(NGHTTP2_HEADERS, 0x4, 1,
+                 std::string("\x83\x86\x84\x01\x01t", 6) + std::string("\x0f\x0d\x01", 3) + "1") +
+           raw_frame(NGHTTP2_DATA, 0x1, 1, "xx"),
+       -1, 1, NGHTTP2_PROTOCOL_ERROR},
+      // A connection error in nghttp2 (RFC 9113 5.1 allows a stream error): stricter, not looser.
+      {"DATA after the client ended the stream",
+       raw_frame(NGHTTP2_HEADERS, 0x5, 1, std::string("\x82\x86\x85\x01\x01t", 6)) + raw_frame(NGHTTP2_DATA, 0, 1, "x"),
+       NGHTTP2_STREAM_CLOSED, 0, 0},
+  };
+  for (const auto& row : rows) {
+    SECTION(row.name) {
+      HttpLimits limits;
+      FakeService app;
+      app.delays["/index.html"] = 1s;  // :path /index.html (static index 5) is held: the stream stays half-closed
+      Http2Protocol p(limits, app, "192.0.2.7", at());
+      std::string out;
+      p.receive(preface + row.frames, out, at());
+      const auto h = hear(out);
+      INFO("goaway " << h.goaway << ", resets " << h.rst.size() << ", answered " << h.headers.size());
+      for (const auto& [id, c] : h.rst) INFO("rst " << id << " " << c);
+      CHECK(h.goaway == row.goaway);
+      if (row.goaway >= 0) CHECK(p.state(0).closing);
+      if (row.rst_stream != 0) {
+        REQUIRE(h.rst.count(row.rst_stream) == 1);
+        CHECK(h.rst.at(row.rst_stream) == row.rst_code);
+        CHECK_FALSE(p.state(0).closing);
+      }
+      CHECK(app.in_progress <= 1);
+      for (const auto& path : app.paths) CHECK((path == "/" || path == "/index.html"));
+      if (std::string_view(row.name).starts_with("a stream id lower")) CHECK(app.paths.size() == 1);
+    }
+  }
+}
