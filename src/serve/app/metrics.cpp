@@ -181,7 +181,7 @@ void render_config_reloads(std::string& out, const Metrics::ConfigReloads& c) {
   header(out, "devops_info_config_last_reload_successful", "gauge",
          "Whether the last reload of the config file succeeded (1) or failed (0).");
   fmt::format_to(std::back_inserter(out), "devops_info_config_last_reload_successful {}\n",
-                 c.last_successful.load(kRelaxed) ? 1 : 0);
+                 c.last_failed.load(kRelaxed) ? 0 : 1);
   header(out, "devops_info_config_last_reload_success_timestamp_seconds", "gauge",
          "When the config file was last loaded successfully, in Unix time.");
   fmt::format_to(std::back_inserter(out), "devops_info_config_last_reload_success_timestamp_seconds {}\n",

@@ -56,7 +56,10 @@ class Metrics {
     std::atomic<bool> enabled{false};
     std::atomic<std::uint64_t> success{0};
     std::atomic<std::uint64_t> failure{0};
-    std::atomic<bool> last_successful{true};
+    // Stored inverted: every member starts at zero, so a static Metrics is all
+    // .bss and the binary carries none of its counters (one `true` here once
+    // put the whole object, 480 KB of zeros, in .data).
+    std::atomic<bool> last_failed{false};
     std::atomic<std::int64_t> last_success_ms{0};    // Unix time
     std::atomic<std::uint64_t> restart_required{0};  // restart-only keys changed, not applied
   };

@@ -93,7 +93,7 @@ void ConfigWatch::applied(const std::optional<std::string>& error, const std::st
   if (error) {
     rejected_ = text;
     metrics_.failure.fetch_add(1, std::memory_order_relaxed);
-    metrics_.last_successful.store(false, std::memory_order_relaxed);
+    metrics_.last_failed.store(true, std::memory_order_relaxed);
     logger_.log(core::LogLevel::Error, "config reload failed, keeping the last good configuration",
                 {{"file", path_}, {"error", *error}});
     return;
@@ -101,7 +101,7 @@ void ConfigWatch::applied(const std::optional<std::string>& error, const std::st
   applied_ = text;
   rejected_.reset();
   metrics_.success.fetch_add(1, std::memory_order_relaxed);
-  metrics_.last_successful.store(true, std::memory_order_relaxed);
+  metrics_.last_failed.store(false, std::memory_order_relaxed);
 }
 
 void ConfigWatch::run() {
