@@ -40,21 +40,6 @@ BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 
-# CPU ticks (utime + stime) of a process and its children's threads: every
-# thread of PID, and every process whose parent is PID (nginx's workers).
-ticks() {
-  local total=0 pid t
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    for t in /proc/"$pid"/task/*/stat; do
-      [ -r "$t" ] || continue
-      # fields 14 and 15, after the command name in parentheses
-      total=$((total + $(sed 's/.*) //' "$t" | awk '{print $12 + $13}')))
-    done
-  done
-  echo "$total"
-}
-HZ=$(getconf CLK_TCK)
-
 trap cleanup EXIT
 
 start() {  # NAME: nginx-logs, nginx-no-logs, ours-logs or ours-no-logs

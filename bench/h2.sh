@@ -46,18 +46,6 @@ BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
 . "$HERE/lib.sh"
 trap cleanup EXIT
 
-# CPU ticks (utime + stime) of every thread of PID and of its children (nginx's workers).
-ticks() {
-  local total=0 pid t
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    for t in /proc/"$pid"/task/*/stat; do
-      [ -r "$t" ] || continue
-      total=$((total + $(sed 's/.*) //' "$t" | awk '{print $12 + $13}')))
-    done
-  done
-  echo "$total"
-}
-HZ=$(getconf CLK_TCK)
 
 PORT[ours]=$(free_port)
 "$BIN" serve --host 127.0.0.1 --port "${PORT[ours]}" --threads "$THREADS" --log-level warning >"$OUT/ours.log" 2>&1 &

@@ -25,3 +25,18 @@ cleanup() {
   for k in "${!PID[@]}"; do wait "${PID[$k]}" 2>/dev/null || true; done
   PID=()
 }
+
+# ticks PID: the CPU ticks (utime + stime) of every thread of PID and of its
+# children's (nginx's workers), from /proc; divide by HZ for seconds.
+ticks() {
+  local total=0 pid t
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    for t in /proc/"$pid"/task/*/stat; do
+      [ -r "$t" ] || continue
+      # fields 14 and 15, after the command name in parentheses
+      total=$((total + $(sed 's/.*) //' "$t" | awk '{print $12 + $13}')))
+    done
+  done
+  echo "$total"
+}
+HZ=$(getconf CLK_TCK)

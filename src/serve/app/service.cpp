@@ -288,13 +288,19 @@ ServingStatus Service::serving(std::string_view service) const {
   return up ? ServingStatus::Serving : ServingStatus::NotServing;
 }
 
-HttpResponse Service::grpc_check(const HttpRequest& req) {
+namespace {
+// The answer to a request whose message is not a HealthCheckRequest.
+HttpResponse malformed_health_request() {
   HttpResponse r;
+  r.grpc = {kGrpcInternal, "malformed HealthCheckRequest"};
+  return r;
+}
+}  // namespace
+
+HttpResponse Service::grpc_check(const HttpRequest& req) {
   const auto service = parse_health_request(req.body);
-  if (!service) {
-    r.grpc = {kGrpcInternal, "malformed HealthCheckRequest"};
-    return r;
-  }
+  if (!service) return malformed_health_request();
+  HttpResponse r;
   const auto status = serving(*service);
   if (status == ServingStatus::ServiceUnknown) {
     r.grpc = {kGrpcNotFound, "unknown service \"" + *service + "\": try \"\", liveness or readiness"};
@@ -305,13 +311,7 @@ HttpResponse Service::grpc_check(const HttpRequest& req) {
 }
 
 HttpResponse Service::grpc_watch(const HttpRequest& req) {
-  HttpResponse r;
-  const auto service = parse_health_request(req.body);
-  if (!service) {
-    r.grpc = {kGrpcInternal, "malformed HealthCheckRequest"};
-    return r;
-  }
-  return follow(req);
+  return parse_health_request(req.body) ? follow(req) : malformed_health_request();
 }
 
 HttpResponse Service::follow(const HttpRequest& req) noexcept {
