@@ -183,10 +183,33 @@ class Server:
         return self.stderr
 
     def stop(self, sig=signal.SIGTERM, timeout=TIMEOUT):
-        """Sends `sig` and waits for the exit; returns the exit code."""
+        """Sends `sig` and waits for the exit; returns the exit code. A server
+        that does not exit in time is a failure that says where it stands:
+        its last log lines and what each of its threads waits in."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        return self.wait(timeout)
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"serve did not exit {timeout} s after signal {int(sig)}:\n"
+                                 + self.where_it_stands()) from None
+
+    def where_it_stands(self):
+        """The last log lines and each thread's state and kernel wait channel, from /proc."""
+        out = ["last log lines:"] + [f"  {line.decode(errors='replace').rstrip()}" for line in self.raw[-8:]]
+        task_dir = f"/proc/{self.proc.pid}/task"
+        for tid in sorted(os.listdir(task_dir)) if os.path.isdir(task_dir) else []:
+            try:
+                with open(f"{task_dir}/{tid}/stat", encoding="ascii", errors="replace") as f:
+                    stat = f.read()
+                with open(f"{task_dir}/{tid}/wchan", encoding="ascii", errors="replace") as f:
+                    wchan = f.read().strip()
+                comm = stat[stat.index("(") + 1:stat.rindex(")")]
+                state = stat[stat.rindex(")") + 2]
+                out.append(f"  thread {tid} ({comm}): state {state}, waiting in {wchan or '-'}")
+            except OSError:
+                pass
+        return "\n".join(out)
 
     def wait(self, timeout=TIMEOUT):
         rc = self.proc.wait(timeout)
