@@ -18,6 +18,7 @@
 #include "core/exit_codes.hpp"
 #include "core/health.hpp"
 #include "core/host.hpp"
+#include "core/json_depth.hpp"
 #include "core/probe_url.hpp"
 #include "core/render.hpp"
 #include "serve/client/control_client.hpp"
@@ -62,30 +63,7 @@ struct Verdict {
 };
 
 // A health document is flat; this bounds the work a hostile one can cause.
-constexpr int kMaxJsonDepth = 32;
-
-// Whether `text` nests arrays and objects at most `max` deep (strings skipped).
-bool nesting_within(std::string_view text, int max) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
+constexpr int kMaxHealthDepth = 32;
 
 Verdict judge(const std::string& url, const serve::ProbeResult& r) {
   Verdict v;
@@ -103,8 +81,9 @@ Verdict judge(const std::string& url, const serve::ProbeResult& r) {
                             r.location.empty() ? std::string("nowhere (no Location)") : r.location);
     return v;
   }
-  if (!nesting_within(r.body, kMaxJsonDepth)) {
-    v.problem = fmt::format("{} answered HTTP {} with JSON nested deeper than {} levels", url, r.status, kMaxJsonDepth);
+  if (core::json_too_deep(r.body, kMaxHealthDepth)) {
+    v.problem =
+        fmt::format("{} answered HTTP {} with JSON nested deeper than {} levels", url, r.status, kMaxHealthDepth);
     return v;
   }
   auto doc = core::Json::parse(r.body, nullptr, false);
@@ -250,7 +229,8 @@ int run_set(const HealthOptions& o, const CLI::App& sub) {
     print_error(reply.text);
     return kExitFailure;
   }
-  auto doc = core::Json::parse(reply.text, nullptr, false);
+  auto doc = core::json_too_deep(reply.text) ? core::Json(core::Json::value_t::discarded)
+                                             : core::Json::parse(reply.text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     print_error("the server's control channel answered something that is not JSON");
     return kExitFailure;

@@ -12,6 +12,7 @@
 
 #include "core/fd.hpp"
 #include "core/host.hpp"
+#include "core/json_depth.hpp"
 
 namespace devops::core {
 
@@ -124,6 +125,9 @@ std::span<const SettingKey> setting_keys() {
 }
 
 std::variant<ConfigFile, ConfigError> parse_config_file(std::string_view text, std::string_view name) {
+  if (const auto at = json_too_deep(text)) {
+    return ConfigError{fmt::format("{}: JSON nested deeper than {} levels", place(name, text, *at), kMaxJsonDepth)};
+  }
   Json doc;
   try {
     doc = Json::parse(text.begin(), text.end());

@@ -157,6 +157,8 @@ class StartTest(ConfigTestCase):
             ('{"threads": [1]}', r":1:2: threads: expected a string, a number or a boolean, not an array"),
             ('["not", "an", "object"]', r":1:1: the file must hold a JSON object, not an array"),
             ("", r":1:1: invalid JSON: "),
+            # 50,000 nested arrays (100 KB) once overflowed the stack (exit 139): now the 65th level is named.
+            ('{\n  "appName": ' + "[" * 50_000 + "]" * 50_000 + "\n}\n", r":2:77: JSON nested deeper than 64 levels"),
         ]
         for text, message in cases:
             with self.subTest(text=text):
@@ -166,6 +168,12 @@ class StartTest(ConfigTestCase):
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertRegex(r.stderr, re.escape(self.path) + message)
                 self.assertEqual(r.stdout, "")
+        # info reads the same file the same way: the deep one is a usage error there too, not a crash.
+        with open(self.path, "w") as f:
+            f.write('{"appName": ' + "[" * 50_000 + "]" * 50_000 + "}")
+        r = run_cli("info", "--config", self.path)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"{self.path}:1:76: JSON nested deeper than 64 levels", r.stderr)
         r = run_cli("serve", "--port", "0", "--config", os.path.join(self.dir, "missing.json"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("missing.json: No such file or directory", r.stderr)
@@ -246,6 +254,19 @@ class ReloadTest(ConfigTestCase):
             self.assertEqual(config_of(s)["values"]["padding"], "x" * 2000)
             families = s.metrics()
             self.assertEqual(sample_value(families, "devops_info_config_last_reload_successful"), 1)
+
+    def test_a_file_nested_too_deep_is_an_error_on_reload_and_the_server_stays_up(self):
+        self.write({"appName": "good"})
+        with self.serve() as s:
+            mark = s.mark()
+            with open(self.path, "w") as f:
+                f.write('{"appName": "deep", "features": ' + "[" * 50_000 + "]" * 50_000 + "}")
+            err = s.wait_for_log(lambda d: d.get("level") == "ERROR" and "config" in d.get("msg", ""),
+                                 what="the reload's ERROR", since=mark)
+            self.assertIn(f"{self.path}:1:96: JSON nested deeper than 64 levels", err["error"])
+            self.assertEqual(s.proc.poll(), None)
+            self.assertEqual(config_of(s)["values"]["appName"], "good")
+            self.assertEqual(sample_value(s.metrics(), "devops_info_config_reloads_total", result="failure"), 1)
 
     def test_a_bad_file_keeps_the_last_good_config_and_the_metrics_say_so(self):
         self.write({"appName": "good", "fault_error": {"/health": 1}})

@@ -2,6 +2,7 @@
 
 #include "catch.hpp"
 #include "core/config_file.hpp"
+#include "core/json_depth.hpp"
 #include "core/serve_config.hpp"
 
 using namespace devops::core;
@@ -204,4 +205,20 @@ TEST_CASE("config file: what GET / shows") {
   CHECK(loaded_config_to_json(c).dump() ==
         R"({"file":"/etc/devops-info/config.json","generation":3,"loaded_at":"2026-01-01T00:00:00.000000+00:00",)"
         R"("pending_restart":["port"],"ui":{"title":null,"color":"teal","message":null},"values":{"appName":"x"}})");
+}
+
+TEST_CASE("JSON nested deeper than kMaxJsonDepth is refused before it is parsed, naming where") {
+  auto nested = [](int levels) {
+    return std::string(static_cast<std::size_t>(levels), '[') + std::string(static_cast<std::size_t>(levels), ']');
+  };
+  CHECK_FALSE(json_too_deep(nested(kMaxJsonDepth)));
+  CHECK(json_too_deep(nested(kMaxJsonDepth + 1)) == std::size_t(kMaxJsonDepth));
+  CHECK_FALSE(json_too_deep(R"({"a": "[[[[[[[[", "b": "\"{{{{{{{"})", 2));  // brackets in strings, escaped quotes
+  CHECK(json_too_deep(R"({"a": [{"b": 1}]})", 2) == std::size_t(7));        // the third level opens at byte 7
+  CHECK_FALSE(json_too_deep("not json at all ]]]]"));                       // the parser's to refuse
+  const auto deep = "{\n  \"appName\": " + nested(50'000) + "\n}\n";
+  const auto r = parse_config_file(deep, "config.json");
+  REQUIRE(std::holds_alternative<ConfigError>(r));
+  CHECK(std::get<ConfigError>(r).message == "config.json:2:77: JSON nested deeper than 64 levels");
+  CHECK(std::holds_alternative<ConfigFile>(parse_config_file(R"({"app": )" + nested(20) + "}", "config.json")));
 }
