@@ -262,29 +262,35 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
     call.result.problem = std::move(why);
     return call.result;
   };
+  std::string pending;  // what nghttp2 has to send, gathered for one write
   while (!call.closed) {
     const std::uint8_t* data = nullptr;
     ssize_t n = 0;
     while ((n = nghttp2_session_mem_send(raw, &data)) > 0) {
-      auto left = static_cast<std::size_t>(n);
-      while (left > 0) {
-        const auto w = ::send(fd.get(), data + (static_cast<std::size_t>(n) - left), left, MSG_NOSIGNAL);
-        if (w < 0 && errno == EAGAIN) {
-          pollfd p{fd.get(), POLLOUT, 0};
-          if (::poll(&p, 1, ms_left(deadline)) <= 0) {
-            call.result.error = NetError::TimedOut;
-            return call.result;
-          }
-          continue;
-        }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-          call.result.error = NetError::Write;
+      pending.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+    }
+    for (std::size_t sent = 0; sent < pending.size();) {
+      const auto w = ::send(fd.get(), pending.data() + sent, pending.size() - sent, MSG_NOSIGNAL);
+      if (w < 0 && errno == EAGAIN) {
+        pollfd p{fd.get(), POLLOUT, 0};
+        if (::poll(&p, 1, ms_left(deadline)) <= 0) {
+          call.result.error = NetError::TimedOut;
           return call.result;
         }
-        left -= static_cast<std::size_t>(w);
+        continue;
       }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        // The server may have answered and closed before it read all of
+        // the call: what it said tells whether it speaks HTTP/2.
+        const auto r = ::recv(fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+        if (r >= 9 && buf[3] != '\x04') return not_grpc("not an HTTP/2 server (no SETTINGS frame came)");
+        call.result.error = NetError::Write;
+        return call.result;
+      }
+      sent += static_cast<std::size_t>(w);
     }
+    pending.clear();
     if (n < 0) return not_grpc(nghttp2_strerror(static_cast<int>(n)));
     if (nghttp2_session_want_read(raw) == 0) break;
     pollfd p{fd.get(), POLLIN, 0};
