@@ -73,9 +73,10 @@ _devops_info() {
       return
       ;;
     health:--timeout | health:--wait | health:--interval | serve:--shutdown-timeout | serve:--shutdown-delay | serve:--flush-interval | \
-      serve:--request-timeout | serve:--idle-timeout | serve:--write-timeout)
+      serve:--request-timeout | serve:--idle-timeout | serve:--write-timeout | serve:--max-delay)
       values='500ms 1s 5s 10s 30s 1m'
       ;;
+    serve:--introspection) values='on off' ;;
     health:--url | serve:--port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error) return ;;
   esac
   if [[ -n $values ]]; then
@@ -91,7 +92,7 @@ _devops_info() {
     serve)
       opts='-h --help --host --port --threads --max-connections --log-format --log-level --shutdown-delay'
       opts+=' --shutdown-timeout --data-dir --flush-interval --unready --unhealthy --fault-delay --fault-error'
-      opts+=' --config --request-timeout --idle-timeout --write-timeout'
+      opts+=' --config --request-timeout --idle-timeout --write-timeout --introspection --max-delay'
       ;;
     *)
       if [[ $cur == -* ]]; then

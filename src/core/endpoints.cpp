@@ -19,6 +19,10 @@ constexpr std::array kEndpoints{
     // "liveness" (as /health) and "readiness" (as /ready).
     Endpoint{"/grpc.health.v1.Health/Check", "POST", "gRPC health check (HTTP/2): \"\", liveness, readiness"},
     Endpoint{"/grpc.health.v1.Health/Watch", "POST", "gRPC health watch (HTTP/2): the status, then each change"},
+    // On demand, from the URL alone (an ingress annotation takes only a URL);
+    // --introspection off turns them off. A {name} is one path segment.
+    Endpoint{"/status/{code}", "GET", "Answers with that status (200 to 599)"},
+    Endpoint{"/delay/{duration}", "GET", "Answers after that long (250ms, 2s; at most --max-delay)"},
 };
 }  // namespace
 

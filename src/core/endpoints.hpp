@@ -7,7 +7,7 @@ namespace devops::core {
 
 // One route that `serve` publishes.
 struct Endpoint {
-  std::string_view path;
+  std::string_view path;  // a path, or a template whose last segment is a {name}: /status/{code}
   std::string_view method;
   std::string_view description;
 };

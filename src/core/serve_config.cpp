@@ -239,6 +239,15 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
                              rules(flags.fault_error, "--fault-error", "fault_error"));
   if (auto* e = std::get_if<ConfigError>(&faults)) return *e;
   c.switches = {unready, unhealthy, std::get<std::vector<RouteFault>>(std::move(faults)), flags.delay_path};
+  if (auto g = pick(flags.introspection, "--introspection", "INTROSPECTION", "introspection")) {
+    const auto on = parse_bool(g->text);
+    if (!on || g->text.empty()) return invalid_value(g->name, g->text, "on or off");
+    c.switches.introspection = *on;
+  }
+  if (auto e = duration(pick(flags.max_delay, "--max-delay", "MAX_DELAY", "max_delay"), c.switches.max_delay,
+                        Range{std::chrono::milliseconds(0), kMaxFaultDelay})) {
+    return *e;
+  }
 
   if (auto d = pick(flags.data_dir, "--data-dir", "DATA_DIR", "data_dir")) {
     if (d->text.empty()) return invalid_value(d->name, "", "a directory");

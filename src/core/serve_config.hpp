@@ -45,6 +45,10 @@ struct Switches {
   // Hidden, for the lifecycle tests: answers to this path are held back
   // kTestDelay (on a timer) before they are sent.
   std::string delay_path;
+  // The routes asked for on demand (/status/{code}, /delay/{duration}):
+  // on, and how long /delay may be asked to wait.
+  bool introspection{true};
+  std::chrono::milliseconds max_delay{std::chrono::seconds(10)};
   bool operator==(const Switches&) const = default;
 };
 inline constexpr std::chrono::milliseconds kTestDelay{1000};
@@ -85,9 +89,11 @@ struct ServeFlags {
   std::optional<std::string> write_timeout;
   bool unready{false};
   bool unhealthy{false};
-  std::vector<std::string> fault_delay;  // ROUTE=DURATION or ROUTE=MIN-MAX
-  std::vector<std::string> fault_error;  // ROUTE=FRACTION
-  std::string delay_path;                // hidden
+  std::vector<std::string> fault_delay;      // ROUTE=DURATION or ROUTE=MIN-MAX
+  std::vector<std::string> fault_error;      // ROUTE=FRACTION
+  std::optional<std::string> introspection;  // on or off
+  std::optional<std::string> max_delay;
+  std::string delay_path;  // hidden
   std::optional<std::string> data_dir;
   std::optional<std::string> flush_interval;
 };

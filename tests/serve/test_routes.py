@@ -14,6 +14,8 @@ from harness import SOURCE_DIR, TIMEOUT, Server, run_cli, split_answers
 ROUTES = ["/", "/health", "/ready", "/metrics", "/visits", "/livez", "/readyz"]
 # gRPC health's methods, in the same table; they answer gRPC calls over HTTP/2 (test_http2.py).
 GRPC_ROUTES = ["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]
+# Templates: a value in the last segment (test_introspection.py).
+TEMPLATES = ["/status/{code}", "/delay/{duration}"]
 
 with open(os.path.join(SOURCE_DIR, "docs", "info.schema.json"), encoding="utf-8") as f:
     SCHEMA = json.load(f)
@@ -60,7 +62,8 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(doc["runtime"]["pid"], self.server.proc.pid)
         self.assertRegex(doc["runtime"]["current_time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
         self.assertEqual([(e["path"], e["method"]) for e in doc["endpoints"]],
-                         [(p, "GET") for p in ROUTES] + [(p, "POST") for p in GRPC_ROUTES])
+                         [(p, "GET") for p in ROUTES] + [(p, "POST") for p in GRPC_ROUTES]
+                         + [(p, "GET") for p in TEMPLATES])
         self.assertEqual(list(doc), ["service", "system", "runtime", "request", "container", "build",
                                      "endpoints", "notes"])
 

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "catch.hpp"
+#include "core/config_file.hpp"
 #include "core/endpoints.hpp"
 #include "core/health.hpp"
 #include "core/probe_url.hpp"
@@ -327,4 +328,34 @@ TEST_CASE("health_from_json reads back what health_to_json wrote") {
   CHECK_FALSE(health_from_json(nlohmann::ordered_json::parse(R"({"status":"healthy"})")));
   CHECK_FALSE(health_from_json(nlohmann::ordered_json::parse(R"({"status":"ok","timestamp":"t","uptime_seconds":1})")));
   CHECK_FALSE(health_from_json(nlohmann::ordered_json::parse(R"([1,2])")));
+}
+
+TEST_CASE("--introspection and --max-delay: flag over INTROSPECTION and MAX_DELAY over the file; bad values named") {
+  auto resolved = std::get<ServeConfig>(resolve_serve_config({}, env_of({})));
+  CHECK(resolved.switches.introspection);
+  CHECK(resolved.switches.max_delay == 10s);
+  resolved = std::get<ServeConfig>(resolve_serve_config({}, env_of({{"INTROSPECTION", "off"}, {"MAX_DELAY", "3s"}})));
+  CHECK_FALSE(resolved.switches.introspection);
+  CHECK(resolved.switches.max_delay == 3s);
+  ServeFlags f;
+  f.introspection = "on";
+  f.max_delay = "0";
+  resolved = std::get<ServeConfig>(resolve_serve_config(f, env_of({{"INTROSPECTION", "off"}, {"MAX_DELAY", "3s"}})));
+  CHECK(resolved.switches.introspection);
+  CHECK(resolved.switches.max_delay == 0ms);
+  const auto file = std::get<ConfigFile>(parse_config_file(R"({"introspection": false, "max_delay": "2m"})", "c.json"));
+  resolved = std::get<ServeConfig>(resolve_serve_config({}, env_of({}), &file));
+  CHECK_FALSE(resolved.switches.introspection);
+  CHECK(resolved.switches.max_delay == 2min);
+  for (const char* bad : {"maybe", ""}) {
+    INFO(bad);
+    ServeFlags g;
+    g.introspection = bad;
+    const auto r = resolve_serve_config(g, env_of({}));
+    REQUIRE(std::holds_alternative<ConfigError>(r));
+    CHECK(std::get<ConfigError>(r).message == fmt::format("--introspection: '{}' is not on or off", bad));
+  }
+  const auto r = resolve_serve_config({}, env_of({{"MAX_DELAY", "11m"}}));
+  REQUIRE(std::holds_alternative<ConfigError>(r));
+  CHECK(std::get<ConfigError>(r).message == "MAX_DELAY: '11m' is not a duration from 0s to 10m");
 }

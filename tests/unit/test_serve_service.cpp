@@ -71,8 +71,14 @@ TEST_CASE("the router is the endpoint table") {
   for (std::size_t i = 0; i < core::endpoints().size(); ++i) {
     CHECK(labels[i] == core::endpoints()[i].path);
     CHECK(h.service.endpoint_index(core::endpoints()[i].path) == i);
-    auto req = get(core::endpoints()[i].path, core::endpoints()[i].method);
+    // A template is asked with a value in its {name}.
+    std::string path(core::endpoints()[i].path);
+    if (const auto brace = path.find('{'); brace != std::string::npos) {
+      path = path.substr(0, brace) + (path.starts_with("/status/") ? "200" : "1ms");
+    }
+    auto req = get(path, core::endpoints()[i].method);
     req.grpc = core::endpoints()[i].method == "POST";  // the gRPC methods; an empty request: the whole server
+    CHECK(h.service.endpoint_index(path) == i);
     CHECK(h.answer(req).status == 200);
   }
   CHECK(labels.back() == "unknown");
@@ -427,4 +433,45 @@ TEST_CASE("the service reads injected clocks: exact durations in the log and the
         std::string::npos);
   CHECK(out.find("http_request_duration_seconds_sum{method=\"GET\",endpoint=\"/health\"} 0.005") != std::string::npos);
   std::fclose(log_file);
+}
+
+TEST_CASE("/status/{code} and /delay/{duration}: the value from the URL, bad ones a 400, the label the template") {
+  Harness h;
+  const auto status_route = h.service.endpoint_index("/status/{code}");
+  for (const int code : {200, 201, 301, 404, 418, 429, 500, 503, 599}) {
+    const auto path = "/status/" + std::to_string(code);
+    CHECK(h.service.endpoint_index(path) == status_route);
+    const auto r = h.answer(get(path));
+    CHECK(r.status == code);
+    CHECK(nlohmann::json::parse(r.body)["status"] == code);
+  }
+  for (const int code : {204, 304}) {  // no content, so no body and no type
+    const auto r = h.answer(get("/status/" + std::to_string(code)));
+    CHECK(r.status == code);
+    CHECK(r.body.empty());
+    CHECK(r.content_type.empty());
+  }
+  for (const char* bad :
+       {"/status/199", "/status/600", "/status/20", "/status/2000", "/status/+200", "/status/2x0", "/status/-200"}) {
+    INFO(bad);
+    CHECK(h.answer(get(bad)).status == 400);
+  }
+  CHECK(h.service.endpoint_index("/status/") == h.service.endpoint_labels().size() - 1);       // no value: 404
+  CHECK(h.service.endpoint_index("/status/200/x") == h.service.endpoint_labels().size() - 1);  // one segment only
+
+  auto r = h.answer(get("/delay/250ms"));
+  CHECK(r.status == 200);
+  CHECK(r.delay == 250ms);  // held on the loop's timer, not here
+  CHECK(nlohmann::json::parse(r.body)["delay_ms"] == 250);
+  CHECK(h.answer(get("/delay/10s")).delay == 10s);   // the default cap, exactly
+  CHECK(h.answer(get("/delay/11s")).status == 400);  // over it: at once
+  CHECK(h.answer(get("/delay/11s")).delay == std::chrono::milliseconds(0));
+  CHECK(h.answer(get("/delay/soon")).status == 400);
+
+  h.service.set_introspection(true, 20s);
+  CHECK(h.answer(get("/delay/11s")).status == 200);
+  h.service.set_introspection(false, 20s);  // off: as if not there
+  CHECK(h.answer(get("/status/503")).status == 404);
+  CHECK(h.answer(get("/delay/1s")).status == 404);
+  CHECK(h.answer(get("/health")).status == 200);
 }

@@ -31,7 +31,7 @@ inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; c
 class Metrics {
  public:
   // Route labels: the routes' paths, then "unknown".
-  static constexpr std::size_t kMaxLabels = 12;
+  static constexpr std::size_t kMaxLabels = 16;
 
   // Zero-initialised and large: make it static (constinit) so that the
   // untouched counters cost no memory.

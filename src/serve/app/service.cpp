@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <iterator>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/build_info.hpp"
+#include "core/config_values.hpp"
 #include "core/health.hpp"
 #include "core/render.hpp"
 #include "core/timefmt.hpp"
@@ -68,6 +70,8 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       {"/visits", &Service::visits},
       {"/grpc.health.v1.Health/Check", &Service::grpc_check},
       {"/grpc.health.v1.Health/Watch", &Service::grpc_watch},
+      {"/status/{code}", &Service::status},
+      {"/delay/{duration}", &Service::delay},
   };
   for (const auto& e : core::endpoints()) {
     Handler h = nullptr;
@@ -77,7 +81,8 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
     if (h == nullptr || (e.method != "GET" && e.method != "POST")) {
       throw std::logic_error("no handler for endpoint " + std::string(e.path));
     }
-    routes_.push_back({e, h});
+    const auto brace = e.path.find('{');
+    routes_.push_back({e, h, brace == std::string_view::npos ? std::string_view() : e.path.substr(0, brace)});
     labels_.push_back(e.path);
   }
   if (labels_.size() + 1 > Metrics::kMaxLabels) throw std::logic_error("more routes than metric label slots");
@@ -88,6 +93,7 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
     if (endpoint_index(f.route) == routes_.size()) throw std::logic_error("fault for an unknown route " + f.route);
   }
   set_faults(switches.faults);
+  set_introspection(switches.introspection, switches.max_delay);
   if (switches.unready) {
     logger_.log(core::LogLevel::Warning,
                 "starting unready (--unready, or ready: false in the config file): /ready answers 503");
@@ -182,6 +188,12 @@ std::size_t Service::endpoint_index(std::string_view path) const {
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     if (routes_[i].endpoint.path == path) return i;
   }
+  // A template: its prefix and one non-empty segment (/status/503).
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const auto& prefix = routes_[i].prefix;
+    if (prefix.empty() || path.size() <= prefix.size() || !path.starts_with(prefix)) continue;
+    if (path.find('/', prefix.size()) == std::string_view::npos) return i;
+  }
   return routes_.size();
 }
 
@@ -212,7 +224,7 @@ HttpResponse Service::handle(const HttpRequest& req, Exchange& ex) noexcept {
   std::chrono::milliseconds delay{0};
   try {
     auto r = dispatch(req, route, delay);
-    r.delay = delay;
+    r.delay += delay;  // a fault's delay on top of what the route asks for (/delay)
     return r;
   } catch (...) {
     log_failure(req.method, req.path, std::current_exception());
@@ -241,6 +253,8 @@ HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chron
   // The hidden --delay-path: the answer is held back, on a timer.
   if (!delay_path_.empty() && req.path == delay_path_) delay = core::kTestDelay;
   if (i == routes_.size()) return error(404, req.path);
+  // The on-demand routes, switched off: as if they were not there.
+  if (!routes_[i].prefix.empty() && !introspection_.load(std::memory_order_relaxed)) return error(404, req.path);
   const bool post = routes_[i].endpoint.method == "POST";
   if (post ? req.method != "POST" : req.method != "GET" && req.method != "HEAD") {
     auto r = error(405, req.path);
@@ -358,6 +372,35 @@ HttpResponse Service::info(const HttpRequest& req) {
   r.headers = "Vary: Accept\r\n";  // a cache must not hand this to a browser, nor the page to curl
   if (visits_) visits_->add();
   return r;
+}
+
+HttpResponse Service::bad_value(const HttpRequest& req, std::string_view detail) const {
+  core::Json doc{{"error", reason_phrase(400)}, {"status", 400}, {"path", req.path}};
+  doc["detail"] = detail;
+  return json_response(400, doc);
+}
+
+HttpResponse Service::status(const HttpRequest& req) {
+  const auto text = req.path.substr(std::string_view("/status/").size());
+  int code = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), code);
+  if (text.size() != 3 || r.ec != std::errc() || r.ptr != text.data() + text.size() || code < 200 || code > 599) {
+    return bad_value(req, "/status/{code} takes a status code from 200 to 599");
+  }
+  // RFC 9110 15.3.5, 15.4.5: 204 and 304 carry no content.
+  if (code == 204 || code == 304) return {code, "", std::string(), {}};
+  return json_response(code, {{"status", code}, {"reason", reason_phrase(code)}});
+}
+
+HttpResponse Service::delay(const HttpRequest& req) {
+  const auto text = req.path.substr(std::string_view("/delay/").size());
+  const auto d = core::parse_duration(text);
+  const std::chrono::milliseconds max{max_delay_ms_.load(std::memory_order_relaxed)};
+  if (!d) return bad_value(req, "/delay/{duration} takes a duration: 250ms, 2s, 1.5s");
+  if (*d > max) return bad_value(req, fmt::format("{} is over --max-delay ({})", text, core::format_duration(max)));
+  auto answer = json_response(200, {{"delay", core::format_duration(*d)}, {"delay_ms", d->count()}});
+  answer.delay = *d;  // held on the loop's timer: no thread waits
+  return answer;
 }
 
 HttpResponse Service::visits(const HttpRequest& req) {

@@ -102,6 +102,12 @@ class Service final : public HttpService {
   // Replaces the injected faults (a reloaded config file); requests already
   // dispatched keep theirs. Logs each route whose fault changed.
   void set_faults(const std::vector<core::RouteFault>& faults);
+  // Turns the on-demand routes (/status/{code}, /delay/{duration}) on or off
+  // (404), and bounds what /delay may be asked for; from any thread.
+  void set_introspection(bool on, std::chrono::milliseconds max_delay) {
+    introspection_.store(on, std::memory_order_relaxed);
+    max_delay_ms_.store(max_delay.count(), std::memory_order_relaxed);
+  }
 
   // Writes what is still only in memory (the visit count) and stops the
   // threads that do so; for the end of a graceful shutdown. Idempotent.
@@ -116,6 +122,7 @@ class Service final : public HttpService {
   struct Route {
     core::Endpoint endpoint;
     Handler handler;
+    std::string_view prefix;  // a template's path before its {name}; empty for a plain path
   };
 
   HttpResponse info(const HttpRequest& req);
@@ -123,6 +130,10 @@ class Service final : public HttpService {
   HttpResponse ready(const HttpRequest& req);
   HttpResponse metrics(const HttpRequest& req);
   HttpResponse visits(const HttpRequest& req);
+  HttpResponse status(const HttpRequest& req);
+  HttpResponse delay(const HttpRequest& req);
+  // The 400 of an on-demand route given a value it does not take.
+  HttpResponse bad_value(const HttpRequest& req, std::string_view detail) const;
   HttpResponse grpc_check(const HttpRequest& req);
   HttpResponse grpc_watch(const HttpRequest& req);
   // What gRPC health says of `service` now: SERVICE_UNKNOWN for a name it does not know.
@@ -167,6 +178,8 @@ class Service final : public HttpService {
   std::atomic<bool> ready_{true};
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint64_t> changes_{0};
+  std::atomic<bool> introspection_{true};
+  std::atomic<std::int64_t> max_delay_ms_{10'000};
   std::function<void()> on_change_;
   Published<FaultTable> faults_{FaultTable{}};
   std::mutex faults_mu_;                   // one set_faults() at a time

@@ -57,6 +57,23 @@ bool decode_target_path(std::string_view target, std::string& path) {
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 100: return "Continue";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 418: return "I'm a teapot";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 502: return "Bad Gateway";
+    case 504: return "Gateway Timeout";
     case 101: return "Switching Protocols";
     case 200: return "OK";
     case 400: return "Bad Request";
@@ -71,7 +88,12 @@ std::string_view reason_phrase(int status) {
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
-    default: return status >= 500 ? "Server Error" : status >= 400 ? "Client Error" : "Unknown";
+    default:
+      return status >= 500   ? "Server Error"
+             : status >= 400 ? "Client Error"
+             : status >= 300 ? "Redirection"
+             : status >= 200 ? "Success"
+                             : "Unknown";
   }
 }
 

@@ -49,10 +49,16 @@ void append_response(std::string& out, const HttpResponse& resp, std::string_vie
   append_number(out, static_cast<std::uint64_t>(resp.status));
   out.push_back(' ');
   out.append(reason_phrase(resp.status));
-  out.append("\r\nContent-Type: ");
-  out.append(resp.content_type);
-  out.append("\r\nContent-Length: ");
-  append_number(out, resp.body.size());
+  // 204 and 304 have no content, so neither a type nor a length (RFC 9110 8.6, 15.3.5).
+  const bool content = resp.status != 204 && resp.status != 304;
+  if (content && !resp.content_type.empty()) {
+    out.append("\r\nContent-Type: ");
+    out.append(resp.content_type);
+  }
+  if (content) {
+    out.append("\r\nContent-Length: ");
+    append_number(out, resp.body.size());
+  }
   out.append("\r\nDate: ");
   out.append(date);
   out.append("\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n");

@@ -117,9 +117,11 @@ void Http2Protocol::submit(Stream& s, const HttpResponse& answer) {
       if (!grpc_message.empty()) nva.push_back(field("grpc-message", grpc_message));
     }
   } else {
-    nva.push_back(field("content-type", resp.content_type));
+    // 204 and 304 have no content, so neither a type nor a length (RFC 9110 8.6, 15.3.5).
+    const bool content = resp.status != 204 && resp.status != 304;
+    if (content && !resp.content_type.empty()) nva.push_back(field("content-type", resp.content_type));
     length = std::to_string(resp.body.size());
-    nva.push_back(field("content-length", length));
+    if (content) nva.push_back(field("content-length", length));
     if (now_ != nullptr && !now_->date.empty()) nva.push_back(field("date", now_->date));
     nva.push_back(field("x-content-type-options", "nosniff"));
     nva.push_back(field("cache-control", "no-store"));

@@ -144,6 +144,12 @@ std::optional<std::string> LiveConfig::apply(const std::string& text) {
       service_->set_faults(next.switches.faults);
       changed.emplace_back("faults");
     }
+    if (next.switches.introspection != current_.switches.introspection ||
+        next.switches.max_delay != current_.switches.max_delay) {
+      service_->set_introspection(next.switches.introspection, next.switches.max_delay);
+      if (next.switches.introspection != current_.switches.introspection) changed.emplace_back("introspection");
+      if (next.switches.max_delay != current_.switches.max_delay) changed.emplace_back("max_delay");
+    }
   }
   if (next.shutdown_delay != current_.shutdown_delay) changed.emplace_back("shutdown_delay");
   if (next.shutdown_timeout != current_.shutdown_timeout) changed.emplace_back("shutdown_timeout");

@@ -1,0 +1,154 @@
+"""The routes a person asks on demand, from the URL alone: /status/{code} and
+/delay/{duration} on a real server, over HTTP/1.1 and HTTP/2; their bad
+values; the delay on the loop's timer (no thread waits); labels that stay
+the routes' templates whatever the paths; --introspection, --max-delay,
+their variables and config-file keys (live)."""
+import json
+import os
+import random
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import TIMEOUT, Server, parse_exposition, run_cli
+
+
+class IntrospectionTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server("--threads", "1", "--log-level", "warning", "--max-delay", "3s").start(quiet=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.kill()
+
+    def test_status_answers_with_the_code_asked_for(self):
+        for code in (200, 201, 301, 404, 418, 429, 500, 503, 599):
+            with self.subTest(code=code):
+                r = self.server.get(f"/status/{code}")
+                self.assertEqual(r.status, code)
+                self.assertEqual(r.json(), {"status": code, "reason": r.json()["reason"]})
+                self.assertEqual(r.header("Content-Type"), "application/json")
+        r = self.server.get("/status/503")
+        self.assertEqual(r.json()["reason"], "Service Unavailable")
+        head = self.server.request("HEAD", "/status/503")
+        self.assertEqual((head.status, head.body), (503, b""))
+
+    def test_204_and_304_carry_no_body_type_or_length_over_both_protocols(self):
+        for code in (204, 304):
+            with self.subTest(code=code):
+                r = self.server.get(f"/status/{code}")
+                self.assertEqual((r.status, r.body), (code, b""))
+                self.assertIsNone(r.header("Content-Length"))
+                self.assertIsNone(r.header("Content-Type"))
+                out = subprocess.run(["curl", "-s", "-i", "--http2-prior-knowledge",
+                                      f"http://127.0.0.1:{self.server.port}/status/{code}"],
+                                     capture_output=True, text=True, timeout=TIMEOUT)
+                self.assertTrue(out.stdout.startswith(f"HTTP/2 {code}"), out.stdout)
+                self.assertNotIn("content-length", out.stdout)
+
+    def test_bad_codes_and_durations_are_400_json_at_once(self):
+        for path in ("/status/199", "/status/600", "/status/20", "/status/abc", "/delay/soon", "/delay/4s",
+                     "/delay/-1s"):
+            with self.subTest(path=path):
+                start = time.monotonic()
+                r = self.server.get(path)
+                self.assertEqual(r.status, 400)
+                self.assertEqual(r.json()["error"], "Bad Request")
+                self.assertIn("detail", r.json())
+                self.assertLess(time.monotonic() - start, 0.5)
+        self.assertIn("over --max-delay (3s)", self.server.get("/delay/4s").json()["detail"])
+        self.assertEqual(self.server.get("/status/").status, 404)
+        self.assertEqual(self.server.get("/status/200/more").status, 404)
+
+    def test_delay_holds_the_answer_on_a_timer_while_the_one_loop_serves_others(self):
+        results = []
+
+        def slow():
+            start = time.monotonic()
+            r = self.server.get("/delay/1s")
+            results.append((r.status, time.monotonic() - start, r.json()))
+
+        threads = [threading.Thread(target=slow) for _ in range(20)]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)
+        start = time.monotonic()
+        self.assertEqual(self.server.get("/health").status, 200)  # one event loop, twenty answers held
+        self.assertLess(time.monotonic() - start, 0.3)
+        for t in threads:
+            t.join(TIMEOUT)
+        self.assertEqual(len(results), 20)
+        for status, took, doc in results:
+            self.assertEqual(status, 200)
+            self.assertGreaterEqual(took, 0.95)
+            self.assertLess(took, 3)
+            self.assertEqual(doc, {"delay": "1s", "delay_ms": 1000})
+
+    def test_random_paths_leave_only_templates_in_the_labels(self):
+        rng = random.Random(20261207)
+        for _ in range(300):
+            self.server.get(f"/status/{rng.randint(100, 699)}")
+        for _ in range(300):
+            self.server.get(f"/delay/{rng.randint(0, 40)}ms")
+        families = parse_exposition(self.server.get("/metrics").body.decode())
+        endpoints = set()
+        for family in families.values():
+            for sample in family["samples"]:
+                if "endpoint" in sample[1]:
+                    endpoints.add(sample[1]["endpoint"])
+        self.assertIn("/status/{code}", endpoints)
+        self.assertIn("/delay/{duration}", endpoints)
+        self.assertFalse([e for e in endpoints if e.startswith(("/status/", "/delay/")) and "{" not in e],
+                         "a raw path became a label")
+        statuses = {s[1]["status"] for s in families["http_requests_total"]["samples"]
+                    if s[1].get("endpoint") == "/status/{code}"}
+        self.assertLessEqual(len(statuses), 401)  # one series per status code at most: 200..599 and 400
+
+
+class IntrospectionSwitchTest(unittest.TestCase):
+    def test_off_by_flag_or_variable_is_404_and_the_rest_serves(self):
+        for args, env in ((["--introspection", "off"], None), ([], {"INTROSPECTION": "off"})):
+            with self.subTest(args=args, env=env):
+                with Server(*args, env=env) as s:
+                    self.assertEqual(s.get("/status/503").status, 404)
+                    self.assertEqual(s.get("/delay/1ms").status, 404)
+                    self.assertEqual(s.get("/health").status, 200)
+
+    def test_bad_values_exit_2_naming_the_flag_or_variable(self):
+        r = run_cli("serve", "--port", "0", "--introspection", "maybe")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--introspection: 'maybe' is not on or off", r.stderr)
+        r = run_cli("serve", "--port", "0", env={"MAX_DELAY": "1h"})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("MAX_DELAY: '1h' is not a duration from 0s to 10m", r.stderr)
+
+    def test_the_config_file_turns_them_off_and_on_live(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "config.json")
+            with open(path, "w") as f:
+                json.dump({"introspection": True, "max_delay": "100ms"}, f)
+            with Server("--config", path) as s:
+                self.assertEqual(s.get("/delay/200ms").status, 400)
+                with open(path + ".new", "w") as f:
+                    json.dump({"introspection": False}, f)
+                os.rename(path + ".new", path)
+                deadline = time.monotonic() + TIMEOUT
+                while s.get("/status/200").status != 404 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(s.get("/status/200").status, 404)
+                line = s.wait_for_log(lambda l: l.get("msg") == "config reloaded" and "introspection" in
+                                      l.get("changed", []), what="the reload naming introspection")
+                self.assertIn("max_delay", line["changed"])
+                with open(path + ".new", "w") as f:
+                    json.dump({"max_delay": "1s"}, f)
+                os.rename(path + ".new", path)
+                while s.get("/delay/200ms").status != 200 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(s.get("/delay/200ms").status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
