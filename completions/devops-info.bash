@@ -77,7 +77,7 @@ _devops_info() {
       values='500ms 1s 5s 10s 30s 1m'
       ;;
     serve:--introspection) values='on off' ;;
-    health:--url | serve:--port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error) return ;;
+    health:--url | serve:--port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error | serve:--env-allow) return ;;
   esac
   if [[ -n $values ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
@@ -92,7 +92,7 @@ _devops_info() {
     serve)
       opts='-h --help --host --port --threads --max-connections --log-format --log-level --shutdown-delay'
       opts+=' --shutdown-timeout --data-dir --flush-interval --unready --unhealthy --fault-delay --fault-error'
-      opts+=' --config --request-timeout --idle-timeout --write-timeout --introspection --max-delay'
+      opts+=' --config --request-timeout --idle-timeout --write-timeout --introspection --max-delay --env-allow'
       ;;
     *)
       if [[ $cur == -* ]]; then

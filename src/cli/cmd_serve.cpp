@@ -37,6 +37,7 @@ struct ServeOptions {
   std::vector<std::string> fault_error;
   std::string introspection;
   std::string max_delay;
+  std::string env_allow;
   std::string delay_path;
   std::string data_dir;
   std::string flush_interval;
@@ -63,6 +64,7 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   flags.fault_error = o.fault_error;
   if (given("--introspection")) flags.introspection = o.introspection;
   if (given("--max-delay")) flags.max_delay = o.max_delay;
+  if (given("--env-allow")) flags.env_allow = o.env_allow;
   flags.delay_path = o.delay_path;
   if (given("--data-dir")) flags.data_dir = o.data_dir;
   if (given("--flush-interval")) flags.flush_interval = o.flush_interval;
@@ -159,19 +161,23 @@ Runner setup_serve(CLI::App& sub) {
       ->option_text("ROUTE=FRACTION")
       ->allow_extra_args(false);
   sub.add_option("--introspection", o->introspection,
-                 "The routes a person asks on demand, /status/{code} and /delay/{duration}: on (default) or off "
-                 "(404) (env INTROSPECTION)")
+                 "The routes a person asks on demand, /status/{code}, /delay/{duration} and /env: on (default) "
+                 "or off (404) (env INTROSPECTION)")
       ->option_text("on|off");
   sub.add_option("--max-delay", o->max_delay,
                  "The longest /delay/{duration} may be asked to wait; longer is a 400 at once (0 to 10m; "
                  "default 10s; env MAX_DELAY)")
       ->option_text("DURATION");
+  sub.add_option("--env-allow", o->env_allow,
+                 "The environment variables GET /env shows: comma-separated shell globs; a secret-looking name "
+                 "is shown <redacted> (default POD_*,NODE_*,KUBERNETES_*,HOSTNAME; env ENV_ALLOW)")
+      ->option_text("PATTERNS");
   // Kept for the lifecycle tests, hidden: the answer to PATH is held back
   // for a second (as --fault-delay does), without blocking the event loop.
   sub.add_option("--delay-path", o->delay_path, "")->group("");
   sub.footer(
       "Routes: GET / (report), /health, /ready, /metrics (Prometheus), /visits, /status/{code}, "
-      "/delay/{duration}; HEAD works wherever GET does. gRPC health over HTTP/2 on the same port.\n"
+      "/delay/{duration}, /env; HEAD works wherever GET does. gRPC health over HTTP/2 on the same port.\n"
       "Examples:\n"
       "  devops-info serve\n"
       "  PORT=8080 devops-info serve --log-format text --data-dir /data --shutdown-delay 5s\n"

@@ -23,6 +23,7 @@ constexpr std::array kEndpoints{
     // --introspection off turns them off. A {name} is one path segment.
     Endpoint{"/status/{code}", "GET", "Answers with that status (200 to 599)"},
     Endpoint{"/delay/{duration}", "GET", "Answers after that long (250ms, 2s; at most --max-delay)"},
+    Endpoint{"/env", "GET", "Environment variables that --env-allow admits, secrets redacted"},
 };
 }  // namespace
 

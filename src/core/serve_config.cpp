@@ -244,6 +244,26 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
     if (!on || g->text.empty()) return invalid_value(g->name, g->text, "on or off");
     c.switches.introspection = *on;
   }
+  if (auto g = pick(flags.env_allow, "--env-allow", "ENV_ALLOW", "env_allow")) {
+    std::vector<std::string> patterns;
+    std::string_view rest = g->text;
+    bool bad = false;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      auto item = rest.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      bad = bad || item.empty() || item.size() > kMaxEnvPatternLength;
+      patterns.emplace_back(item);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    if (bad || patterns.size() > kMaxEnvPatterns) {
+      return invalid_value(g->name, g->text,
+                           fmt::format("comma-separated name patterns (POD_*,HOSTNAME), at most {} of {} characters",
+                                       kMaxEnvPatterns, kMaxEnvPatternLength));
+    }
+    c.switches.env_allow = std::move(patterns);  // "": none shown
+  }
   if (auto e = duration(pick(flags.max_delay, "--max-delay", "MAX_DELAY", "max_delay"), c.switches.max_delay,
                         Range{std::chrono::milliseconds(0), kMaxFaultDelay})) {
     return *e;

@@ -108,6 +108,41 @@ class IntrospectionTest(unittest.TestCase):
         self.assertLessEqual(len(statuses), 401)  # one series per status code at most: 200..599 and 400
 
 
+class EnvTest(unittest.TestCase):
+    def test_env_shows_what_the_globs_admit_and_redacts_secret_names(self):
+        env = {"POD_NAME": "web-1", "POD_API_TOKEN": "s3cr3t", "NODE_NAME": "n1", "APP_MODE": "demo",
+               "DB_PASSWORD": "hunter2"}
+        with Server(env=env) as s:
+            doc = s.get("/env").json()
+            self.assertEqual(doc["allowed"], ["POD_*", "NODE_*", "KUBERNETES_*", "HOSTNAME"])
+            self.assertEqual(doc["variables"]["POD_NAME"], "web-1")
+            self.assertEqual(doc["variables"]["NODE_NAME"], "n1")
+            self.assertEqual(doc["variables"]["POD_API_TOKEN"], "<redacted>")  # allowed, and still hidden
+            self.assertNotIn("APP_MODE", doc["variables"])
+            self.assertNotIn("DB_PASSWORD", doc["variables"])
+            self.assertNotIn("s3cr3t", s.get("/env").body.decode())
+        with Server("--env-allow", "APP_*,DB_*", env=env) as s:
+            doc = s.get("/env").json()
+            self.assertEqual(doc["variables"], {"APP_MODE": "demo", "DB_PASSWORD": "<redacted>"})
+        with Server(env=dict(env, ENV_ALLOW="*", INTROSPECTION="off")) as s:
+            self.assertEqual(s.get("/env").status, 404)
+
+    def test_the_config_file_changes_the_globs_live(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "config.json")
+            with open(path, "w") as f:
+                json.dump({"env_allow": "POD_*"}, f)
+            with Server("--config", path, env={"POD_NAME": "web-1", "APP_MODE": "demo"}) as s:
+                self.assertEqual(s.get("/env").json()["variables"], {"POD_NAME": "web-1"})
+                with open(path + ".new", "w") as f:
+                    json.dump({"env_allow": "APP_*"}, f)
+                os.rename(path + ".new", path)
+                deadline = time.monotonic() + TIMEOUT
+                while "APP_MODE" not in s.get("/env").json()["variables"] and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(s.get("/env").json()["variables"], {"APP_MODE": "demo"})
+
+
 class IntrospectionSwitchTest(unittest.TestCase):
     def test_off_by_flag_or_variable_is_404_and_the_rest_serves(self):
         for args, env in ((["--introspection", "off"], None), ([], {"INTROSPECTION": "off"})):

@@ -359,3 +359,26 @@ TEST_CASE("--introspection and --max-delay: flag over INTROSPECTION and MAX_DELA
   REQUIRE(std::holds_alternative<ConfigError>(r));
   CHECK(std::get<ConfigError>(r).message == "MAX_DELAY: '11m' is not a duration from 0s to 10m");
 }
+
+TEST_CASE("--env-allow: comma-separated globs from the flag, ENV_ALLOW or the file; bounded; empty shows none") {
+  auto resolved = std::get<ServeConfig>(resolve_serve_config({}, env_of({})));
+  CHECK(resolved.switches.env_allow == std::vector<std::string>{"POD_*", "NODE_*", "KUBERNETES_*", "HOSTNAME"});
+  resolved = std::get<ServeConfig>(resolve_serve_config({}, env_of({{"ENV_ALLOW", "APP_*, VERSION"}})));
+  CHECK(resolved.switches.env_allow == std::vector<std::string>{"APP_*", "VERSION"});
+  ServeFlags f;
+  f.env_allow = "";
+  CHECK(std::get<ServeConfig>(resolve_serve_config(f, env_of({}))).switches.env_allow.empty());
+  const auto file = std::get<ConfigFile>(parse_config_file(R"({"env_allow": "MY_*"})", "c.json"));
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}), &file)).switches.env_allow ==
+        std::vector<std::string>{"MY_*"});
+  std::string many;
+  for (int i = 0; i < 65; ++i) many += "A,";
+  many += "B";
+  for (const std::string& bad : {std::string("A,,B"), std::string(257, 'X'), many}) {
+    ServeFlags g;
+    g.env_allow = bad;
+    const auto r = resolve_serve_config(g, env_of({}));
+    REQUIRE(std::holds_alternative<ConfigError>(r));
+    CHECK(std::get<ConfigError>(r).message.starts_with("--env-allow: '"));
+  }
+}

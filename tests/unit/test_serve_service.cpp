@@ -475,3 +475,19 @@ TEST_CASE("/status/{code} and /delay/{duration}: the value from the URL, bad one
   CHECK(h.answer(get("/delay/1s")).status == 404);
   CHECK(h.answer(get("/health")).status == 200);
 }
+
+TEST_CASE("GET /env: the variables the globs admit, by name, a secret-looking one redacted whatever admits it") {
+  const serve::Environment env{{"HOSTNAME", "web-1"},       {"KUBERNETES_SERVICE_HOST", "10.0.0.1"},
+                               {"NODE_NAME", "n1"},         {"PATH", "/bin"},
+                               {"POD_API_TOKEN", "s3cr3t"}, {"POD_NAME", "web-1-abc"},
+                               {"DB_PASSWORD", "hunter2"}};
+  auto doc = serve::select_environment(env, {"POD_*", "NODE_*", "KUBERNETES_*", "HOSTNAME"});
+  CHECK(doc["variables"] == nlohmann::json::parse(R"({"HOSTNAME": "web-1", "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+      "NODE_NAME": "n1", "POD_API_TOKEN": "<redacted>", "POD_NAME": "web-1-abc"})"));
+  CHECK(doc["allowed"] == nlohmann::json::parse(R"(["POD_*", "NODE_*", "KUBERNETES_*", "HOSTNAME"])"));
+  doc = serve::select_environment(env, {"*"});  // everything: secrets still hidden
+  CHECK(doc["variables"]["DB_PASSWORD"] == "<redacted>");
+  CHECK(doc["variables"]["PATH"] == "/bin");
+  CHECK(serve::select_environment(env, {})["variables"].empty());
+  CHECK(serve::select_environment(env, {"P?TH", "[H]OST*"})["variables"].size() == 2);
+}

@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <iterator>
@@ -60,6 +61,8 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       ready_(!switches.unready),
       healthy_(!switches.unhealthy) {
   // The router is the endpoint table: every published route needs a handler here.
+  // The routes a person asks on demand, which --introspection off turns off.
+  static constexpr std::string_view kOnDemand[] = {"/status/{code}", "/delay/{duration}", "/env"};
   static constexpr std::pair<std::string_view, Handler> kHandlers[] = {
       {"/", &Service::info},
       {"/health", &Service::health},
@@ -72,6 +75,7 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       {"/grpc.health.v1.Health/Watch", &Service::grpc_watch},
       {"/status/{code}", &Service::status},
       {"/delay/{duration}", &Service::delay},
+      {"/env", &Service::env},
   };
   for (const auto& e : core::endpoints()) {
     Handler h = nullptr;
@@ -82,7 +86,8 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       throw std::logic_error("no handler for endpoint " + std::string(e.path));
     }
     const auto brace = e.path.find('{');
-    routes_.push_back({e, h, brace == std::string_view::npos ? std::string_view() : e.path.substr(0, brace)});
+    routes_.push_back({e, h, brace == std::string_view::npos ? std::string_view() : e.path.substr(0, brace),
+                       std::find(std::begin(kOnDemand), std::end(kOnDemand), e.path) != std::end(kOnDemand)});
     labels_.push_back(e.path);
   }
   if (labels_.size() + 1 > Metrics::kMaxLabels) throw std::logic_error("more routes than metric label slots");
@@ -94,6 +99,8 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
   }
   set_faults(switches.faults);
   set_introspection(switches.introspection, switches.max_delay);
+  environment_ = process_environment();
+  set_env_allow(switches.env_allow);
   if (switches.unready) {
     logger_.log(core::LogLevel::Warning,
                 "starting unready (--unready, or ready: false in the config file): /ready answers 503");
@@ -254,7 +261,7 @@ HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chron
   if (!delay_path_.empty() && req.path == delay_path_) delay = core::kTestDelay;
   if (i == routes_.size()) return error(404, req.path);
   // The on-demand routes, switched off: as if they were not there.
-  if (!routes_[i].prefix.empty() && !introspection_.load(std::memory_order_relaxed)) return error(404, req.path);
+  if (routes_[i].on_demand && !introspection_.load(std::memory_order_relaxed)) return error(404, req.path);
   const bool post = routes_[i].endpoint.method == "POST";
   if (post ? req.method != "POST" : req.method != "GET" && req.method != "HEAD") {
     auto r = error(405, req.path);
@@ -401,6 +408,10 @@ HttpResponse Service::delay(const HttpRequest& req) {
   auto answer = json_response(200, {{"delay", core::format_duration(*d)}, {"delay_ms", d->count()}});
   answer.delay = *d;  // held on the loop's timer: no thread waits
   return answer;
+}
+
+HttpResponse Service::env(const HttpRequest&) {
+  return json_response(200, select_environment(environment_, env_allow_.current()));
 }
 
 HttpResponse Service::visits(const HttpRequest& req) {

@@ -18,6 +18,7 @@
 
 #include "core/endpoints.hpp"
 #include "core/serve_config.hpp"
+#include "serve/app/environment.hpp"
 #include "serve/app/grpc_health.hpp"
 #include "serve/app/info_document.hpp"
 #include "serve/app/metrics.hpp"
@@ -108,6 +109,8 @@ class Service final : public HttpService {
     introspection_.store(on, std::memory_order_relaxed);
     max_delay_ms_.store(max_delay.count(), std::memory_order_relaxed);
   }
+  // The shell globs of the variables GET /env shows; from any thread.
+  void set_env_allow(std::vector<std::string> patterns) { env_allow_.publish(std::move(patterns)); }
 
   // Writes what is still only in memory (the visit count) and stops the
   // threads that do so; for the end of a graceful shutdown. Idempotent.
@@ -123,6 +126,7 @@ class Service final : public HttpService {
     core::Endpoint endpoint;
     Handler handler;
     std::string_view prefix;  // a template's path before its {name}; empty for a plain path
+    bool on_demand{false};    // off with --introspection off
   };
 
   HttpResponse info(const HttpRequest& req);
@@ -132,6 +136,7 @@ class Service final : public HttpService {
   HttpResponse visits(const HttpRequest& req);
   HttpResponse status(const HttpRequest& req);
   HttpResponse delay(const HttpRequest& req);
+  HttpResponse env(const HttpRequest& req);
   // The 400 of an on-demand route given a value it does not take.
   HttpResponse bad_value(const HttpRequest& req, std::string_view detail) const;
   HttpResponse grpc_check(const HttpRequest& req);
@@ -179,6 +184,8 @@ class Service final : public HttpService {
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint64_t> changes_{0};
   std::atomic<bool> introspection_{true};
+  Environment environment_;  // as it was at start
+  Published<std::vector<std::string>> env_allow_{std::vector<std::string>{}};
   std::atomic<std::int64_t> max_delay_ms_{10'000};
   std::function<void()> on_change_;
   Published<FaultTable> faults_{FaultTable{}};

@@ -150,6 +150,10 @@ std::optional<std::string> LiveConfig::apply(const std::string& text) {
       if (next.switches.introspection != current_.switches.introspection) changed.emplace_back("introspection");
       if (next.switches.max_delay != current_.switches.max_delay) changed.emplace_back("max_delay");
     }
+    if (next.switches.env_allow != current_.switches.env_allow) {
+      service_->set_env_allow(next.switches.env_allow);
+      changed.emplace_back("env_allow");
+    }
   }
   if (next.shutdown_delay != current_.shutdown_delay) changed.emplace_back("shutdown_delay");
   if (next.shutdown_timeout != current_.shutdown_timeout) changed.emplace_back("shutdown_timeout");
