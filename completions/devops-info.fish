@@ -76,6 +76,6 @@ complete -c devops-info -n $serve -l unhealthy -d 'Start with /health answering 
 complete -c devops-info -n $serve -l fault-delay -x -d 'Fault injection: ROUTE=DURATION or ROUTE=MIN-MAX'
 complete -c devops-info -n $serve -l fault-error -x -d 'Fault injection: ROUTE=FRACTION answered 500'
 complete -c devops-info -n $serve -l config -r -F -d 'JSON config file, reloaded live'
-complete -c devops-info -n $serve -l introspection -x -a 'on off' -d 'The on-demand routes /status and /delay'
+complete -c devops-info -n $serve -l introspection -x -a 'on off' -d 'The on-demand routes /status, /delay, /env, /headers'
 complete -c devops-info -n $serve -l max-delay -x -a $durations -d 'Longest /delay may wait'
 complete -c devops-info -n $serve -l env-allow -x -d 'Environment variables /env shows (globs)'

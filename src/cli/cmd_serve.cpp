@@ -161,8 +161,8 @@ Runner setup_serve(CLI::App& sub) {
       ->option_text("ROUTE=FRACTION")
       ->allow_extra_args(false);
   sub.add_option("--introspection", o->introspection,
-                 "The routes a person asks on demand, /status/{code}, /delay/{duration} and /env: on (default) "
-                 "or off (404) (env INTROSPECTION)")
+                 "The routes a person asks on demand, /status/{code}, /delay/{duration}, /env and /headers: on "
+                 "(default) or off (404) (env INTROSPECTION)")
       ->option_text("on|off");
   sub.add_option("--max-delay", o->max_delay,
                  "The longest /delay/{duration} may be asked to wait; longer is a 400 at once (0 to 10m; "
@@ -177,7 +177,7 @@ Runner setup_serve(CLI::App& sub) {
   sub.add_option("--delay-path", o->delay_path, "")->group("");
   sub.footer(
       "Routes: GET / (report), /health, /ready, /metrics (Prometheus), /visits, /status/{code}, "
-      "/delay/{duration}, /env; HEAD works wherever GET does. gRPC health over HTTP/2 on the same port.\n"
+      "/delay/{duration}, /env, /headers; HEAD works wherever GET does. gRPC health over HTTP/2 on the same port.\n"
       "Examples:\n"
       "  devops-info serve\n"
       "  PORT=8080 devops-info serve --log-format text --data-dir /data --shutdown-delay 5s\n"

@@ -24,6 +24,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/status/{code}", "GET", "Answers with that status (200 to 599)"},
     Endpoint{"/delay/{duration}", "GET", "Answers after that long (250ms, 2s; at most --max-delay)"},
     Endpoint{"/env", "GET", "Environment variables that --env-allow admits, secrets redacted"},
+    Endpoint{"/headers", "GET", "The request's header fields, as received"},
 };
 }  // namespace
 

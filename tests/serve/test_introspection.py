@@ -143,6 +143,33 @@ class EnvTest(unittest.TestCase):
                 self.assertEqual(s.get("/env").json()["variables"], {"APP_MODE": "demo"})
 
 
+class HeadersTest(unittest.TestCase):
+    def test_headers_answers_with_what_arrived_over_both_protocols(self):
+        with Server() as s:
+            import http.client
+            conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=TIMEOUT)
+            conn.putrequest("GET", "/headers", skip_accept_encoding=True)
+            conn.putheader("X-Trace", "abc")
+            conn.putheader("X-A", "1")
+            conn.putheader("X-A", "2")
+            conn.endheaders()
+            doc = json.loads(conn.getresponse().read())
+            conn.close()
+            self.assertEqual(doc["protocol"], "HTTP/1.1")
+            self.assertEqual(doc["headers"]["X-Trace"], "abc")
+            self.assertEqual(doc["headers"]["X-A"], ["1", "2"])
+            self.assertEqual(doc["headers"]["Host"], f"127.0.0.1:{s.port}")
+            out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-H", "X-Trace: xyz",
+                                  f"http://127.0.0.1:{s.port}/headers"], capture_output=True, text=True,
+                                 timeout=TIMEOUT)
+            doc = json.loads(out.stdout)
+            self.assertEqual(doc["protocol"], "HTTP/2")
+            self.assertEqual(doc["headers"]["x-trace"], "xyz")
+            self.assertFalse([n for n in doc["headers"] if n.startswith(":")])
+        with Server("--introspection", "off") as s:
+            self.assertEqual(s.get("/headers").status, 404)
+
+
 class IntrospectionSwitchTest(unittest.TestCase):
     def test_off_by_flag_or_variable_is_404_and_the_rest_serves(self):
         for args, env in ((["--introspection", "off"], None), ([], {"INTROSPECTION": "off"})):

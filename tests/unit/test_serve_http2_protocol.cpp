@@ -27,6 +27,7 @@ HttpNow at(SteadyClock::time_point t = kT0) {
 // for /Unknown; a Watch stays open and says `status`); records what it saw.
 struct FakeService final : HttpService {
   std::vector<std::string> paths, protocols, bodies;
+  std::vector<std::vector<std::pair<std::string, std::string>>> fields;
   std::vector<int> completed;
   std::map<std::string, std::chrono::milliseconds> delays;
   int in_progress{0};
@@ -40,6 +41,8 @@ struct FakeService final : HttpService {
     paths.emplace_back(req.path);
     protocols.emplace_back(req.protocol);
     bodies.emplace_back(req.body);
+    fields.emplace_back();
+    for (const auto& f : req.fields) fields.back().emplace_back(f.name, f.value);
     HttpResponse r{200, "text/plain", std::string(req.path), {}};
     r.headers = "Vary: Accept\r\n";
     if (const auto d = delays.find(std::string(req.path)); d != delays.end()) r.delay = d->second;
@@ -714,4 +717,18 @@ TEST_CASE("RFC 9113 and RFC 7541 errors are answered with the right frame and co
       if (std::string_view(row.name).starts_with("a stream id lower")) CHECK(app.paths.size() == 1);
     }
   }
+}
+
+TEST_CASE("HTTP/2: the fields of a request to /headers, lower-case, without the pseudo-headers; none for others") {
+  HttpLimits limits;
+  FakeService app;
+  Http2Protocol p(limits, app, "192.0.2.7", at());
+  Client c;
+  c.request("GET", "/headers?x=1", {{"x-a", "1"}, {"x-a", "2"}, {"user-agent", "u"}});
+  c.request("GET", "/health", {{"x-a", "1"}});
+  pump(p, c);
+  REQUIRE(app.fields.size() == 2);
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  CHECK(app.fields[0] == Fields{{"x-a", "1"}, {"x-a", "2"}, {"user-agent", "u"}});
+  CHECK(app.fields[1].empty());
 }

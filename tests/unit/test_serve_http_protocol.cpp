@@ -26,6 +26,7 @@ struct FakeService final : HttpService {
   std::vector<std::string> methods;
   std::vector<std::string> agents;
   std::vector<std::string> peers;
+  std::vector<std::vector<std::pair<std::string, std::string>>> fields;  // what each request carried
   std::vector<int> completed;
   std::vector<std::size_t> finished_routes;  // the route each finished exchange carried
   std::chrono::milliseconds delay{0};
@@ -40,6 +41,8 @@ struct FakeService final : HttpService {
     methods.emplace_back(req.method);
     agents.emplace_back(req.user_agent);
     peers.emplace_back(req.client_ip);
+    fields.emplace_back();
+    for (const auto& f : req.fields) fields.back().emplace_back(f.name, f.value);
     HttpResponse r{200, "text/plain", std::string(req.path), {}, delay};
     if (req.method != "GET" && req.method != "HEAD") r = {405, "text/plain", "no", "GET, HEAD"};
     return r;
@@ -395,4 +398,19 @@ TEST_CASE("answers beyond the output limit wait for resume()") {
   }
   CHECK(total == 50);
   CHECK(p.idle());
+}
+
+TEST_CASE("the header fields are kept for a request to /headers only, in order, repeated ones too") {
+  const HttpLimits limits;
+  FakeService app;
+  HttpProtocol p(limits, app, "192.0.2.7");
+  std::string out;
+  p.receive(
+      "GET /headers?x=1 HTTP/1.1\r\nHost: t\r\nX-A: 1\r\nx-a: 2\r\nUser-Agent: u\r\n\r\n"
+      "GET /health HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\r\n",
+      out, at());
+  REQUIRE(app.fields.size() == 2);
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  CHECK(app.fields[0] == Fields{{"Host", "t"}, {"X-A", "1"}, {"x-a", "2"}, {"User-Agent", "u"}});
+  CHECK(app.fields[1].empty());  // another path pays nothing for them
 }

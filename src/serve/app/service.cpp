@@ -26,10 +26,8 @@ namespace {
 
 constexpr std::string_view kAllowGet = "GET, HEAD";
 constexpr std::string_view kHtmlContentType = "text/html; charset=utf-8";
-// gRPC status codes (grpc/doc/statuscodes.md) the service answers with.
-constexpr int kGrpcNotFound = 5;
+// The gRPC status of a call whose handler failed (grpc/doc/statuscodes.md).
 constexpr int kGrpcInternal = 13;
-constexpr int kGrpcUnavailable = 14;
 
 HttpResponse json_response(int status, const core::Json& doc) {
   return {status, "application/json", core::render_json(doc, core::JsonStyle::Compact), {}};
@@ -62,7 +60,7 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       healthy_(!switches.unhealthy) {
   // The router is the endpoint table: every published route needs a handler here.
   // The routes a person asks on demand, which --introspection off turns off.
-  static constexpr std::string_view kOnDemand[] = {"/status/{code}", "/delay/{duration}", "/env"};
+  static constexpr std::string_view kOnDemand[] = {"/status/{code}", "/delay/{duration}", "/env", "/headers"};
   static constexpr std::pair<std::string_view, Handler> kHandlers[] = {
       {"/", &Service::info},
       {"/health", &Service::health},
@@ -76,6 +74,7 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       {"/status/{code}", &Service::status},
       {"/delay/{duration}", &Service::delay},
       {"/env", &Service::env},
+      {"/headers", &Service::headers},
   };
   for (const auto& e : core::endpoints()) {
     Handler h = nullptr;
@@ -293,69 +292,6 @@ HttpResponse Service::error(int status, std::string_view path) const {
   return r;
 }
 
-ServingStatus Service::serving(std::string_view service) const {
-  const bool live = healthy() && !draining();
-  const bool ready_now = ready() && !shutting_down_.load(std::memory_order_relaxed);
-  bool up = false;
-  if (service.empty()) {
-    up = live && ready_now;
-  } else if (service == "liveness") {
-    up = live;
-  } else if (service == "readiness") {
-    up = ready_now;
-  } else {
-    return ServingStatus::ServiceUnknown;
-  }
-  return up ? ServingStatus::Serving : ServingStatus::NotServing;
-}
-
-namespace {
-// The answer to a request whose message is not a HealthCheckRequest.
-HttpResponse malformed_health_request() {
-  HttpResponse r;
-  r.grpc = {kGrpcInternal, "malformed HealthCheckRequest"};
-  return r;
-}
-}  // namespace
-
-HttpResponse Service::grpc_check(const HttpRequest& req) {
-  const auto service = parse_health_request(req.body);
-  if (!service) return malformed_health_request();
-  HttpResponse r;
-  const auto status = serving(*service);
-  if (status == ServingStatus::ServiceUnknown) {
-    r.grpc = {kGrpcNotFound, "unknown service \"" + *service + "\": try \"\", liveness or readiness"};
-    return r;
-  }
-  r.body = encode_health_response(status);
-  return r;
-}
-
-HttpResponse Service::grpc_watch(const HttpRequest& req) {
-  return parse_health_request(req.body) ? follow(req) : malformed_health_request();
-}
-
-HttpResponse Service::follow(const HttpRequest& req) noexcept {
-  HttpResponse r;
-  try {
-    const auto service = parse_health_request(req.body).value_or(std::string());
-    // An unknown name stays open with SERVICE_UNKNOWN: it may be registered later (health.proto).
-    r.body = encode_health_response(serving(service));
-    if (draining()) {
-      // The last word, and the end: no Watch holds the shutdown, and
-      // UNAVAILABLE tells the client to look elsewhere.
-      r.body = encode_health_response(ServingStatus::NotServing);
-      r.grpc = {kGrpcUnavailable, "the server is shutting down"};
-    } else {
-      r.open_stream = true;
-    }
-  } catch (...) {  // out of memory: end the call
-    r.open_stream = false;
-    r.grpc.status = kGrpcInternal;
-  }
-  return r;
-}
-
 HttpResponse Service::info(const HttpRequest& req) {
   const auto format = choose_info_format(req.query, req.accept);
   if (!format) {
@@ -379,39 +315,6 @@ HttpResponse Service::info(const HttpRequest& req) {
   r.headers = "Vary: Accept\r\n";  // a cache must not hand this to a browser, nor the page to curl
   if (visits_) visits_->add();
   return r;
-}
-
-HttpResponse Service::bad_value(const HttpRequest& req, std::string_view detail) const {
-  core::Json doc{{"error", reason_phrase(400)}, {"status", 400}, {"path", req.path}};
-  doc["detail"] = detail;
-  return json_response(400, doc);
-}
-
-HttpResponse Service::status(const HttpRequest& req) {
-  const auto text = req.path.substr(std::string_view("/status/").size());
-  int code = 0;
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), code);
-  if (text.size() != 3 || r.ec != std::errc() || r.ptr != text.data() + text.size() || code < 200 || code > 599) {
-    return bad_value(req, "/status/{code} takes a status code from 200 to 599");
-  }
-  // RFC 9110 15.3.5, 15.4.5: 204 and 304 carry no content.
-  if (code == 204 || code == 304) return {code, "", std::string(), {}};
-  return json_response(code, {{"status", code}, {"reason", reason_phrase(code)}});
-}
-
-HttpResponse Service::delay(const HttpRequest& req) {
-  const auto text = req.path.substr(std::string_view("/delay/").size());
-  const auto d = core::parse_duration(text);
-  const std::chrono::milliseconds max{max_delay_ms_.load(std::memory_order_relaxed)};
-  if (!d) return bad_value(req, "/delay/{duration} takes a duration: 250ms, 2s, 1.5s");
-  if (*d > max) return bad_value(req, fmt::format("{} is over --max-delay ({})", text, core::format_duration(max)));
-  auto answer = json_response(200, {{"delay", core::format_duration(*d)}, {"delay_ms", d->count()}});
-  answer.delay = *d;  // held on the loop's timer: no thread waits
-  return answer;
-}
-
-HttpResponse Service::env(const HttpRequest&) {
-  return json_response(200, select_environment(environment_, env_allow_.current()));
 }
 
 HttpResponse Service::visits(const HttpRequest& req) {

@@ -137,6 +137,7 @@ class Service final : public HttpService {
   HttpResponse status(const HttpRequest& req);
   HttpResponse delay(const HttpRequest& req);
   HttpResponse env(const HttpRequest& req);
+  HttpResponse headers(const HttpRequest& req);
   // The 400 of an on-demand route given a value it does not take.
   HttpResponse bad_value(const HttpRequest& req, std::string_view detail) const;
   HttpResponse grpc_check(const HttpRequest& req);

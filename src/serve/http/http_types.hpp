@@ -4,10 +4,22 @@
 // library: the transport fills the one and writes the other.
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <string_view>
 
 namespace devops::serve {
+
+// One header field as received.
+struct HeaderField {
+  std::string_view name;
+  std::string_view value;
+};
+
+// The route that answers with the request's own header fields: the
+// protocols collect them for requests to this path only, so that no other
+// request pays for it.
+inline constexpr std::string_view kHeadersPath = "/headers";
 
 struct HttpRequest {
   std::string_view method;
@@ -22,6 +34,9 @@ struct HttpRequest {
   // HTTP/1.1 body is read and dropped, never handed on.
   std::string_view body{};
   bool grpc{false};  // HTTP/2 with Content-Type application/grpc[+proto]: a gRPC call
+  // Every header field, in order, for a request to kHeadersPath only (HTTP/2:
+  // the lower-case names, without the pseudo-headers); empty otherwise.
+  std::span<const HeaderField> fields{};
 };
 
 // What a gRPC call ends with (HTTP/2 only): a status and its message, sent

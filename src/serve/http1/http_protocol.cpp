@@ -67,6 +67,10 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
   std::string connection;  // Connection, joined
   std::string h2_settings;
   int h2_settings_fields{0};
+  // Every field, for a request to kHeadersPath only.
+  bool want_fields{false};
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::vector<HeaderField> field_views;
   int status{0};  // our own refusal, where Beast's error code says too little
 
   explicit Parser(const HttpLimits& limits) {
@@ -81,6 +85,7 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
     const auto query = q == std::string_view::npos ? std::string_view() : std::string_view(target).substr(q + 1);
     HttpRequest r{method, path, peer, user_agent, query, accept};
     r.protocol = version == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    r.fields = field_views;
     return r;
   }
 
@@ -103,9 +108,11 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
       status = 400;
       ec = http::error::bad_target;
     }
+    want_fields = path == kHeadersPath;
   }
   void on_response_impl(int, BeastView, int, error_code&) override {}
-  void on_field_impl(http::field f, BeastView, BeastView v, error_code&) override {
+  void on_field_impl(http::field f, BeastView name, BeastView v, error_code&) override {
+    if (want_fields) fields.emplace_back(std::string(name.data(), name.size()), std::string(v.data(), v.size()));
     switch (f) {
       case http::field::upgrade: join(upgrade, v); break;
       case http::field::connection: join(connection, v); break;
@@ -127,6 +134,7 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
     }
   }
   void on_header_impl(error_code& ec) override {
+    for (const auto& [n, v] : fields) field_views.push_back({n, v});
     // RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0.
     if (hosts > 1 || (version == 11 && hosts == 0)) {
       status = 400;

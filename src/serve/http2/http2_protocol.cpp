@@ -45,10 +45,13 @@ struct Http2Protocol::Callbacks {
     if (s->refused != 0) return 0;
     const std::string_view name(reinterpret_cast<const char*>(n), nlen);
     const std::string_view value(reinterpret_cast<const char*>(v), vlen);
+    if (s->want_fields && !name.starts_with(':')) s->kept_fields.emplace_back(name, value);
     if (name == ":method") {
       s->method = value;
     } else if (name == ":path") {
       s->target = value;
+      // Pseudo-headers come first (RFC 9113 8.3): the path is known before any field to keep.
+      s->want_fields = value.substr(0, value.find('?')) == kHeadersPath;
     } else if (name == "user-agent") {
       if (s->user_agent.empty()) s->user_agent = value;
     } else if (name == "accept") {
@@ -276,6 +279,7 @@ void Http2Protocol::dispatch(Stream& s) {
   const auto now = now_ != nullptr ? now_->steady : SteadyClock::now();
   HttpResponse resp;
   if (s.refused == 0 && !decode_target_path(s.target, s.path)) s.refused = 400;
+  for (const auto& [n, v] : s.kept_fields) s.field_views.push_back({n, v});
   s.grpc = s.refused == 0 && s.method == "POST" && grpc::is_grpc_content_type(s.content_type);
   auto req = s.request(peer_);
   if (s.refused != 0) {

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "serve/http2/http2_protocol.hpp"
 
@@ -38,6 +40,10 @@ struct Http2Protocol::Stream {
   SteadyClock::time_point started{};
   // The request, as received (owned: a held answer outlives the input).
   std::string method, target, path, user_agent, accept, content_type, grpc_encoding, body;
+  // Every regular field, for a request to kHeadersPath only.
+  bool want_fields{false};
+  std::vector<std::pair<std::string, std::string>> kept_fields;
+  std::vector<HeaderField> field_views;
   std::size_t head_bytes{0};
   std::size_t fields{0};
   std::uint64_t body_bytes{0};
@@ -67,6 +73,7 @@ struct Http2Protocol::Stream {
     r.protocol = "HTTP/2";
     r.content_type = content_type;
     r.grpc = grpc;
+    r.fields = field_views;
     return r;
   }
 };
