@@ -79,3 +79,4 @@ complete -c devops-info -n $serve -l config -r -F -d 'JSON config file, reloaded
 complete -c devops-info -n $serve -l introspection -x -a 'on off' -d 'The on-demand routes /status, /delay, /env, /headers'
 complete -c devops-info -n $serve -l max-delay -x -a $durations -d 'Longest /delay may wait'
 complete -c devops-info -n $serve -l env-allow -x -d 'Environment variables /env shows (globs)'
+complete -c devops-info -n $serve -l trusted-proxies -x -d 'Ranges whose X-Forwarded-For is believed'

@@ -38,6 +38,7 @@ struct ServeOptions {
   std::string introspection;
   std::string max_delay;
   std::string env_allow;
+  std::string trusted_proxies;
   std::string delay_path;
   std::string data_dir;
   std::string flush_interval;
@@ -65,6 +66,7 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   if (given("--introspection")) flags.introspection = o.introspection;
   if (given("--max-delay")) flags.max_delay = o.max_delay;
   if (given("--env-allow")) flags.env_allow = o.env_allow;
+  if (given("--trusted-proxies")) flags.trusted_proxies = o.trusted_proxies;
   flags.delay_path = o.delay_path;
   if (given("--data-dir")) flags.data_dir = o.data_dir;
   if (given("--flush-interval")) flags.flush_interval = o.flush_interval;
@@ -172,6 +174,11 @@ Runner setup_serve(CLI::App& sub) {
                  "The environment variables GET /env shows: comma-separated shell globs; a secret-looking name "
                  "is shown <redacted> (default POD_*,NODE_*,KUBERNETES_*,HOSTNAME; env ENV_ALLOW)")
       ->option_text("PATTERNS");
+  sub.add_option("--trusted-proxies", o->trusted_proxies,
+                 "Believe X-Forwarded-For and Forwarded from peers in these comma-separated ranges "
+                 "(10.0.0.0/8,fd00::/8): the client is the rightmost address that is not one of them "
+                 "(default: none, the peer is the client; env TRUSTED_PROXIES)")
+      ->option_text("CIDRS");
   // Kept for the lifecycle tests, hidden: the answer to PATH is held back
   // for a second (as --fault-delay does), without blocking the event loop.
   sub.add_option("--delay-path", o->delay_path, "")->group("");

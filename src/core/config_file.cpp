@@ -19,13 +19,27 @@ namespace devops::core {
 namespace {
 
 constexpr std::array kSettings{
-    SettingKey{"log_level", true},      SettingKey{"log_format", true},       SettingKey{"ready", true},
-    SettingKey{"healthy", true},        SettingKey{"fault_delay", true},      SettingKey{"fault_error", true},
-    SettingKey{"shutdown_delay", true}, SettingKey{"shutdown_timeout", true}, SettingKey{"introspection", true},
-    SettingKey{"max_delay", true},      SettingKey{"env_allow", true},        SettingKey{"host", false},
-    SettingKey{"port", false},          SettingKey{"threads", false},         SettingKey{"max_connections", false},
-    SettingKey{"data_dir", false},      SettingKey{"flush_interval", false},  SettingKey{"request_timeout", false},
-    SettingKey{"idle_timeout", false},  SettingKey{"write_timeout", false},
+    SettingKey{"log_level", true},
+    SettingKey{"log_format", true},
+    SettingKey{"ready", true},
+    SettingKey{"healthy", true},
+    SettingKey{"fault_delay", true},
+    SettingKey{"fault_error", true},
+    SettingKey{"shutdown_delay", true},
+    SettingKey{"shutdown_timeout", true},
+    SettingKey{"introspection", true},
+    SettingKey{"max_delay", true},
+    SettingKey{"env_allow", true},
+    SettingKey{"trusted_proxies", true},
+    SettingKey{"host", false},
+    SettingKey{"port", false},
+    SettingKey{"threads", false},
+    SettingKey{"max_connections", false},
+    SettingKey{"data_dir", false},
+    SettingKey{"flush_interval", false},
+    SettingKey{"request_timeout", false},
+    SettingKey{"idle_timeout", false},
+    SettingKey{"write_timeout", false},
 };
 constexpr std::array<std::string_view, 3> kUiKeys{"title", "color", "message"};
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <utility>
 
+#include "core/cidr.hpp"
 #include "core/config_file.hpp"
 #include "core/endpoints.hpp"
 
@@ -238,7 +239,10 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
   auto faults = parse_faults(rules(flags.fault_delay, "--fault-delay", "fault_delay"),
                              rules(flags.fault_error, "--fault-error", "fault_error"));
   if (auto* e = std::get_if<ConfigError>(&faults)) return *e;
-  c.switches = {unready, unhealthy, std::get<std::vector<RouteFault>>(std::move(faults)), flags.delay_path};
+  c.switches.unready = unready;
+  c.switches.unhealthy = unhealthy;
+  c.switches.faults = std::get<std::vector<RouteFault>>(std::move(faults));
+  c.switches.delay_path = flags.delay_path;
   if (auto g = pick(flags.introspection, "--introspection", "INTROSPECTION", "introspection")) {
     const auto on = parse_bool(g->text);
     if (!on || g->text.empty()) return invalid_value(g->name, g->text, "on or off");
@@ -263,6 +267,26 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
                                        kMaxEnvPatterns, kMaxEnvPatternLength));
     }
     c.switches.env_allow = std::move(patterns);  // "": none shown
+  }
+  if (auto g = pick(flags.trusted_proxies, "--trusted-proxies", "TRUSTED_PROXIES", "trusted_proxies")) {
+    std::vector<std::string> ranges;
+    std::string_view rest = g->text;
+    bool bad = false;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      auto item = rest.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      bad = bad || !parse_cidr(item);
+      ranges.emplace_back(item);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    if (bad || ranges.size() > kMaxTrustedProxies) {
+      return invalid_value(
+          g->name, g->text,
+          fmt::format("comma-separated address ranges (10.0.0.0/8,fd00::/8), at most {}", kMaxTrustedProxies));
+    }
+    c.switches.trusted_proxies = std::move(ranges);
   }
   if (auto e = duration(pick(flags.max_delay, "--max-delay", "MAX_DELAY", "max_delay"), c.switches.max_delay,
                         Range{std::chrono::milliseconds(0), kMaxFaultDelay})) {

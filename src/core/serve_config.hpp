@@ -51,12 +51,16 @@ struct Switches {
   std::chrono::milliseconds max_delay{std::chrono::seconds(10)};
   // GET /env shows the variables whose names match one of these shell globs.
   std::vector<std::string> env_allow{"POD_*", "NODE_*", "KUBERNETES_*", "HOSTNAME"};
+  // Peers whose X-Forwarded-For and Forwarded are believed (CIDR ranges, as given); none by default.
+  std::vector<std::string> trusted_proxies;
   bool operator==(const Switches&) const = default;
 };
 inline constexpr std::chrono::milliseconds kTestDelay{1000};
 // --env-allow: at most this many patterns, each at most this long.
 inline constexpr std::size_t kMaxEnvPatterns = 64;
 inline constexpr std::size_t kMaxEnvPatternLength = 256;
+// --trusted-proxies: at most this many ranges.
+inline constexpr std::size_t kMaxTrustedProxies = 64;
 inline constexpr std::chrono::milliseconds kMaxFaultDelay{600'000};
 inline constexpr std::chrono::milliseconds kDefaultFlushInterval{1000};
 
@@ -98,8 +102,9 @@ struct ServeFlags {
   std::vector<std::string> fault_error;      // ROUTE=FRACTION
   std::optional<std::string> introspection;  // on or off
   std::optional<std::string> max_delay;
-  std::optional<std::string> env_allow;  // comma-separated shell globs
-  std::string delay_path;                // hidden
+  std::optional<std::string> env_allow;        // comma-separated shell globs
+  std::optional<std::string> trusted_proxies;  // comma-separated CIDR ranges
+  std::string delay_path;                      // hidden
   std::optional<std::string> data_dir;
   std::optional<std::string> flush_interval;
 };

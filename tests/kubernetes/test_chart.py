@@ -34,6 +34,7 @@ MODES = {
                     "--set", "statefulset.podManagementPolicy=Parallel", "--set", "statefulset.partition=1"],
     "rollout-canary": ["--set", "kind=Rollout"],
     "grpc-probes": ["--set", "probeProtocol=grpc", "--set", "port=8080"],
+    "trusted-proxies": ["--set-json", 'trustedProxies=["10.0.0.0/8","fd00::/8"]'],
     "rollout-bluegreen": ["--set", "kind=Rollout", "--set", "rollout.strategy=blueGreen",
                           "--set", "autoscaling.enabled=false"],
     "monitoring-route": ["--set", "kind=Rollout", "--set", "monitoring.enabled=true",
@@ -149,6 +150,7 @@ class ChartTest(unittest.TestCase):
             ("--set", "persistence.size=lots"): "size",
             ("--set", "image.pullPolicy=Sometimes"): "pullPolicy",
             ("--set", "probeProtocol=tcp"): "probeProtocol",
+            ("--set-json", 'trustedProxies=["ingress.local"]'): "trustedProxies",
         }
         for args, key in cases.items():
             with self.subTest(args=args):
@@ -173,6 +175,18 @@ class ChartTest(unittest.TestCase):
         with Server("--unready") as s:
             self.assertEqual(run_cli("health", "--url", f"grpc://127.0.0.1:{s.port}/liveness").returncode, 0)
             self.assertEqual(run_cli("health", "--url", f"grpc://127.0.0.1:{s.port}/readiness").returncode, 1)
+
+    def test_trusted_proxies_become_one_flag_the_binary_takes(self):
+        args = workload(rendered("trusted-proxies"))["spec"]["template"]["spec"]["containers"][0]["args"]
+        i = args.index("--trusted-proxies")
+        self.assertEqual(args[i + 1], "10.0.0.0/8,fd00::/8")
+        default = workload(rendered("default"))["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertNotIn("--trusted-proxies", default)
+        import sys
+        sys.path.insert(0, sys_path)
+        from harness import Server
+        with Server("--trusted-proxies", args[i + 1]) as s:
+            self.assertEqual(s.get("/health").status, 200)
 
     def test_impossible_combinations_are_refused_with_a_reason(self):
         r = template("--set", "persistence.enabled=true", "--set", "autoscaling.enabled=false", check=False)

@@ -170,6 +170,29 @@ class HeadersTest(unittest.TestCase):
             self.assertEqual(s.get("/headers").status, 404)
 
 
+class ClientAddressTest(unittest.TestCase):
+    def test_forwarded_addresses_are_believed_from_trusted_proxies_only(self):
+        xff = {"X-Forwarded-For": "198.51.100.9, 203.0.113.7"}
+        with Server() as s:  # no trusted proxies: the peer is the client, whatever it says
+            self.assertEqual(s.get("/", headers=xff).json()["request"]["client_ip"], "127.0.0.1")
+        with Server("--trusted-proxies", "127.0.0.0/8") as s:
+            mark = s.mark()
+            doc = s.get("/", headers=xff).json()
+            self.assertEqual(doc["request"]["client_ip"], "203.0.113.7")  # the rightmost untrusted
+            line = s.wait_for_log(lambda d: d.get("msg") == "request" and d.get("path") == "/", since=mark)
+            self.assertEqual(line["client_ip"], "203.0.113.7")
+            doc = s.get("/", headers={"Forwarded": 'for="[2001:db8::17]:4711";proto=https'}).json()
+            self.assertEqual(doc["request"]["client_ip"], "2001:db8::17")
+            self.assertEqual(s.get("/", headers={"X-Forwarded-For": "unknown"}).json()["request"]["client_ip"],
+                             "127.0.0.1")
+            out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-H", "X-Forwarded-For: 192.0.2.44",
+                                  f"http://127.0.0.1:{s.port}/"], capture_output=True, text=True, timeout=TIMEOUT)
+            self.assertEqual(json.loads(out.stdout)["request"]["client_ip"], "192.0.2.44")
+        r = run_cli("serve", "--port", "0", "--trusted-proxies", "proxy.local")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--trusted-proxies: 'proxy.local' is not comma-separated address ranges", r.stderr)
+
+
 class IntrospectionSwitchTest(unittest.TestCase):
     def test_off_by_flag_or_variable_is_404_and_the_rest_serves(self):
         for args, env in ((["--introspection", "off"], None), ([], {"INTROSPECTION": "off"})):

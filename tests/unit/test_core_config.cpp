@@ -3,6 +3,7 @@
 #include <map>
 
 #include "catch.hpp"
+#include "core/cidr.hpp"
 #include "core/config_file.hpp"
 #include "core/endpoints.hpp"
 #include "core/health.hpp"
@@ -380,5 +381,53 @@ TEST_CASE("--env-allow: comma-separated globs from the flag, ENV_ALLOW or the fi
     const auto r = resolve_serve_config(g, env_of({}));
     REQUIRE(std::holds_alternative<ConfigError>(r));
     CHECK(std::get<ConfigError>(r).message.starts_with("--env-allow: '"));
+  }
+}
+
+TEST_CASE("CIDR ranges: IPv4 and IPv6, single addresses, mapped addresses, no bits past the prefix") {
+  const auto r8 = parse_cidr("10.0.0.0/8");
+  REQUIRE(r8);
+  CHECK(cidr_contains(*r8, "10.1.2.3"));
+  CHECK(cidr_contains(*r8, "::ffff:10.1.2.3"));
+  CHECK_FALSE(cidr_contains(*r8, "11.0.0.1"));
+  CHECK_FALSE(cidr_contains(*r8, "fd00::1"));
+  CHECK_FALSE(cidr_contains(*r8, "not an address"));
+  const auto one = parse_cidr("192.0.2.7");
+  REQUIRE(one);
+  CHECK(cidr_contains(*one, "192.0.2.7"));
+  CHECK_FALSE(cidr_contains(*one, "192.0.2.8"));
+  const auto v6 = parse_cidr("fd00::/8");
+  REQUIRE(v6);
+  CHECK(cidr_contains(*v6, "fd12:3456::1"));
+  CHECK_FALSE(cidr_contains(*v6, "fe80::1"));
+  const auto odd = parse_cidr("172.16.0.0/12");
+  REQUIRE(odd);
+  CHECK(cidr_contains(*odd, "172.31.255.255"));
+  CHECK_FALSE(cidr_contains(*odd, "172.32.0.0"));
+  CHECK(cidr_contains(*parse_cidr("0.0.0.0/0"), "203.0.113.9"));
+  for (const char* bad : {"10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/x", "fd00::/129", "example.org", "10.0.0",
+                          "", "1.2.3.4/-1"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_cidr(bad));
+  }
+}
+
+TEST_CASE(
+    "--trusted-proxies: CIDR ranges from the flag, TRUSTED_PROXIES or the file; none by default; bad ones named") {
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}))).switches.trusted_proxies.empty());
+  const auto r = std::get<ServeConfig>(resolve_serve_config({}, env_of({{"TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"}})));
+  CHECK(r.switches.trusted_proxies == std::vector<std::string>{"10.0.0.0/8", "fd00::/8"});
+  const auto file = std::get<ConfigFile>(parse_config_file(R"({"trusted_proxies": "192.0.2.1"})", "c.json"));
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}), &file)).switches.trusted_proxies ==
+        std::vector<std::string>{"192.0.2.1"});
+  for (const char* bad : {"10.0.0.1/8", "proxy.local", "10.0.0.0/8,,"}) {
+    INFO(bad);
+    ServeFlags f;
+    f.trusted_proxies = bad;
+    const auto e = resolve_serve_config(f, env_of({}));
+    REQUIRE(std::holds_alternative<ConfigError>(e));
+    CHECK(std::get<ConfigError>(e).message ==
+          fmt::format("--trusted-proxies: '{}' is not comma-separated address ranges (10.0.0.0/8,fd00::/8), at most 64",
+                      bad));
   }
 }

@@ -10,6 +10,7 @@
 #include "core/render.hpp"
 #include "core/timefmt.hpp"
 #include "fixture.hpp"
+#include "serve/app/client_address.hpp"
 #include "serve/app/info_document.hpp"
 #include "serve/app/service.hpp"
 
@@ -490,4 +491,26 @@ TEST_CASE("GET /env: the variables the globs admit, by name, a secret-looking on
   CHECK(doc["variables"]["PATH"] == "/bin");
   CHECK(serve::select_environment(env, {})["variables"].empty());
   CHECK(serve::select_environment(env, {"P?TH", "[H]OST*"})["variables"].size() == 2);
+}
+
+TEST_CASE("the client behind trusted proxies: the rightmost untrusted address, never one an untrusted peer names") {
+  const std::vector<core::Cidr> trusted{*core::parse_cidr("10.0.0.0/8"), *core::parse_cidr("fd00::/8")};
+  using serve::client_address;
+  // No trusted proxies, or an untrusted peer: the headers are not believed.
+  CHECK(client_address("10.0.0.5", "203.0.113.9", "", {}) == "10.0.0.5");
+  CHECK(client_address("198.51.100.7", "203.0.113.9", "", trusted) == "198.51.100.7");
+  // A trusted peer: the rightmost address that is not trusted.
+  CHECK(client_address("10.0.0.5", "203.0.113.9", "", trusted) == "203.0.113.9");
+  CHECK(client_address("10.0.0.5", "1.1.1.1, 203.0.113.9, 10.1.1.1", "", trusted) == "203.0.113.9");
+  CHECK(client_address("10.0.0.5", "10.2.2.2, 10.1.1.1", "", trusted) == "10.2.2.2");  // all trusted: the leftmost
+  // Garbage ends the walk at the last address found: a client cannot name itself past a proxy.
+  CHECK(client_address("10.0.0.5", "203.0.113.9, unknown", "", trusted) == "10.0.0.5");
+  CHECK(client_address("10.0.0.5", "evil, 10.1.1.1", "", trusted) == "10.1.1.1");
+  // Forwarded (RFC 7239) wins over X-Forwarded-For: for=, quoted, bracketed IPv6, ports.
+  CHECK(client_address("10.0.0.5", "1.1.1.1", "for=192.0.2.60;proto=http;by=10.0.0.5", trusted) == "192.0.2.60");
+  CHECK(client_address("fd00::1", "", R"(for="[2001:db8:cafe::17]:4711", for=10.9.9.9)", trusted) ==
+        "2001:db8:cafe::17");
+  CHECK(client_address("10.0.0.5", "", "For=192.0.2.61:8080", trusted) == "192.0.2.61");
+  CHECK(client_address("10.0.0.5", "", "for=_hidden", trusted) == "10.0.0.5");
+  CHECK(client_address("::ffff:10.0.0.5", "203.0.113.9", "", trusted) == "203.0.113.9");
 }

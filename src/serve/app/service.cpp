@@ -100,6 +100,7 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
   set_introspection(switches.introspection, switches.max_delay);
   environment_ = process_environment();
   set_env_allow(switches.env_allow);
+  set_trusted_proxies(switches.trusted_proxies);
   if (switches.unready) {
     logger_.log(core::LogLevel::Warning,
                 "starting unready (--unready, or ready: false in the config file): /ready answers 503");
@@ -299,7 +300,7 @@ HttpResponse Service::info(const HttpRequest& req) {
     doc["detail"] = "?format= takes json or html";
     return json_response(400, doc);
   }
-  const core::RequestInfo request{std::string(req.client_ip), std::string(req.user_agent), std::string(req.method),
+  const core::RequestInfo request{client_of(req), std::string(req.user_agent), std::string(req.method),
                                   std::string(req.path)};
   // Counted once the answer exists; HEAD counts too, as Flask runs the same view for it.
   if (*format == InfoFormat::Html) {
@@ -373,6 +374,13 @@ void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept 
   if (ex.end()) metrics_.finished();
   if (ex.route() != metrics_route_) metrics_.observe(method_index(req.method), ex.route(), status, took);
   if (!logger_.enabled(core::LogLevel::Info)) return;
+  // No copy unless a trusted proxy forwarded the request.
+  std::string forwarded;
+  std::string_view client = req.client_ip;
+  if (!req.forwarded_for.empty() || !req.forwarded.empty()) {
+    forwarded = client_of(req);
+    client = forwarded;
+  }
   const double ms = std::chrono::duration<double, std::milli>(took).count();
   try {
     logger_.log(core::LogLevel::Info, "request",
@@ -380,7 +388,7 @@ void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept 
                  {"path", req.path},
                  {"protocol", req.protocol},
                  {"status", status},
-                 {"client_ip", req.client_ip},
+                 {"client_ip", client},
                  {"user_agent", req.user_agent},
                  {"duration_ms", ms}});
   } catch (...) {  // out of memory for the line: the answer goes out all the same

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cidr.hpp"
 #include "core/endpoints.hpp"
 #include "core/serve_config.hpp"
 #include "serve/app/environment.hpp"
@@ -111,6 +112,11 @@ class Service final : public HttpService {
   }
   // The shell globs of the variables GET /env shows; from any thread.
   void set_env_allow(std::vector<std::string> patterns) { env_allow_.publish(std::move(patterns)); }
+  // The proxies whose X-Forwarded-For and Forwarded are believed (CIDR
+  // ranges, checked already); from any thread.
+  void set_trusted_proxies(const std::vector<std::string>& ranges);
+  // The client's address: the peer's, or the one a trusted proxy forwarded.
+  std::string client_of(const HttpRequest& req) const;
 
   // Writes what is still only in memory (the visit count) and stops the
   // threads that do so; for the end of a graceful shutdown. Idempotent.
@@ -187,6 +193,7 @@ class Service final : public HttpService {
   std::atomic<bool> introspection_{true};
   Environment environment_;  // as it was at start
   Published<std::vector<std::string>> env_allow_{std::vector<std::string>{}};
+  Published<std::vector<core::Cidr>> trusted_proxies_{std::vector<core::Cidr>{}};
   std::atomic<std::int64_t> max_delay_ms_{10'000};
   std::function<void()> on_change_;
   Published<FaultTable> faults_{FaultTable{}};

@@ -1,5 +1,6 @@
 // The routes a person asks on demand (--introspection): /status/{code},
-// /delay/{duration}, /env and /headers.
+// /delay/{duration}, /env and /headers; and who the client is behind a
+// trusted proxy.
 #include <charconv>
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include "core/config_values.hpp"
 #include "core/render.hpp"
 #include "core/timefmt.hpp"
+#include "serve/app/client_address.hpp"
 #include "serve/app/service.hpp"
 
 namespace devops::serve {
@@ -66,6 +68,18 @@ HttpResponse Service::headers(const HttpRequest& req) {
     }
   }
   return json_response(200, {{"headers", std::move(fields)}, {"protocol", req.protocol}});
+}
+
+void Service::set_trusted_proxies(const std::vector<std::string>& ranges) {
+  std::vector<core::Cidr> parsed;
+  for (const auto& r : ranges) {
+    if (auto c = core::parse_cidr(r)) parsed.push_back(*c);
+  }
+  trusted_proxies_.publish(std::move(parsed));
+}
+
+std::string Service::client_of(const HttpRequest& req) const {
+  return client_address(req.client_ip, req.forwarded_for, req.forwarded, trusted_proxies_.current());
 }
 
 }  // namespace devops::serve

@@ -37,6 +37,10 @@ struct HttpRequest {
   // Every header field, in order, for a request to kHeadersPath only (HTTP/2:
   // the lower-case names, without the pseudo-headers); empty otherwise.
   std::span<const HeaderField> fields{};
+  // X-Forwarded-For and Forwarded, each joined with ", "; believed only from
+  // a trusted proxy (--trusted-proxies).
+  std::string_view forwarded_for{};
+  std::string_view forwarded{};
 };
 
 // What a gRPC call ends with (HTTP/2 only): a status and its message, sent

@@ -68,6 +68,8 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
   std::string h2_settings;
   int h2_settings_fields{0};
   // Every field, for a request to kHeadersPath only.
+  std::string forwarded_for;  // X-Forwarded-For, joined
+  std::string forwarded;      // Forwarded, joined
   bool want_fields{false};
   std::vector<std::pair<std::string, std::string>> fields;
   std::vector<HeaderField> field_views;
@@ -86,6 +88,8 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
     HttpRequest r{method, path, peer, user_agent, query, accept};
     r.protocol = version == 10 ? "HTTP/1.0" : "HTTP/1.1";
     r.fields = field_views;
+    r.forwarded_for = forwarded_for;
+    r.forwarded = forwarded;
     return r;
   }
 
@@ -115,6 +119,10 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
     if (want_fields) fields.emplace_back(std::string(name.data(), name.size()), std::string(v.data(), v.size()));
     switch (f) {
       case http::field::upgrade: join(upgrade, v); break;
+      case http::field::forwarded: join(forwarded, v); break;
+      case http::field::unknown:
+        if (boost::beast::iequals(name, "X-Forwarded-For")) join(forwarded_for, v);
+        break;
       case http::field::connection: join(connection, v); break;
       case http::field::http2_settings:
         ++h2_settings_fields;

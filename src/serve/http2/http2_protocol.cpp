@@ -61,6 +61,10 @@ struct Http2Protocol::Callbacks {
       s->content_type = value;
     } else if (name == "grpc-encoding") {
       s->grpc_encoding = value;
+    } else if (name == "x-forwarded-for" || name == "forwarded") {
+      auto& to = name == "forwarded" ? s->forwarded : s->forwarded_for;
+      if (!to.empty()) to.append(", ");
+      to.append(value);
     }
     return 0;
   }

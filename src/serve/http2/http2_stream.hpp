@@ -41,6 +41,7 @@ struct Http2Protocol::Stream {
   // The request, as received (owned: a held answer outlives the input).
   std::string method, target, path, user_agent, accept, content_type, grpc_encoding, body;
   // Every regular field, for a request to kHeadersPath only.
+  std::string forwarded_for, forwarded;  // X-Forwarded-For and Forwarded, joined
   bool want_fields{false};
   std::vector<std::pair<std::string, std::string>> kept_fields;
   std::vector<HeaderField> field_views;
@@ -74,6 +75,8 @@ struct Http2Protocol::Stream {
     r.content_type = content_type;
     r.grpc = grpc;
     r.fields = field_views;
+    r.forwarded_for = forwarded_for;
+    r.forwarded = forwarded;
     return r;
   }
 };

@@ -150,6 +150,10 @@ std::optional<std::string> LiveConfig::apply(const std::string& text) {
       if (next.switches.introspection != current_.switches.introspection) changed.emplace_back("introspection");
       if (next.switches.max_delay != current_.switches.max_delay) changed.emplace_back("max_delay");
     }
+    if (next.switches.trusted_proxies != current_.switches.trusted_proxies) {
+      service_->set_trusted_proxies(next.switches.trusted_proxies);
+      changed.emplace_back("trusted_proxies");
+    }
     if (next.switches.env_allow != current_.switches.env_allow) {
       service_->set_env_allow(next.switches.env_allow);
       changed.emplace_back("env_allow");

@@ -126,6 +126,10 @@ spec:
         - --config
         - /etc/devops-info/config.json
         {{- end }}
+        {{- with .Values.trustedProxies }}
+        - --trusted-proxies
+        - {{ join "," . | quote }}
+        {{- end }}
         {{- range .Values.extraArgs }}
         - {{ . | quote }}
         {{- end }}
