@@ -18,6 +18,20 @@ namespace {
 constexpr std::string_view kPortExpected = "a port number (0 to 65535)";
 constexpr std::string_view kHostExpected = "a numeric IPv4 or IPv6 address (e.g. 0.0.0.0, 127.0.0.1, ::)";
 
+// The items of a comma-separated list, spaces around each trimmed; none for "".
+std::vector<std::string> comma_list(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    auto item = text.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    out.emplace_back(item);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  return out;
+}
+
 // "/, /health, /ready, ..." for the error messages.
 std::string route_list() {
   std::string out;
@@ -249,18 +263,9 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
     c.switches.introspection = *on;
   }
   if (auto g = pick(flags.env_allow, "--env-allow", "ENV_ALLOW", "env_allow")) {
-    std::vector<std::string> patterns;
-    std::string_view rest = g->text;
-    bool bad = false;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      auto item = rest.substr(0, comma);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      bad = bad || item.empty() || item.size() > kMaxEnvPatternLength;
-      patterns.emplace_back(item);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
+    auto patterns = comma_list(g->text);
+    const bool bad = std::any_of(patterns.begin(), patterns.end(),
+                                 [](const std::string& p) { return p.empty() || p.size() > kMaxEnvPatternLength; });
     if (bad || patterns.size() > kMaxEnvPatterns) {
       return invalid_value(g->name, g->text,
                            fmt::format("comma-separated name patterns (POD_*,HOSTNAME), at most {} of {} characters",
@@ -269,18 +274,8 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
     c.switches.env_allow = std::move(patterns);  // "": none shown
   }
   if (auto g = pick(flags.trusted_proxies, "--trusted-proxies", "TRUSTED_PROXIES", "trusted_proxies")) {
-    std::vector<std::string> ranges;
-    std::string_view rest = g->text;
-    bool bad = false;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      auto item = rest.substr(0, comma);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      bad = bad || !parse_cidr(item);
-      ranges.emplace_back(item);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
+    auto ranges = comma_list(g->text);
+    const bool bad = std::any_of(ranges.begin(), ranges.end(), [](const std::string& r) { return !parse_cidr(r); });
     if (bad || ranges.size() > kMaxTrustedProxies) {
       return invalid_value(
           g->name, g->text,
