@@ -12,7 +12,7 @@ import unittest
 
 import grpc
 
-from harness import BIN, TIMEOUT, Server, parse_exposition, run_cli, sample_value
+from harness import BIN, TIMEOUT, Server, listening_port, parse_exposition, run_cli, sample_value, wait_until
 
 GET_ROUTES = ["/", "/health", "/ready", "/metrics", "/livez", "/readyz"]
 CHECK = "/grpc.health.v1.Health/Check"
@@ -217,17 +217,18 @@ class GrpcHealthTest(unittest.TestCase):
             r = run_cli("health", "--url", f"grpc://127.0.0.1:{silent.getsockname()[1]}", "--timeout", "500ms")
             self.assertEqual(r.returncode, 1)
             self.assertIn("timed out", r.stderr)
+        # Its port is read from /proc, not from its banner: Python buffers a piped stdout
+        # (unless PYTHONUNBUFFERED is set), so a banner may never come.
         http1 = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "0"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            port = int(http1.stdout.readline().split("port ")[1].split(" ")[0])
+            port = wait_until(lambda: listening_port(http1.pid), what="the HTTP/1.1 server's port")
             r = run_cli("health", "--url", f"grpc://127.0.0.1:{port}", "--timeout", "2s")
             self.assertEqual(r.returncode, 1)
             self.assertIn("not an HTTP/2 server", r.stderr)
         finally:
             http1.kill()
             http1.wait()
-            http1.stdout.close()
 
     def test_watch_follows_the_switches_and_ends_at_sigterm_without_holding_it(self):
         with Server() as s:
