@@ -59,34 +59,36 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       ready_(!switches.unready),
       healthy_(!switches.unhealthy) {
   // The router is the endpoint table: every published route needs a handler here.
-  // The routes a person asks on demand, which --introspection off turns off.
-  static constexpr std::string_view kOnDemand[] = {"/status/{code}", "/delay/{duration}", "/env", "/headers"};
-  static constexpr std::pair<std::string_view, Handler> kHandlers[] = {
-      {"/", &Service::info},
-      {"/health", &Service::health},
-      {"/ready", &Service::ready},
-      {"/livez", &Service::health},
-      {"/readyz", &Service::ready},
-      {"/metrics", &Service::metrics},
-      {"/visits", &Service::visits},
-      {"/grpc.health.v1.Health/Check", &Service::grpc_check},
-      {"/grpc.health.v1.Health/Watch", &Service::grpc_watch},
-      {"/status/{code}", &Service::status},
-      {"/delay/{duration}", &Service::delay},
-      {"/env", &Service::env},
-      {"/headers", &Service::headers},
+  // on_demand: a route a person asks on demand, which --introspection off turns off.
+  struct Handled {
+    std::string_view path;
+    Handler handler;
+    bool on_demand;
+  };
+  static constexpr Handled kHandlers[] = {
+      {"/", &Service::info, false},
+      {"/health", &Service::health, false},
+      {"/ready", &Service::ready, false},
+      {"/livez", &Service::health, false},
+      {"/readyz", &Service::ready, false},
+      {"/metrics", &Service::metrics, false},
+      {"/visits", &Service::visits, false},
+      {"/grpc.health.v1.Health/Check", &Service::grpc_check, false},
+      {"/grpc.health.v1.Health/Watch", &Service::grpc_watch, false},
+      {"/status/{code}", &Service::status, true},
+      {"/delay/{duration}", &Service::delay, true},
+      {"/env", &Service::env, true},
+      {"/headers", &Service::headers, true},
   };
   for (const auto& e : core::endpoints()) {
-    Handler h = nullptr;
-    for (const auto& [path, handler] : kHandlers) {
-      if (path == e.path) h = handler;
-    }
-    if (h == nullptr || (e.method != "GET" && e.method != "POST")) {
+    const auto* h =
+        std::find_if(std::begin(kHandlers), std::end(kHandlers), [&](const Handled& k) { return k.path == e.path; });
+    if (h == std::end(kHandlers) || (e.method != "GET" && e.method != "POST")) {
       throw std::logic_error("no handler for endpoint " + std::string(e.path));
     }
     const auto brace = e.path.find('{');
-    routes_.push_back({e, h, brace == std::string_view::npos ? std::string_view() : e.path.substr(0, brace),
-                       std::find(std::begin(kOnDemand), std::end(kOnDemand), e.path) != std::end(kOnDemand)});
+    routes_.push_back(
+        {e, h->handler, brace == std::string_view::npos ? std::string_view() : e.path.substr(0, brace), h->on_demand});
     labels_.push_back(e.path);
   }
   if (labels_.size() + 1 > Metrics::kMaxLabels) throw std::logic_error("more routes than metric label slots");
@@ -285,8 +287,8 @@ HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chron
 HttpResponse Service::error(int status, std::string_view path) const {
   core::Json doc{{"error", reason_phrase(status)}, {"status", status}};
   if (!path.empty()) doc["path"] = path;
-  const bool post =
-      status == 405 && endpoint_index(path) < routes_.size() && routes_[endpoint_index(path)].endpoint.method == "POST";
+  const auto route = status == 405 ? endpoint_index(path) : routes_.size();
+  const bool post = route < routes_.size() && routes_[route].endpoint.method == "POST";
   if (status == 405) doc["allowed"] = post ? core::Json{"POST"} : core::Json{"GET", "HEAD"};
   auto r = json_response(status, doc);
   if (status == 405) r.allow = post ? std::string_view("POST") : kAllowGet;
