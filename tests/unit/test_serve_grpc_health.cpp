@@ -5,15 +5,15 @@
 
 #include "catch.hpp"
 #include "core/collect.hpp"
+#include "core/grpc_health.hpp"
 #include "fixture.hpp"
-#include "serve/app/grpc_health.hpp"
 #include "serve/app/info_document.hpp"
 #include "serve/app/service.hpp"
 #include "serve/http2/grpc_wire.hpp"
 
 using namespace devops;
 using namespace std::chrono_literals;
-using serve::ServingStatus;
+using core::ServingStatus;
 
 namespace {
 
@@ -63,23 +63,36 @@ const std::string kUnknownService{"\x08\x03", 2};
 }  // namespace
 
 TEST_CASE("HealthCheckRequest: field 1, unknown fields skipped, the last value wins, malformed refused") {
-  CHECK(serve::parse_health_request("") == std::string());
-  CHECK(serve::parse_health_request(req("liveness")) == "liveness");
+  CHECK(core::parse_health_request("") == std::string());
+  CHECK(core::parse_health_request(req("liveness")) == "liveness");
   // an unknown varint field (2: 150), a 32-bit (3) and a 64-bit (4) one around it
   const std::string extra = std::string("\x10\x96\x01", 3) + req("readiness") + std::string("\x1d\x01\x02\x03\x04", 5) +
                             std::string("\x21", 1) + std::string(8, '\x07');
-  CHECK(serve::parse_health_request(extra) == "readiness");
-  CHECK(serve::parse_health_request(req("a") + req("b")) == "b");
+  CHECK(core::parse_health_request(extra) == "readiness");
+  CHECK(core::parse_health_request(req("a") + req("b")) == "b");
   CHECK_FALSE(
-      serve::parse_health_request(std::string("\x0a\x05"
-                                              "ab",
-                                              4)));                      // length past the end
-  CHECK_FALSE(serve::parse_health_request(std::string("\x08\x01", 2)));  // field 1 as a varint
-  CHECK_FALSE(serve::parse_health_request(std::string("\x0b", 1)));      // a group (wire type 3)
-  CHECK_FALSE(serve::parse_health_request(std::string("\x10\xff", 2)));  // a varint cut short
-  CHECK_FALSE(serve::parse_health_request(std::string("\x02\x00", 2)));  // field number 0
-  CHECK(serve::encode_health_response(ServingStatus::Serving) == kServing);
-  CHECK(serve::encode_health_response(ServingStatus::Unknown).empty());
+      core::parse_health_request(std::string("\x0a\x05"
+                                             "ab",
+                                             4)));                      // length past the end
+  CHECK_FALSE(core::parse_health_request(std::string("\x08\x01", 2)));  // field 1 as a varint
+  CHECK_FALSE(core::parse_health_request(std::string("\x0b", 1)));      // a group (wire type 3)
+  CHECK_FALSE(core::parse_health_request(std::string("\x10\xff", 2)));  // a varint cut short
+  CHECK_FALSE(core::parse_health_request(std::string("\x02\x00", 2)));  // field number 0
+  CHECK(core::encode_health_response(ServingStatus::Serving) == kServing);
+  CHECK(core::encode_health_response(ServingStatus::Unknown).empty());
+}
+
+TEST_CASE("the client's half: HealthCheckRequest encoded, HealthCheckResponse decoded, malformed refused") {
+  CHECK(core::encode_health_request("").empty());
+  CHECK(core::encode_health_request("api") == req("api"));
+  const std::string long_name(200, 'x');  // a length past one varint byte
+  CHECK(core::parse_health_request(core::encode_health_request(long_name)) == long_name);
+  CHECK(core::decode_health_response(kServing) == 1);
+  CHECK(core::decode_health_response(kNotServing) == 2);
+  CHECK(core::decode_health_response("") == 0);                                   // UNKNOWN: the empty message
+  CHECK(core::decode_health_response(std::string("\x12\x01z\x08\x03", 5)) == 3);  // an unknown field skipped
+  CHECK_FALSE(core::decode_health_response(std::string("\x08", 1)));              // a varint cut short
+  CHECK_FALSE(core::decode_health_response(std::string("\x0a\x01x", 3)));         // field 1 as bytes
 }
 
 TEST_CASE("gRPC framing: one message in, framed out, grpc-message percent-encoded") {

@@ -18,9 +18,9 @@
 
 #include "core/cidr.hpp"
 #include "core/endpoints.hpp"
+#include "core/grpc_health.hpp"
 #include "core/serve_config.hpp"
 #include "serve/app/environment.hpp"
-#include "serve/app/grpc_health.hpp"
 #include "serve/app/info_document.hpp"
 #include "serve/app/metrics.hpp"
 #include "serve/app/published.hpp"
@@ -149,7 +149,7 @@ class Service final : public HttpService {
   HttpResponse grpc_check(const HttpRequest& req);
   HttpResponse grpc_watch(const HttpRequest& req);
   // What gRPC health says of `service` now: SERVICE_UNKNOWN for a name it does not know.
-  ServingStatus serving(std::string_view service) const;
+  core::ServingStatus serving(std::string_view service) const;
   void changed() {
     changes_.fetch_add(1, std::memory_order_relaxed);
     if (on_change_) on_change_();

@@ -1,6 +1,6 @@
 // gRPC health (grpc.health.v1) in the Service: what each service name
 // follows, Check, Watch, and what an open Watch says when asked again.
-#include "serve/app/grpc_health.hpp"
+#include "core/grpc_health.hpp"
 #include "serve/app/service.hpp"
 
 namespace devops::serve {
@@ -14,7 +14,7 @@ constexpr int kGrpcUnavailable = 14;
 
 }  // namespace
 
-ServingStatus Service::serving(std::string_view service) const {
+core::ServingStatus Service::serving(std::string_view service) const {
   const bool live = healthy() && !draining();
   const bool ready_now = ready() && !shutting_down_.load(std::memory_order_relaxed);
   bool up = false;
@@ -25,9 +25,9 @@ ServingStatus Service::serving(std::string_view service) const {
   } else if (service == "readiness") {
     up = ready_now;
   } else {
-    return ServingStatus::ServiceUnknown;
+    return core::ServingStatus::ServiceUnknown;
   }
-  return up ? ServingStatus::Serving : ServingStatus::NotServing;
+  return up ? core::ServingStatus::Serving : core::ServingStatus::NotServing;
 }
 
 namespace {
@@ -40,32 +40,32 @@ HttpResponse malformed_health_request() {
 }  // namespace
 
 HttpResponse Service::grpc_check(const HttpRequest& req) {
-  const auto service = parse_health_request(req.body);
+  const auto service = core::parse_health_request(req.body);
   if (!service) return malformed_health_request();
   HttpResponse r;
   const auto status = serving(*service);
-  if (status == ServingStatus::ServiceUnknown) {
+  if (status == core::ServingStatus::ServiceUnknown) {
     r.grpc = {kGrpcNotFound, "unknown service \"" + *service + "\": try \"\", liveness or readiness"};
     return r;
   }
-  r.body = encode_health_response(status);
+  r.body = core::encode_health_response(status);
   return r;
 }
 
 HttpResponse Service::grpc_watch(const HttpRequest& req) {
-  return parse_health_request(req.body) ? follow(req) : malformed_health_request();
+  return core::parse_health_request(req.body) ? follow(req) : malformed_health_request();
 }
 
 HttpResponse Service::follow(const HttpRequest& req) noexcept {
   HttpResponse r;
   try {
-    const auto service = parse_health_request(req.body).value_or(std::string());
+    const auto service = core::parse_health_request(req.body).value_or(std::string());
     // An unknown name stays open with SERVICE_UNKNOWN: it may be registered later (health.proto).
-    r.body = encode_health_response(serving(service));
+    r.body = core::encode_health_response(serving(service));
     if (draining()) {
       // The last word, and the end: no Watch holds the shutdown, and
       // UNAVAILABLE tells the client to look elsewhere.
-      r.body = encode_health_response(ServingStatus::NotServing);
+      r.body = core::encode_health_response(core::ServingStatus::NotServing);
       r.grpc = {kGrpcUnavailable, "the server is shutting down"};
     } else {
       r.open_stream = true;

@@ -20,6 +20,7 @@
 
 #include "core/build_info.hpp"
 #include "core/fd.hpp"
+#include "core/grpc_health.hpp"
 
 namespace devops::serve {
 
@@ -109,41 +110,6 @@ nghttp2_nv nv(std::string_view n, std::string_view v) {
           reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
-// HealthCheckResponse.status (field 1, a varint); -1 if absent or malformed.
-int decode_status(std::string_view m) {
-  int status = 0;  // proto3: an absent enum is its zero, UNKNOWN
-  while (!m.empty()) {
-    const auto key = static_cast<unsigned char>(m.front());
-    m.remove_prefix(1);
-    if ((key & 0x80U) != 0) return -1;  // no field numbers that large here
-    std::uint64_t v = 0;
-    switch (key & 7U) {
-      case 0: {
-        int shift = 0;
-        while (true) {
-          if (m.empty() || shift > 63) return -1;
-          const auto b = static_cast<unsigned char>(m.front());
-          m.remove_prefix(1);
-          v |= std::uint64_t{b & 0x7fU} << shift;
-          shift += 7;
-          if ((b & 0x80U) == 0) break;
-        }
-        if (key >> 3 == 1) status = static_cast<int>(v & 0xffffU);
-        break;
-      }
-      case 2: {
-        if (m.empty() || (static_cast<unsigned char>(m.front()) & 0x80U) != 0) return -1;
-        const auto len = static_cast<unsigned char>(m.front());
-        if (m.size() < 1U + len) return -1;
-        m.remove_prefix(1U + len);
-        break;
-      }
-      default: return -1;
-    }
-  }
-  return status;
-}
-
 }  // namespace
 
 std::string_view serving_status_name(int status) {
@@ -215,17 +181,7 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
 
   // HealthCheckRequest{service}, framed: flag 0, a 4-byte length, the message.
   const auto service = target.grpc_service();
-  std::string message;
-  if (!service.empty()) {
-    message.push_back('\x0a');
-    auto n = service.size();
-    while (n >= 0x80) {
-      message.push_back(static_cast<char>((n & 0x7fU) | 0x80U));
-      n >>= 7;
-    }
-    message.push_back(static_cast<char>(n));
-    message.append(service);
-  }
+  const std::string message = core::encode_health_request(service);
   const auto len = static_cast<std::uint32_t>(message.size());
   call.request = {'\0', static_cast<char>(len >> 24), static_cast<char>((len >> 16) & 0xffU),
                   static_cast<char>((len >> 8) & 0xffU), static_cast<char>(len & 0xffU)};
@@ -324,7 +280,7 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
                                     : std::string("no grpc-status in the answer"));
   }
   if (call.body.size() >= 5 && call.body[0] == '\0') {
-    call.result.serving = decode_status(std::string_view(call.body).substr(5));
+    call.result.serving = core::decode_health_response(std::string_view(call.body).substr(5)).value_or(-1);
   }
   return call.result;
 }
