@@ -77,6 +77,7 @@ _devops_info() {
       values='500ms 1s 5s 10s 30s 1m'
       ;;
     serve:--introspection) values='on off' ;;
+    serve:--max-body) values='64KiB 256KiB 1MiB 4MiB 16MiB' ;;
     health:--url | serve:--port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error | serve:--env-allow | serve:--trusted-proxies) return ;;
   esac
   if [[ -n $values ]]; then
@@ -92,7 +93,8 @@ _devops_info() {
     serve)
       opts='-h --help --host --port --threads --max-connections --log-format --log-level --shutdown-delay'
       opts+=' --shutdown-timeout --data-dir --flush-interval --unready --unhealthy --fault-delay --fault-error'
-      opts+=' --config --request-timeout --idle-timeout --write-timeout --introspection --max-delay --env-allow --trusted-proxies'
+      opts+=' --config --request-timeout --idle-timeout --write-timeout --introspection --max-delay --max-body'
+      opts+=' --env-allow --trusted-proxies'
       ;;
     *)
       if [[ $cur == -* ]]; then

@@ -37,6 +37,7 @@ struct ServeOptions {
   std::vector<std::string> fault_error;
   std::string introspection;
   std::string max_delay;
+  std::string max_body;
   std::string env_allow;
   std::string trusted_proxies;
   std::string delay_path;
@@ -65,6 +66,7 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   flags.fault_error = o.fault_error;
   if (given("--introspection")) flags.introspection = o.introspection;
   if (given("--max-delay")) flags.max_delay = o.max_delay;
+  if (given("--max-body")) flags.max_body = o.max_body;
   if (given("--env-allow")) flags.env_allow = o.env_allow;
   if (given("--trusted-proxies")) flags.trusted_proxies = o.trusted_proxies;
   flags.delay_path = o.delay_path;
@@ -163,13 +165,17 @@ Runner setup_serve(CLI::App& sub) {
       ->option_text("ROUTE=FRACTION")
       ->allow_extra_args(false);
   sub.add_option("--introspection", o->introspection,
-                 "The routes a person asks on demand, /status/{code}, /delay/{duration}, /env and /headers: on "
+                 "The routes a person asks on demand, /status/{code}, /delay/{duration}, /env, /headers and /echo: on "
                  "(default) or off (404) (env INTROSPECTION)")
       ->option_text("on|off");
   sub.add_option("--max-delay", o->max_delay,
                  "The longest /delay/{duration} may be asked to wait; longer is a 400 at once (0 to 10m; "
                  "default 10s; env MAX_DELAY)")
       ->option_text("DURATION");
+  sub.add_option("--max-body", o->max_body,
+                 "The largest body POST or PUT /echo takes; larger is a 413 (0 to 16MiB; default 1MiB; env "
+                 "MAX_BODY). Other routes read and drop bodies up to 64KiB")
+      ->option_text("SIZE");
   sub.add_option("--env-allow", o->env_allow,
                  "The environment variables GET /env shows: comma-separated shell globs; a secret-looking name "
                  "is shown <redacted> (default POD_*,NODE_*,KUBERNETES_*,HOSTNAME; env ENV_ALLOW)")
@@ -184,7 +190,8 @@ Runner setup_serve(CLI::App& sub) {
   sub.add_option("--delay-path", o->delay_path, "")->group("");
   sub.footer(
       "Routes: GET / (report), /health, /ready, /metrics (Prometheus), /visits, /status/{code}, "
-      "/delay/{duration}, /env, /headers; HEAD works wherever GET does. gRPC health over HTTP/2 on the same port.\n"
+      "/delay/{duration}, /env, /headers, POST|PUT /echo; HEAD works wherever GET does. gRPC health over HTTP/2 on the "
+      "same port.\n"
       "Examples:\n"
       "  devops-info serve\n"
       "  PORT=8080 devops-info serve --log-format text --data-dir /data --shutdown-delay 5s\n"

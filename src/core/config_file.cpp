@@ -29,6 +29,7 @@ constexpr std::array kSettings{
     SettingKey{"shutdown_timeout", true},
     SettingKey{"introspection", true},
     SettingKey{"max_delay", true},
+    SettingKey{"max_body", true},
     SettingKey{"env_allow", true},
     SettingKey{"trusted_proxies", true},
     SettingKey{"host", false},

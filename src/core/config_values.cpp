@@ -81,6 +81,36 @@ std::variant<std::chrono::milliseconds, ConfigError> parse_duration_option(std::
   return invalid_value(name, text, "a duration (e.g. 10s, 500ms, 2m)");
 }
 
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  const auto unit_at = text.find_first_not_of("0123456789");
+  const std::string_view number = text.substr(0, unit_at);
+  const std::string_view unit = unit_at == std::string_view::npos ? std::string_view() : text.substr(unit_at);
+  if (number.empty() || number.size() > 12) return std::nullopt;
+  std::uint64_t value = 0;
+  std::from_chars(number.data(), number.data() + number.size(), value);
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "B") {
+    scale = 1;
+  } else if (unit == "KiB" || unit == "Ki") {
+    scale = 1024;
+  } else if (unit == "MiB" || unit == "Mi") {
+    scale = std::uint64_t{1024} * 1024;
+  } else if (unit == "GiB" || unit == "Gi") {
+    scale = std::uint64_t{1024} * 1024 * 1024;
+  } else {
+    return std::nullopt;
+  }
+  return value * scale;  // at most 12 digits times 2^30: no overflow
+}
+
+std::string format_size(std::uint64_t bytes) {
+  constexpr std::uint64_t kKi = 1024;
+  if (bytes != 0 && bytes % (kKi * kKi * kKi) == 0) return fmt::format("{}GiB", bytes / (kKi * kKi * kKi));
+  if (bytes != 0 && bytes % (kKi * kKi) == 0) return fmt::format("{}MiB", bytes / (kKi * kKi));
+  if (bytes != 0 && bytes % kKi == 0) return fmt::format("{}KiB", bytes / kKi);
+  return fmt::format("{}B", bytes);
+}
+
 std::string format_duration(std::chrono::milliseconds d) {
   const auto ms = d.count();
   if (ms == 0) return "0s";

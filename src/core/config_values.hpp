@@ -6,6 +6,7 @@
 // tests need no process state.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -41,5 +42,10 @@ std::variant<std::chrono::milliseconds, ConfigError> parse_duration_option(std::
                                                                            std::string_view text);
 // "1.5s", "250ms", "2m": the shortest exact form for messages.
 std::string format_duration(std::chrono::milliseconds d);
+// A size in bytes: "65536", "512KiB", "1MiB" (also Kubernetes' "Ki", "Mi";
+// binary units only: "1MB" is refused rather than guessed). Whole numbers.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+// "1MiB", "512KiB", "100B": the shortest exact form for messages.
+std::string format_size(std::uint64_t bytes);
 
 }  // namespace devops::core

@@ -25,6 +25,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/delay/{duration}", "GET", "Answers after that long (250ms, 2s; at most --max-delay)"},
     Endpoint{"/env", "GET", "Environment variables that --env-allow admits, secrets redacted"},
     Endpoint{"/headers", "GET", "The request's header fields, as received"},
+    Endpoint{"/echo", "POST, PUT", "The request itself: method, path, query, headers, body (at most --max-body)"},
 };
 }  // namespace
 

@@ -287,6 +287,13 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
                         Range{std::chrono::milliseconds(0), kMaxFaultDelay})) {
     return *e;
   }
+  if (auto g = pick(flags.max_body, "--max-body", "MAX_BODY", "max_body")) {
+    const auto n = parse_size(g->text);
+    if (!n || *n > kMaxMaxBody) {
+      return invalid_value(g->name, g->text, fmt::format("a size up to {} (64KiB, 1MiB)", format_size(kMaxMaxBody)));
+    }
+    c.switches.max_body = *n;
+  }
 
   if (auto d = pick(flags.data_dir, "--data-dir", "DATA_DIR", "data_dir")) {
     if (d->text.empty()) return invalid_value(d->name, "", "a directory");

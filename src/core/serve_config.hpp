@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
@@ -49,6 +50,8 @@ struct Switches {
   // on, and how long /delay may be asked to wait.
   bool introspection{true};
   std::chrono::milliseconds max_delay{std::chrono::seconds(10)};
+  // The largest body POST /echo takes (larger: 413).
+  std::uint64_t max_body{std::uint64_t{1024} * 1024};
   // GET /env shows the variables whose names match one of these shell globs.
   std::vector<std::string> env_allow{"POD_*", "NODE_*", "KUBERNETES_*", "HOSTNAME"};
   // Peers whose X-Forwarded-For and Forwarded are believed (CIDR ranges, as given); none by default.
@@ -62,6 +65,9 @@ inline constexpr std::size_t kMaxEnvPatternLength = 256;
 // --trusted-proxies: at most this many ranges.
 inline constexpr std::size_t kMaxTrustedProxies = 64;
 inline constexpr std::chrono::milliseconds kMaxFaultDelay{600'000};
+// --max-body: at most this much. Kept bodies of all requests in flight
+// together have a budget of their own (HttpLimits::max_kept_bodies).
+inline constexpr std::uint64_t kMaxMaxBody = std::uint64_t{16} * 1024 * 1024;
 inline constexpr std::chrono::milliseconds kDefaultFlushInterval{1000};
 
 // Everything `serve` needs to start.
@@ -102,6 +108,7 @@ struct ServeFlags {
   std::vector<std::string> fault_error;      // ROUTE=FRACTION
   std::optional<std::string> introspection;  // on or off
   std::optional<std::string> max_delay;
+  std::optional<std::string> max_body;
   std::optional<std::string> env_allow;        // comma-separated shell globs
   std::optional<std::string> trusted_proxies;  // comma-separated CIDR ranges
   std::string delay_path;                      // hidden

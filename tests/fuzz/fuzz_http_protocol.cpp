@@ -36,6 +36,11 @@ struct App final : HttpService {
     if (ex.end()) --in_progress;
   }
   bool draining() const override { return false; }
+  // /echo keeps its body (up to 4 KiB) and every field, as the Service's does.
+  RequestNeeds needs(std::string_view path) const noexcept override {
+    if (path == "/echo") return {true, std::uint64_t{4096}};
+    return {path == "/headers", std::nullopt};
+  }
 
  private:
   void abandon(const Exchange&) noexcept override { --in_progress; }

@@ -63,7 +63,8 @@ class RoutesTest(unittest.TestCase):
         self.assertRegex(doc["runtime"]["current_time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
         self.assertEqual([(e["path"], e["method"]) for e in doc["endpoints"]],
                          [(p, "GET") for p in ROUTES] + [(p, "POST") for p in GRPC_ROUTES]
-                         + [(p, "GET") for p in TEMPLATES] + [("/env", "GET"), ("/headers", "GET")])
+                         + [(p, "GET") for p in TEMPLATES] + [("/env", "GET"), ("/headers", "GET"),
+                                                                          ("/echo", "POST, PUT")])
         self.assertEqual(list(doc), ["service", "system", "runtime", "request", "container", "build",
                                      "endpoints", "notes"])
 

@@ -361,6 +361,34 @@ TEST_CASE("--introspection and --max-delay: flag over INTROSPECTION and MAX_DELA
   CHECK(std::get<ConfigError>(r).message == "MAX_DELAY: '11m' is not a duration from 0s to 10m");
 }
 
+TEST_CASE("--max-body: a size in binary units from the flag, MAX_BODY or the file, at most 16MiB") {
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}))).switches.max_body == 1024 * 1024);
+  for (const auto& [text, bytes] : std::vector<std::pair<const char*, std::uint64_t>>{{"0", 0},
+                                                                                      {"65536", 65536},
+                                                                                      {"64KiB", 65536},
+                                                                                      {"64Ki", 65536},
+                                                                                      {"1MiB", 1048576},
+                                                                                      {"16Mi", 16777216},
+                                                                                      {"100B", 100}}) {
+    INFO(text);
+    CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({{"MAX_BODY", text}}))).switches.max_body == bytes);
+  }
+  for (const char* bad : {"", "1MB", "1.5MiB", "-1", "17MiB", "1GiB", "999999999999999", "MiB", "1 MiB"}) {
+    INFO(bad);
+    ServeFlags f;
+    f.max_body = bad;
+    const auto r = resolve_serve_config(f, env_of({}));
+    REQUIRE(std::holds_alternative<ConfigError>(r));
+    CHECK(std::get<ConfigError>(r).message ==
+          fmt::format("--max-body: '{}' is not a size up to 16MiB (64KiB, 1MiB)", bad));
+  }
+  const auto file = std::get<ConfigFile>(parse_config_file(R"({"max_body": "2MiB"})", "c.json"));
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}), &file)).switches.max_body == 2 * 1024 * 1024);
+  CHECK(format_size(1048576) == "1MiB");
+  CHECK(format_size(1536) == "1536B");
+  CHECK(format_size(0) == "0B");
+}
+
 TEST_CASE("--env-allow: comma-separated globs from the flag, ENV_ALLOW or the file; bounded; empty shows none") {
   auto resolved = std::get<ServeConfig>(resolve_serve_config({}, env_of({})));
   CHECK(resolved.switches.env_allow == std::vector<std::string>{"POD_*", "NODE_*", "KUBERNETES_*", "HOSTNAME"});

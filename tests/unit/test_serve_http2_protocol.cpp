@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "serve/http/kept_body.hpp"
 #include "serve/http2/cleartext_protocol.hpp"
 
 using namespace devops::serve;
@@ -75,6 +76,13 @@ struct FakeService final : HttpService {
     completed.push_back(s);
   }
   bool draining() const override { return drain; }
+  // As the Service: the fields of /headers and /echo, and /echo's body up to echo_limit.
+  std::uint64_t echo_limit{1000};
+  RequestNeeds needs(std::string_view path) const noexcept override {
+    if (path == "/headers") return {true, std::nullopt};
+    if (path == "/echo") return {true, echo_limit};
+    return {};
+  }
 
  private:
   void abandon(const Exchange&) noexcept override { --in_progress; }
@@ -361,6 +369,54 @@ TEST_CASE("limits: a header list over the limit is 431, a body over it 413; the 
   const auto ok = c.request("GET", "/health");
   pump(p, c);
   CHECK(c.answers[ok].headers.at(":status") == "200");
+  CHECK_FALSE(c.goaway);
+}
+
+TEST_CASE("HTTP/2: a body is kept for a route that asks for it, within its limit and the process's") {
+  HttpLimits limits;
+  limits.max_kept_bodies = 2500;
+  FakeService app;
+  Http2Protocol p(limits, app, "192.0.2.7", at());
+  Client c;
+  // (The client's data source consumes each string it sends.)
+  const std::string hello = "hello world";
+  std::string bodies[] = {hello,
+                          hello,
+                          std::string(1001, 'x'),
+                          std::string(1000, 'y'),
+                          std::string(1000, 'y'),
+                          std::string(1000, 'y'),
+                          std::string(1001, 'z')};
+  const auto echo = c.request("POST", "/echo", {{"content-type", "text/plain"}}, &bodies[0]);
+  const auto other = c.request("POST", "/health", {}, &bodies[1]);
+  const auto over = c.request("PUT", "/echo", {}, &bodies[2]);  // over /echo's 1000
+  const auto announced = c.request("POST", "/echo", {{"content-length", "1001"}}, &bodies[6]);
+  pump(p, c);
+  CHECK(c.answers[announced].headers.at(":status") == "413");  // at the head, before any DATA
+  CHECK(c.answers[echo].headers.at(":status") == "200");
+  CHECK(c.answers[other].headers.at(":status") == "200");
+  CHECK(c.answers[over].headers.at(":status") == "413");
+  REQUIRE(app.bodies.size() == 2);
+  CHECK(app.bodies[0] == hello);
+  CHECK(app.bodies[1].empty());  // another route's body: read and dropped
+  CHECK(app.fields[0] == std::vector<std::pair<std::string, std::string>>{{"content-type", "text/plain"}});
+  CHECK(KeptBody::in_use() == 0);
+
+  // Three held at once pass the process's budget (2500): the third is refused 503.
+  app.delays["/echo"] = 1s;
+  const auto a = c.request("POST", "/echo", {}, &bodies[3]);
+  const auto b = c.request("POST", "/echo", {}, &bodies[4]);
+  const auto d = c.request("POST", "/echo", {}, &bodies[5]);
+  pump(p, c);
+  CHECK(c.answers[d].headers.at(":status") == "503");
+  CHECK(KeptBody::in_use() == 2000);
+  std::string out;
+  p.release(out, at(kT0 + 2s));
+  c.give(out);
+  pump(p, c);
+  CHECK(c.answers[a].headers.at(":status") == "200");
+  CHECK(c.answers[b].headers.at(":status") == "200");
+  CHECK(KeptBody::in_use() == 0);
   CHECK_FALSE(c.goaway);
 }
 

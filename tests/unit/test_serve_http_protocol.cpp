@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "serve/http/kept_body.hpp"
 #include "serve/http1/http_protocol.hpp"
 
 using namespace devops::serve;
@@ -26,6 +27,7 @@ struct FakeService final : HttpService {
   std::vector<std::string> methods;
   std::vector<std::string> agents;
   std::vector<std::string> peers;
+  std::vector<std::string> bodies;
   std::vector<std::vector<std::pair<std::string, std::string>>> fields;  // what each request carried
   std::vector<int> completed;
   std::vector<std::size_t> finished_routes;  // the route each finished exchange carried
@@ -41,10 +43,11 @@ struct FakeService final : HttpService {
     methods.emplace_back(req.method);
     agents.emplace_back(req.user_agent);
     peers.emplace_back(req.client_ip);
+    bodies.emplace_back(req.body);
     fields.emplace_back();
     for (const auto& f : req.fields) fields.back().emplace_back(f.name, f.value);
     HttpResponse r{200, "text/plain", std::string(req.path), {}, delay};
-    if (req.method != "GET" && req.method != "HEAD") r = {405, "text/plain", "no", "GET, HEAD"};
+    if (req.method != "GET" && req.method != "HEAD" && req.path != "/echo") r = {405, "text/plain", "no", "GET, HEAD"};
     return r;
   }
   HttpResponse refuse(int status, const HttpRequest&, Exchange& ex) override {
@@ -57,6 +60,13 @@ struct FakeService final : HttpService {
     finished_routes.push_back(ex.route());
   }
   bool draining() const override { return drain; }
+  // As the Service: the fields of /headers and /echo, and /echo's body up to echo_limit.
+  std::uint64_t echo_limit{1000};
+  RequestNeeds needs(std::string_view path) const noexcept override {
+    if (path == "/headers") return {true, std::nullopt};
+    if (path == "/echo") return {true, echo_limit};
+    return {};
+  }
 
  private:
   void abandon(const Exchange&) noexcept override {
@@ -413,4 +423,53 @@ TEST_CASE("the header fields are kept for a request to /headers only, in order, 
   using Fields = std::vector<std::pair<std::string, std::string>>;
   CHECK(app.fields[0] == Fields{{"Host", "t"}, {"X-A", "1"}, {"x-a", "2"}, {"User-Agent", "u"}});
   CHECK(app.fields[1].empty());  // another path pays nothing for them
+}
+
+TEST_CASE("a body is kept for a route that asks for it, whole in any split, within its limit and the process's") {
+  const std::string post = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world";
+  const std::string chunked =
+      "PUT /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+  for (const auto* input : {&post, &chunked}) {
+    for (const std::size_t piece : {0UL, 1UL, 3UL, 7UL}) {
+      FakeService app;
+      const auto r = feed(app, *input + std::string(kGet), piece);
+      INFO(*input << " in pieces of " << piece);
+      CHECK(statuses(r.out) == std::vector<int>{200, 200});
+      REQUIRE(app.bodies.size() == 2);
+      CHECK(app.bodies[0] == "hello world");
+      CHECK(app.bodies[1].empty());
+      CHECK(app.fields[0].size() >= 2);
+    }
+  }
+  CHECK(KeptBody::in_use() == 0);  // every kept byte given back with its request
+
+  // Another route's body is read and dropped, never handed on.
+  FakeService app;
+  feed(app, "POST /health HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+  REQUIRE(app.bodies.size() == 1);
+  CHECK(app.bodies[0].empty());
+
+  // Over the route's limit (1000 here): 413, by Content-Length at once, chunked when it is passed.
+  app.completed.clear();
+  auto r = feed(app, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n");
+  CHECK(statuses(r.out) == std::vector<int>{413});
+  CHECK(r.closing);
+  r = feed(app, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n" + std::string(1001, 'x'));
+  CHECK(statuses(r.out) == std::vector<int>{413});
+  // A limit of 0: no body at all.
+  app.echo_limit = 0;
+  CHECK(statuses(feed(app, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx").out) ==
+        std::vector<int>{413});
+  CHECK(statuses(feed(app, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n").out) ==
+        std::vector<int>{200});
+
+  // The process's budget: a body that would pass it is refused with 503.
+  HttpLimits tight;
+  tight.max_kept_bodies = 100;
+  app.echo_limit = 1000;
+  r = feed(app, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n" + std::string(101, 'x'), 0, tight);
+  CHECK(statuses(r.out) == std::vector<int>{503});
+  r = feed(app, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'), 0, tight);
+  CHECK(statuses(r.out) == std::vector<int>{200});
+  CHECK(KeptBody::in_use() == 0);
 }

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdio>
 #include <memory>
 #include <sstream>
@@ -77,8 +78,9 @@ TEST_CASE("the router is the endpoint table") {
     if (const auto brace = path.find('{'); brace != std::string::npos) {
       path = path.substr(0, brace) + (path.starts_with("/status/") ? "200" : "1ms");
     }
-    auto req = get(path, core::endpoints()[i].method);
-    req.grpc = core::endpoints()[i].method == "POST";  // the gRPC methods; an empty request: the whole server
+    const auto methods = core::endpoints()[i].method;  // "GET", "POST", "POST, PUT"
+    auto req = get(path, methods.substr(0, methods.find(',')));
+    req.grpc = path.starts_with("/grpc.");  // the gRPC methods; an empty request: the whole server
     CHECK(h.service.endpoint_index(path) == i);
     CHECK(h.answer(req).status == 200);
   }
@@ -469,12 +471,60 @@ TEST_CASE("/status/{code} and /delay/{duration}: the value from the URL, bad one
   CHECK(h.answer(get("/delay/11s")).delay == std::chrono::milliseconds(0));
   CHECK(h.answer(get("/delay/soon")).status == 400);
 
-  h.service.set_introspection(true, 20s);
+  core::Switches s;
+  s.max_delay = 20s;
+  h.service.set_introspection(s);
   CHECK(h.answer(get("/delay/11s")).status == 200);
-  h.service.set_introspection(false, 20s);  // off: as if not there
+  s.introspection = false;  // off: as if not there
+  h.service.set_introspection(s);
   CHECK(h.answer(get("/status/503")).status == 404);
   CHECK(h.answer(get("/delay/1s")).status == 404);
+  CHECK(h.answer(get("/echo")).status == 404);
+  CHECK_FALSE(h.service.needs("/echo").body);  // and its body is not kept
   CHECK(h.answer(get("/health")).status == 200);
+}
+
+TEST_CASE("POST /echo: the request back, its body as text or base64; what the protocols are asked to keep") {
+  Harness h;
+  CHECK(h.service.needs("/echo").fields);
+  CHECK(h.service.needs("/echo").body == std::uint64_t{1024} * 1024);  // the default --max-body
+  CHECK(h.service.needs("/headers").fields);
+  CHECK_FALSE(h.service.needs("/headers").body);
+  CHECK_FALSE(h.service.needs("/").fields);
+  CHECK_FALSE(h.service.needs("/echo/x").body);
+
+  const std::array<serve::HeaderField, 2> fields{{{"Content-Type", "text/plain"}, {"X-A", "1"}}};
+  auto req = get("/echo");
+  req.method = "PUT";
+  req.query = "a=1&b";
+  req.fields = fields;
+  req.body = "hello \xc3\xa9";
+  auto r = h.answer(req);
+  CHECK(r.status == 200);
+  auto doc = nlohmann::json::parse(r.body);
+  CHECK(doc["method"] == "PUT");
+  CHECK(doc["query"] == "a=1&b");
+  CHECK(doc["headers"]["X-A"] == "1");
+  CHECK(doc["body"] == "hello \xc3\xa9");
+  CHECK(doc["body_encoding"] == "utf-8");
+  CHECK(doc["body_bytes"] == 8);
+
+  const std::string binary("\x00\xff\xfe\x80", 4);
+  req.method = "POST";
+  req.body = binary;
+  doc = nlohmann::json::parse(h.answer(req).body);
+  CHECK(doc["body"] == "AP/+gA==");
+  CHECK(doc["body_encoding"] == "base64");
+
+  r = h.answer(get("/echo"));  // GET: not allowed, and the answer says what is
+  CHECK(r.status == 405);
+  CHECK(r.allow == "POST, PUT");
+  CHECK(nlohmann::json::parse(r.body)["allowed"] == nlohmann::json::parse(R"(["POST", "PUT"])"));
+  req = get("/health");
+  req.method = "POST";
+  r = h.answer(req);
+  CHECK(r.status == 405);
+  CHECK(r.allow == "GET, HEAD");
 }
 
 TEST_CASE("GET /env: the variables the globs admit, by name, a secret-looking one redacted whatever admits it") {

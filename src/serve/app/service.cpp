@@ -59,47 +59,50 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       ready_(!switches.unready),
       healthy_(!switches.unhealthy) {
   // The router is the endpoint table: every published route needs a handler here.
-  // on_demand: a route a person asks on demand, which --introspection off turns off.
+  using enum RouteKind;
   struct Handled {
     std::string_view path;
     Handler handler;
-    bool on_demand;
+    RouteKind kind;
   };
   static constexpr Handled kHandlers[] = {
-      {"/", &Service::info, false},
-      {"/health", &Service::health, false},
-      {"/ready", &Service::ready, false},
-      {"/livez", &Service::health, false},
-      {"/readyz", &Service::ready, false},
-      {"/metrics", &Service::metrics, false},
-      {"/visits", &Service::visits, false},
-      {"/grpc.health.v1.Health/Check", &Service::grpc_check, false},
-      {"/grpc.health.v1.Health/Watch", &Service::grpc_watch, false},
-      {"/status/{code}", &Service::status, true},
-      {"/delay/{duration}", &Service::delay, true},
-      {"/env", &Service::env, true},
-      {"/headers", &Service::headers, true},
+      {"/", &Service::info, Plain},
+      {"/health", &Service::health, Plain},
+      {"/ready", &Service::ready, Plain},
+      {"/livez", &Service::health, Plain},
+      {"/readyz", &Service::ready, Plain},
+      {"/metrics", &Service::metrics, Plain},
+      {"/visits", &Service::visits, Plain},
+      {"/grpc.health.v1.Health/Check", &Service::grpc_check, Grpc},
+      {"/grpc.health.v1.Health/Watch", &Service::grpc_watch, Grpc},
+      {"/status/{code}", &Service::status, OnDemand},
+      {"/delay/{duration}", &Service::delay, OnDemand},
+      {"/env", &Service::env, OnDemand},
+      {"/headers", &Service::headers, OnDemand},
+      {"/echo", &Service::echo, OnDemand},
   };
   for (const auto& e : core::endpoints()) {
     const auto* h =
         std::find_if(std::begin(kHandlers), std::end(kHandlers), [&](const Handled& k) { return k.path == e.path; });
-    if (h == std::end(kHandlers) || (e.method != "GET" && e.method != "POST")) {
+    if (h == std::end(kHandlers) || (e.method != "GET" && e.method != "POST" && e.method != "POST, PUT")) {
       throw std::logic_error("no handler for endpoint " + std::string(e.path));
     }
     const auto brace = e.path.find('{');
     routes_.push_back(
-        {e, h->handler, brace == std::string_view::npos ? std::string_view() : e.path.substr(0, brace), h->on_demand});
+        {e, h->handler, brace == std::string_view::npos ? std::string_view() : e.path.substr(0, brace), h->kind});
     labels_.push_back(e.path);
   }
   if (labels_.size() + 1 > Metrics::kMaxLabels) throw std::logic_error("more routes than metric label slots");
   labels_.push_back(kUnknownEndpoint);
   metrics_route_ = endpoint_index("/metrics");
+  echo_route_ = endpoint_index("/echo");
+  headers_route_ = endpoint_index("/headers");
 
   for (const auto& f : switches.faults) {
     if (endpoint_index(f.route) == routes_.size()) throw std::logic_error("fault for an unknown route " + f.route);
   }
   set_faults(switches.faults);
-  set_introspection(switches.introspection, switches.max_delay);
+  set_introspection(switches);
   environment_ = process_environment();
   set_env_allow(switches.env_allow);
   set_trusted_proxies(switches.trusted_proxies);
@@ -262,16 +265,12 @@ HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chron
   // The hidden --delay-path: the answer is held back, on a timer.
   if (!delay_path_.empty() && req.path == delay_path_) delay = core::kTestDelay;
   if (i == routes_.size()) return error(404, req.path);
+  const auto& route = routes_[i];
   // The on-demand routes, switched off: as if they were not there.
-  if (routes_[i].on_demand && !introspection_.load(std::memory_order_relaxed)) return error(404, req.path);
-  const bool post = routes_[i].endpoint.method == "POST";
-  if (post ? req.method != "POST" : req.method != "GET" && req.method != "HEAD") {
-    auto r = error(405, req.path);
-    if (post) r.allow = "POST";
-    return r;
-  }
+  if (route.kind == RouteKind::OnDemand && !introspection_.load(std::memory_order_relaxed)) return error(404, req.path);
+  if (!allows(route, req.method)) return error(405, req.path);
   // The gRPC routes answer gRPC calls only: HTTP/2, application/grpc.
-  if (post && !req.grpc) {
+  if (route.kind == RouteKind::Grpc && !req.grpc) {
     core::Json doc{{"error", reason_phrase(415)}, {"status", 415}, {"path", req.path}};
     doc["detail"] = "a gRPC method: call it over HTTP/2 with content-type application/grpc";
     return json_response(415, doc);
@@ -288,10 +287,17 @@ HttpResponse Service::error(int status, std::string_view path) const {
   core::Json doc{{"error", reason_phrase(status)}, {"status", status}};
   if (!path.empty()) doc["path"] = path;
   const auto route = status == 405 ? endpoint_index(path) : routes_.size();
-  const bool post = route < routes_.size() && routes_[route].endpoint.method == "POST";
-  if (status == 405) doc["allowed"] = post ? core::Json{"POST"} : core::Json{"GET", "HEAD"};
+  const auto allow = route < routes_.size() ? allowed(routes_[route]) : kAllowGet;
+  if (status == 405) {
+    auto& list = doc["allowed"] = core::Json::array();
+    for (auto rest = allow; !rest.empty();) {
+      const auto comma = rest.find(", ");
+      list.push_back(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+    }
+  }
   auto r = json_response(status, doc);
-  if (status == 405) r.allow = post ? std::string_view("POST") : kAllowGet;
+  if (status == 405) r.allow = allow;
   return r;
 }
 

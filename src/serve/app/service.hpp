@@ -104,12 +104,17 @@ class Service final : public HttpService {
   // Replaces the injected faults (a reloaded config file); requests already
   // dispatched keep theirs. Logs each route whose fault changed.
   void set_faults(const std::vector<core::RouteFault>& faults);
-  // Turns the on-demand routes (/status/{code}, /delay/{duration}) on or off
-  // (404), and bounds what /delay may be asked for; from any thread.
-  void set_introspection(bool on, std::chrono::milliseconds max_delay) {
-    introspection_.store(on, std::memory_order_relaxed);
-    max_delay_ms_.store(max_delay.count(), std::memory_order_relaxed);
+  // Turns the on-demand routes (/status/{code}, /delay/{duration}, ...) on
+  // or off (404), and bounds what /delay may be asked to wait and how large
+  // a body /echo takes; from any thread.
+  void set_introspection(const core::Switches& s) {
+    introspection_.store(s.introspection, std::memory_order_relaxed);
+    max_delay_ms_.store(s.max_delay.count(), std::memory_order_relaxed);
+    max_body_.store(s.max_body, std::memory_order_relaxed);
   }
+  // What a request to `path` needs kept: its header fields (/headers,
+  // /echo), and its body up to how many bytes (/echo, while on).
+  RequestNeeds needs(std::string_view path) const noexcept override;
   // The shell globs of the variables GET /env shows; from any thread.
   void set_env_allow(std::vector<std::string> patterns) { env_allow_.publish(std::move(patterns)); }
   // The proxies whose X-Forwarded-For and Forwarded are believed (CIDR
@@ -128,12 +133,22 @@ class Service final : public HttpService {
 
  private:
   using Handler = HttpResponse (Service::*)(const HttpRequest&);
+  enum class RouteKind {
+    Plain,
+    OnDemand,  // asked by a person on demand: off (404) with --introspection off
+    Grpc,      // answers gRPC calls only
+  };
   struct Route {
     core::Endpoint endpoint;
     Handler handler;
     std::string_view prefix;  // a template's path before its {name}; empty for a plain path
-    bool on_demand{false};    // off with --introspection off
+    RouteKind kind{RouteKind::Plain};
   };
+  // The methods a route answers, as an Allow header lists them.
+  static std::string_view allowed(const Route& r) {
+    return r.endpoint.method == "GET" ? "GET, HEAD" : r.endpoint.method;
+  }
+  static bool allows(const Route& r, std::string_view method);
 
   HttpResponse info(const HttpRequest& req);
   HttpResponse health(const HttpRequest& req);
@@ -144,6 +159,7 @@ class Service final : public HttpService {
   HttpResponse delay(const HttpRequest& req);
   HttpResponse env(const HttpRequest& req);
   HttpResponse headers(const HttpRequest& req);
+  HttpResponse echo(const HttpRequest& req);
   // The 400 of an on-demand route given a value it does not take.
   HttpResponse bad_value(const HttpRequest& req, std::string_view detail) const;
   HttpResponse grpc_check(const HttpRequest& req);
@@ -185,6 +201,8 @@ class Service final : public HttpService {
   std::vector<Route> routes_;
   std::vector<std::string_view> labels_;
   std::size_t metrics_route_;
+  std::size_t echo_route_;
+  std::size_t headers_route_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> draining_{false};
   std::atomic<bool> ready_{true};
@@ -195,6 +213,7 @@ class Service final : public HttpService {
   Published<std::vector<std::string>> env_allow_{std::vector<std::string>{}};
   Published<std::vector<core::Cidr>> trusted_proxies_{std::vector<core::Cidr>{}};
   std::atomic<std::int64_t> max_delay_ms_{10'000};
+  std::atomic<std::uint64_t> max_body_{0};
   std::function<void()> on_change_;
   Published<FaultTable> faults_{FaultTable{}};
   std::mutex faults_mu_;                   // one set_faults() at a time

@@ -1,15 +1,17 @@
 // The routes a person asks on demand (--introspection): /status/{code},
-// /delay/{duration}, /env and /headers; and who the client is behind a
-// trusted proxy.
+// /delay/{duration}, /env, /headers and /echo; and who the client is behind
+// a trusted proxy.
 #include <charconv>
 
 #include <fmt/format.h>
 
 #include "core/config_values.hpp"
 #include "core/render.hpp"
+#include "core/sha256.hpp"
 #include "core/timefmt.hpp"
 #include "serve/app/client_address.hpp"
 #include "serve/app/service.hpp"
+#include "serve/log/json_text.hpp"
 
 namespace devops::serve {
 
@@ -17,6 +19,21 @@ namespace {
 
 HttpResponse json_response(int status, const core::Json& doc) {
   return {status, "application/json", core::render_json(doc, core::JsonStyle::Compact), {}};
+}
+
+// Each name once; a field sent more than once gives the list of its values, in order.
+core::Json fields_json(std::span<const HeaderField> fields) {
+  core::Json doc = core::Json::object();
+  for (const auto& f : fields) {
+    auto& slot = doc[std::string(f.name)];
+    if (slot.is_null()) {
+      slot = f.value;
+    } else {
+      if (!slot.is_array()) slot = core::Json::array({slot});
+      slot.push_back(f.value);
+    }
+  }
+  return doc;
 }
 
 }  // namespace
@@ -55,19 +72,44 @@ HttpResponse Service::env(const HttpRequest&) {
 }
 
 HttpResponse Service::headers(const HttpRequest& req) {
-  // Each name once; a field sent more than once gives the list of its values, in order.
-  core::Json fields = core::Json::object();
-  for (const auto& f : req.fields) {
-    const std::string name(f.name);
-    auto& slot = fields[name];
-    if (slot.is_null()) {
-      slot = f.value;
-    } else {
-      if (!slot.is_array()) slot = core::Json::array({slot});
-      slot.push_back(f.value);
-    }
+  return json_response(200, {{"headers", fields_json(req.fields)}, {"protocol", req.protocol}});
+}
+
+HttpResponse Service::echo(const HttpRequest& req) {
+  core::Json doc{{"method", req.method},
+                 {"path", req.path},
+                 {"query", req.query},
+                 {"protocol", req.protocol},
+                 {"headers", fields_json(req.fields)},
+                 {"body_bytes", req.body.size()}};
+  // Text as text; anything else (an image, a protobuf) as base64, so the answer stays JSON.
+  if (valid_utf8(req.body)) {
+    doc["body"] = req.body;
+    doc["body_encoding"] = "utf-8";
+  } else {
+    doc["body"] = core::base64(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size());
+    doc["body_encoding"] = "base64";
   }
-  return json_response(200, {{"headers", std::move(fields)}, {"protocol", req.protocol}});
+  return json_response(200, doc);
+}
+
+RequestNeeds Service::needs(std::string_view path) const noexcept {
+  // Asked for every request: two comparisons, no lookup.
+  if (path == routes_[headers_route_].endpoint.path) return {true, std::nullopt};
+  if (path == routes_[echo_route_].endpoint.path && introspection_.load(std::memory_order_relaxed)) {
+    return {true, max_body_.load(std::memory_order_relaxed)};
+  }
+  return {};
+}
+
+bool Service::allows(const Route& r, std::string_view method) {
+  if (r.endpoint.method == "GET") return method == "GET" || method == "HEAD";
+  for (auto rest = r.endpoint.method; !rest.empty();) {
+    const auto comma = rest.find(", ");
+    if (rest.substr(0, comma) == method) return true;
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+  }
+  return false;
 }
 
 void Service::set_trusted_proxies(const std::vector<std::string>& ranges) {

@@ -20,9 +20,12 @@ struct HttpLimits {
   std::size_t max_fields{100};                       // header fields (431)
   std::size_t max_head{std::size_t{64} * 1024};      // the whole head (431)
   std::uint64_t max_body{std::uint64_t{64} * 1024};  // read and discarded; larger: 413 and close
-  std::size_t max_requests{1000};                    // per connection; the last answer says close
-  std::size_t max_output{std::size_t{256} * 1024};   // answers queued before reading pauses
-  std::size_t max_streams{100};                      // HTTP/2: concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS)
+  // The bodies kept for routes that take them (HttpService::needs), all
+  // requests of the process together; past it: 503.
+  std::uint64_t max_kept_bodies{std::uint64_t{64} * 1024 * 1024};
+  std::size_t max_requests{1000};                   // per connection; the last answer says close
+  std::size_t max_output{std::size_t{256} * 1024};  // answers queued before reading pauses
+  std::size_t max_streams{100};                     // HTTP/2: concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS)
   std::size_t max_watches{1000};  // HTTP/2: calls left open (gRPC Watch) in the whole process; more: RESOURCE_EXHAUSTED
 };
 

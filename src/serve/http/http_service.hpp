@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -54,8 +55,22 @@ class Exchange {
   Clock::time_point start_{};
 };
 
+// What a request needs kept beyond the few fields every request keeps;
+// asked once its path is known.
+struct RequestNeeds {
+  bool fields{false};  // every header field, in HttpRequest::fields
+  // Its body, up to this many bytes (more: 413), in HttpRequest::body.
+  // None: the body is read and dropped, up to HttpLimits::max_body.
+  std::optional<std::uint64_t> body{};
+};
+
 class HttpService {
  public:
+  // What a request to `path` (decoded, without the query) needs kept.
+  virtual RequestNeeds needs(std::string_view path) const noexcept {
+    (void)path;
+    return {};
+  }
   virtual ~HttpService() = default;
   // Takes a request: begins its exchange (the route resolved, in progress)
   // and answers it. Never throws.

@@ -16,11 +16,6 @@ struct HeaderField {
   std::string_view value;
 };
 
-// The route that answers with the request's own header fields: the
-// protocols collect them for requests to this path only, so that no other
-// request pays for it.
-inline constexpr std::string_view kHeadersPath = "/headers";
-
 struct HttpRequest {
   std::string_view method;
   std::string_view path;  // without the query
@@ -30,12 +25,14 @@ struct HttpRequest {
   std::string_view accept{};              // the Accept fields, joined; empty when absent
   std::string_view protocol{"HTTP/1.1"};  // "HTTP/1.0", "HTTP/1.1" or "HTTP/2", for the log line
   std::string_view content_type{};        // HTTP/2: the Content-Type, for gRPC
-  // HTTP/2 gRPC calls only: the request's one message, unframed. An
-  // HTTP/1.1 body is read and dropped, never handed on.
+  // A gRPC call's one message, unframed; the body of a request whose route
+  // asked for it (HttpService::needs). Otherwise empty: bodies are read and
+  // dropped.
   std::string_view body{};
   bool grpc{false};  // HTTP/2 with Content-Type application/grpc[+proto]: a gRPC call
-  // Every header field, in order, for a request to kHeadersPath only (HTTP/2:
-  // the lower-case names, without the pseudo-headers); empty otherwise.
+  // Every header field, in order, for a request whose route asked for them
+  // (HttpService::needs; HTTP/2: the lower-case names, without the
+  // pseudo-headers); empty otherwise.
   std::span<const HeaderField> fields{};
   // X-Forwarded-For and Forwarded, each joined with ", "; believed only from
   // a trusted proxy (--trusted-proxies).

@@ -11,6 +11,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "serve/http/kept_body.hpp"
+
 namespace devops::serve {
 
 namespace {
@@ -67,15 +69,19 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
   std::string connection;  // Connection, joined
   std::string h2_settings;
   int h2_settings_fields{0};
-  // Every field, for a request to kHeadersPath only.
   std::string forwarded_for;  // X-Forwarded-For, joined
   std::string forwarded;      // Forwarded, joined
+  // Every field, and the body, for a route that asked for them (HttpService::needs).
+  const HttpService& service;
+  std::uint64_t max_kept_bodies;
   bool want_fields{false};
+  bool keep_body{false};
+  KeptBody body;
   std::vector<std::pair<std::string, std::string>> fields;
   std::vector<HeaderField> field_views;
   int status{0};  // our own refusal, where Beast's error code says too little
 
-  explicit Parser(const HttpLimits& limits) {
+  Parser(const HttpLimits& limits, const HttpService& s) : service(s), max_kept_bodies(limits.max_kept_bodies) {
     header_limit(static_cast<std::uint32_t>(limits.max_head + 4));
     body_limit(limits.max_body);
     eager(true);
@@ -90,6 +96,7 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
     r.fields = field_views;
     r.forwarded_for = forwarded_for;
     r.forwarded = forwarded;
+    r.body = body.view();
     return r;
   }
 
@@ -112,7 +119,13 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
       status = 400;
       ec = http::error::bad_target;
     }
-    want_fields = path == kHeadersPath;
+    if (status != 0) return;
+    const auto needs = service.needs(path);
+    want_fields = needs.fields;
+    if (needs.body) {
+      keep_body = true;
+      body_limit(*needs.body);
+    }
   }
   void on_response_impl(int, BeastView, int, error_code&) override {}
   void on_field_impl(http::field f, BeastView name, BeastView v, error_code&) override {
@@ -155,9 +168,18 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
     }
   }
   void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
-  std::size_t on_body_impl(BeastView body, error_code&) override { return body.size(); }  // discarded
+  std::size_t on_body_impl(BeastView b, error_code& ec) override { return keep(b, ec); }
   void on_chunk_header_impl(std::uint64_t, BeastView, error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, BeastView body, error_code&) override { return body.size(); }
+  std::size_t on_chunk_body_impl(std::uint64_t, BeastView b, error_code& ec) override { return keep(b, ec); }
+  // A body is kept only for a route that asked for it; others are dropped.
+  std::size_t keep(BeastView b, error_code& ec) {
+    if (keep_body && !body.append({b.data(), b.size()}, max_kept_bodies)) {
+      status = 503;  // the process holds all the bodies it may
+      ec = http::error::body_limit;
+      return 0;
+    }
+    return b.size();
+  }
   void on_finish_impl(error_code&) override {}
 };
 
@@ -357,7 +379,7 @@ std::size_t HttpProtocol::parse_head(std::string_view buf, std::size_t head_len,
     }
   }
   const std::string_view head = as_11.empty() ? buf.substr(0, head_len) : std::string_view(as_11);
-  parser_ = std::make_unique<Parser>(limits_);
+  parser_ = std::make_unique<Parser>(limits_, service_);
   error_code ec;
   const auto used = parser_->put(boost::asio::const_buffer(head.data(), head.size()), ec);
   if (ec || used != head_len || !parser_->is_header_done()) {
@@ -386,7 +408,7 @@ std::size_t HttpProtocol::feed_body(std::string_view buf, std::string& out, cons
     return used;
   }
   if (ec) {
-    fail(status_for(ec), out, now);
+    fail(parser_->status != 0 ? parser_->status : status_for(ec), out, now);
     return buf.size();
   }
   if (parser_->is_done()) dispatch(out, now);

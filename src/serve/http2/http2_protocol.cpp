@@ -50,8 +50,14 @@ struct Http2Protocol::Callbacks {
       s->method = value;
     } else if (name == ":path") {
       s->target = value;
-      // Pseudo-headers come first (RFC 9113 8.3): the path is known before any field to keep.
-      s->want_fields = value.substr(0, value.find('?')) == kHeadersPath;
+      // Pseudo-headers come first (RFC 9113 8.3): the path is known before
+      // any field or byte of the body to keep.
+      s->path_ok = decode_target_path(s->target, s->path);
+      if (s->path_ok) {
+        const auto needs = h.service_.needs(s->path);
+        s->want_fields = needs.fields;
+        s->body_limit = needs.body;
+      }
     } else if (name == "user-agent") {
       if (s->user_agent.empty()) s->user_agent = value;
     } else if (name == "accept") {
@@ -59,6 +65,12 @@ struct Http2Protocol::Callbacks {
       s->accept.append(value);
     } else if (name == "content-type") {
       s->content_type = value;
+    } else if (name == "content-length") {
+      // A body announced over the limit is refused before a byte of it
+      // arrives (nghttp2 has checked that the value is a number).
+      std::uint64_t length = 0;
+      std::from_chars(value.data(), value.data() + value.size(), length);
+      if (length > s->body_limit.value_or(h.limits_.max_body)) s->refused = 413;
     } else if (name == "grpc-encoding") {
       s->grpc_encoding = value;
     } else if (name == "x-forwarded-for" || name == "forwarded") {
@@ -75,8 +87,13 @@ struct Http2Protocol::Callbacks {
     Stream* s = h.stream(id);
     if (s == nullptr || s->dispatched) return 0;
     s->body_bytes += len;
-    if (s->body_bytes > h.limits_.max_body) {
+    if (s->body_bytes > s->body_limit.value_or(h.limits_.max_body)) {
       if (s->refused == 0) s->refused = 413;
+      return 0;
+    }
+    if (s->body_limit) {  // a route that takes its body
+      const std::string_view chunk(reinterpret_cast<const char*>(d), len);
+      if (s->refused == 0 && !s->kept.append(chunk, h.limits_.max_kept_bodies)) s->refused = 503;
       return 0;
     }
     // Only a gRPC call's message is kept; other bodies are read and dropped, as over HTTP/1.1.
@@ -98,7 +115,7 @@ struct Http2Protocol::Callbacks {
         if (s == nullptr || s->dispatched) break;
         s->remote_done = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
         // At the end of the request, or at once for a body over the limit: the rest is not wanted.
-        if (s->refused == 413 || s->remote_done) h.dispatch(*s);
+        if (s->refused == 413 || s->refused == 503 || s->remote_done) h.dispatch(*s);
         break;
       }
       case NGHTTP2_PING:
@@ -282,7 +299,7 @@ void Http2Protocol::dispatch(Stream& s) {
   s.dispatched = true;
   const auto now = now_ != nullptr ? now_->steady : SteadyClock::now();
   HttpResponse resp;
-  if (s.refused == 0 && !decode_target_path(s.target, s.path)) s.refused = 400;
+  if (s.refused == 0 && !s.path_ok && !decode_target_path(s.target, s.path)) s.refused = 400;
   for (const auto& [n, v] : s.kept_fields) s.field_views.push_back({n, v});
   s.grpc = s.refused == 0 && s.method == "POST" && grpc::is_grpc_content_type(s.content_type);
   auto req = s.request(peer_);

@@ -8,11 +8,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "serve/http/kept_body.hpp"
 #include "serve/http2/http2_protocol.hpp"
 
 namespace devops::serve {
@@ -40,9 +42,13 @@ struct Http2Protocol::Stream {
   SteadyClock::time_point started{};
   // The request, as received (owned: a held answer outlives the input).
   std::string method, target, path, user_agent, accept, content_type, grpc_encoding, body;
-  // Every regular field, for a request to kHeadersPath only.
   std::string forwarded_for, forwarded;  // X-Forwarded-For and Forwarded, joined
+  bool path_ok{false};                   // `path` is `target` decoded
+  // Every regular field, and the body up to body_limit, for a route that
+  // asked for them (HttpService::needs).
   bool want_fields{false};
+  std::optional<std::uint64_t> body_limit;
+  KeptBody kept;
   std::vector<std::pair<std::string, std::string>> kept_fields;
   std::vector<HeaderField> field_views;
   std::size_t head_bytes{0};
@@ -77,6 +83,7 @@ struct Http2Protocol::Stream {
     r.fields = field_views;
     r.forwarded_for = forwarded_for;
     r.forwarded = forwarded;
+    r.body = kept.view();
     return r;
   }
 };

@@ -145,10 +145,12 @@ std::optional<std::string> LiveConfig::apply(const std::string& text) {
       changed.emplace_back("faults");
     }
     if (next.switches.introspection != current_.switches.introspection ||
-        next.switches.max_delay != current_.switches.max_delay) {
-      service_->set_introspection(next.switches.introspection, next.switches.max_delay);
+        next.switches.max_delay != current_.switches.max_delay ||
+        next.switches.max_body != current_.switches.max_body) {
+      service_->set_introspection(next.switches);
       if (next.switches.introspection != current_.switches.introspection) changed.emplace_back("introspection");
       if (next.switches.max_delay != current_.switches.max_delay) changed.emplace_back("max_delay");
+      if (next.switches.max_body != current_.switches.max_body) changed.emplace_back("max_body");
     }
     if (next.switches.trusted_proxies != current_.switches.trusted_proxies) {
       service_->set_trusted_proxies(next.switches.trusted_proxies);
