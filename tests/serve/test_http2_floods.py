@@ -1,6 +1,7 @@
 """Hostile HTTP/2 clients, frame by frame: rapid reset, a CONTINUATION
 flood, an HPACK bomb, SETTINGS and PING floods from a client that never
-reads, a zero window held open, and a trickled preface. While each runs,
+reads, a zero window held open, a trickled preface; and clients that
+post /echo's largest body and never read the answers. While each runs,
 fresh clients probe /health: none may wait more than 50 ms at the 99th
 percentile, the server's RSS stays under 64 MiB, and the hostile
 connection ends in a GOAWAY or a close. Every loop is bounded in count and
@@ -171,6 +172,52 @@ class FloodTest(unittest.TestCase):
         self.assertLess(worst, P99_LIMIT, f"/health p99 {worst * 1000:.1f} ms under the attack")
         self.assertLess(rss - base, RSS_LIMIT, f"RSS {rss >> 20} MiB under the attack ({base >> 20} MiB before)")
         return worst, rss
+
+    def test_echo_bodies_from_clients_that_never_read_stay_within_the_budget(self):
+        # 32 connections each pipeline six 1 MiB posts (192 MiB) and read
+        # nothing. Once the kernel's buffers are full, answers would pile up
+        # in the server; the bodies and their answers count against one
+        # budget (16 MiB) until written, so past it the posts are 503.
+        body = b"x" * (1 << 20)
+        request = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        peers = []
+
+        def attack(stop):
+            todo = []
+            for _ in range(32):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
+                s.connect(("127.0.0.1", self.port))
+                s.setblocking(False)
+                peers.append(s)
+                todo.append([s, memoryview(request * 6)])
+            while todo and not stop.is_set():  # round robin, as far as the server reads
+                for item in list(todo):
+                    try:
+                        n = item[0].send(item[1][:1 << 16])
+                        item[1] = item[1][n:]
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # refused and closed: as it may be
+                        item[1] = item[1][:0]
+                    if not item[1]:
+                        todo.remove(item)
+                stop.wait(0.001)
+
+        try:
+            self.under_attack(attack)
+            seen = b""
+            for s in peers[:8]:
+                s.setblocking(True)
+                s.settimeout(2)
+                try:
+                    seen += s.recv(64)
+                except OSError:
+                    pass
+            self.assertIn(b"HTTP/1.1 ", seen)
+        finally:
+            for s in peers:
+                s.close()
 
     def test_rapid_reset_ends_in_goaway(self):
         peers = []

@@ -472,4 +472,34 @@ TEST_CASE("a body is kept for a route that asks for it, whole in any split, with
   r = feed(app, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'), 0, tight);
   CHECK(statuses(r.out) == std::vector<int>{200});
   CHECK(KeptBody::in_use() == 0);
+
+  // The body and its answer stay counted until the engine resumes, all
+  // output written: a client that never reads cannot pile answers up.
+  HttpProtocol p(tight, app, "192.0.2.7");
+  std::string out;
+  p.receive("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 60\r\n\r\n" + std::string(60, 'x'), out, at());
+  CHECK(statuses(out) == std::vector<int>{200});
+  CHECK(KeptBody::in_use() >= 60 + out.size());
+  p.receive("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 60\r\n\r\n" + std::string(60, 'x'), out, at());
+  CHECK(statuses(out) == std::vector<int>{200, 503});  // over the budget while the first is unwritten
+  out.clear();
+  HttpProtocol q(tight, app, "192.0.2.8");
+  q.receive("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 60\r\n\r\n" + std::string(60, 'x'), out, at());
+  CHECK(statuses(out) == std::vector<int>{503});  // another connection too
+}
+
+TEST_CASE("a kept body's answer is uncounted once written") {
+  FakeService app;
+  HttpLimits tight;
+  tight.max_kept_bodies = 100;
+  HttpProtocol p(tight, app, "192.0.2.7");
+  std::string out;
+  const std::string req = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 60\r\n\r\n" + std::string(60, 'x');
+  p.receive(req, out, at());
+  CHECK(KeptBody::in_use() > 0);
+  out.clear();
+  p.resume(out, at());
+  CHECK(KeptBody::in_use() == 0);
+  p.receive(req, out, at());
+  CHECK(statuses(out) == std::vector<int>{200});
 }

@@ -22,7 +22,7 @@ struct HttpLimits {
   std::uint64_t max_body{std::uint64_t{64} * 1024};  // read and discarded; larger: 413 and close
   // The bodies kept for routes that take them (HttpService::needs), all
   // requests of the process together; past it: 503.
-  std::uint64_t max_kept_bodies{std::uint64_t{64} * 1024 * 1024};
+  std::uint64_t max_kept_bodies{std::uint64_t{16} * 1024 * 1024};
   std::size_t max_requests{1000};                   // per connection; the last answer says close
   std::size_t max_output{std::size_t{256} * 1024};  // answers queued before reading pauses
   std::size_t max_streams{100};                     // HTTP/2: concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS)

@@ -11,8 +11,6 @@
 #include <charconv>
 #include <cstring>
 
-#include "serve/http/kept_body.hpp"
-
 namespace devops::serve {
 
 namespace {
@@ -167,7 +165,13 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
       ec = http::error::bad_transfer_encoding;
     }
   }
-  void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code& ec) override {
+    // Within the route's limit (Beast checked it), counted at once.
+    if (keep_body && length && !body.reserve(*length, max_kept_bodies)) {
+      status = 503;  // the process holds all the bodies it may
+      ec = http::error::body_limit;
+    }
+  }
   std::size_t on_body_impl(BeastView b, error_code& ec) override { return keep(b, ec); }
   void on_chunk_header_impl(std::uint64_t, BeastView, error_code&) override {}
   std::size_t on_chunk_body_impl(std::uint64_t, BeastView b, error_code& ec) override { return keep(b, ec); }
@@ -265,10 +269,15 @@ void HttpProtocol::receive(std::string_view data, std::string& out, const HttpNo
     return;
   }
   pending_.append(data);
-  resume(out, now);
+  go_on(out, now);
 }
 
 void HttpProtocol::resume(std::string& out, const HttpNow& now) {
+  unsent_.clear();  // the engine resumes once all output has been written
+  go_on(out, now);
+}
+
+void HttpProtocol::go_on(std::string& out, const HttpNow& now) {
   if (pending_.empty()) return;
   const auto used = process(pending_, out, now);
   if (state_ == State::Closed) {
@@ -435,15 +444,20 @@ void HttpProtocol::release(std::string& out, const HttpNow& now) {
   if (held_ == nullptr) return;
   const auto held = std::move(held_);
   answer(*held->parser, held->request, held->exchange, held->response, held->close || service_.draining(), out, now);
-  resume(out, now);
+  go_on(out, now);
 }
 
-void HttpProtocol::answer(const Parser& parser, const HttpRequest& req, Exchange& ex, const HttpResponse& resp,
-                          bool close, std::string& out, const HttpNow& now) {
+void HttpProtocol::answer(Parser& parser, const HttpRequest& req, Exchange& ex, const HttpResponse& resp, bool close,
+                          std::string& out, const HttpNow& now) {
+  const auto before = out.size();
   const auto connection = close                  ? ConnectionHeader::Close
                           : parser.version == 10 ? ConnectionHeader::KeepAlive
                                                  : ConnectionHeader::None;
   append_response(out, resp, now.date, connection, parser.method == "HEAD" ? AnswerBody::Omit : AnswerBody::Send);
+  if (parser.keep_body) {  // counted until written: the body's bytes and its answer's
+    unsent_.absorb(parser.body);
+    unsent_.charge(out.size() - before);
+  }
   if (close) state_ = State::Closed;
   service_.finish(ex, req, resp.status);
 }

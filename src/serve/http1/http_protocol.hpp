@@ -20,6 +20,7 @@
 #include "serve/http/conn_protocol.hpp"
 #include "serve/http/http_service.hpp"
 #include "serve/http/http_types.hpp"
+#include "serve/http/kept_body.hpp"
 
 namespace devops::serve {
 
@@ -37,7 +38,7 @@ class HttpProtocol final : public ConnProtocol {
   // be used yet (a partial head, requests behind a held answer or a full
   // `out`) is kept, within the limits.
   void receive(std::string_view data, std::string& out, const HttpNow& now) override;
-  // Goes on with kept input after `out` was written or a held answer sent.
+  // Goes on with kept input after all output was written.
   void resume(std::string& out, const HttpNow& now) override;
   // An answer is held back (HttpResponse::delay) until release_at().
   bool holding() const { return held_ != nullptr; }
@@ -82,6 +83,8 @@ class HttpProtocol final : public ConnProtocol {
   struct Parser;
   struct Held;
 
+  // Goes on with kept input.
+  void go_on(std::string& out, const HttpNow& now);
   // Works through `buf` from `pos`; returns how far it got.
   std::size_t process(std::string_view buf, std::string& out, const HttpNow& now);
   // Checks the head at the start of `buf`: its length once complete, 0 when
@@ -93,7 +96,7 @@ class HttpProtocol final : public ConnProtocol {
   std::size_t feed_body(std::string_view buf, std::string& out, const HttpNow& now);
   void dispatch(std::string& out, const HttpNow& now);
   // Appends the answer to `req`, which `parser` read, and finishes its exchange.
-  void answer(const Parser& parser, const HttpRequest& req, Exchange& ex, const HttpResponse& resp, bool close,
+  void answer(Parser& parser, const HttpRequest& req, Exchange& ex, const HttpResponse& resp, bool close,
               std::string& out, const HttpNow& now);
   void fail(int status, std::string& out, const HttpNow& now);
 
@@ -111,6 +114,9 @@ class HttpProtocol final : public ConnProtocol {
   std::unique_ptr<Held> held_;
   std::unique_ptr<Upgrade> upgrade_;
   bool offer_h2c_{false};
+  // Kept bodies answered and their answers, counted against the process's
+  // budget until the engine resumes (all output written).
+  KeptBody unsent_;
 };
 
 // Appends a complete HTTP/1.1 answer.

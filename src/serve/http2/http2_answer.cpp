@@ -60,6 +60,8 @@ ssize_t read_answer_data(nghttp2_session* session, std::int32_t id, std::uint8_t
 }
 
 void Http2Protocol::answer(Stream& s, const HttpResponse& resp) {
+  // A kept body's answer counts with it until the stream closes (all given to nghttp2).
+  if (s.body_limit) s.kept.charge(resp.body.size());
   submit(s, resp);
   const auto req = s.request(peer_);
   service_.finish(s.exchange, req, resp.status);

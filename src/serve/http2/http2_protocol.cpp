@@ -70,7 +70,11 @@ struct Http2Protocol::Callbacks {
       // arrives (nghttp2 has checked that the value is a number).
       std::uint64_t length = 0;
       std::from_chars(value.data(), value.data() + value.size(), length);
-      if (length > s->body_limit.value_or(h.limits_.max_body)) s->refused = 413;
+      if (length > s->body_limit.value_or(h.limits_.max_body)) {
+        s->refused = 413;
+      } else if (s->body_limit && !s->kept.reserve(length, h.limits_.max_kept_bodies)) {
+        s->refused = 503;
+      }
     } else if (name == "grpc-encoding") {
       s->grpc_encoding = value;
     } else if (name == "x-forwarded-for" || name == "forwarded") {
