@@ -35,10 +35,9 @@ FROM --platform=${BUILDPLATFORM:-linux/amd64} ${BASE_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Packages and third-party sources come before the project's sources, so a
-# source change reuses this layer. Debian ships cpp-httplib only as a split
-# shared library and libfmt without a static archive: their source packages
-# (`apt-get source`, with Debian's patches applied) give the header-only
-# httplib.h and fmt's sources, built below. The download directory belongs to
+# source change reuses this layer. Debian ships libfmt without a static
+# archive: its source package (`apt-get source`, with Debian's patches
+# applied) gives fmt's sources, built below. The download directory belongs to
 # _apt, which apt downloads as. No version pins: the base tag pins the
 # release, and stable updates only carry fixes. (busybox-static: the debug
 # image's tools.)
@@ -47,10 +46,8 @@ RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.s
  && apt-get install -y -q --no-install-recommends \
       g++ cmake ninja-build dpkg-dev busybox-static \
       libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev libnghttp2-dev \
- && mkdir -p /opt/src /opt/httplib && chown _apt /opt/src && cd /opt/src \
- && apt-get source -q cpp-httplib fmtlib \
- && cp cpp-httplib-*/httplib.h /opt/httplib/ \
- && grep -q 'CPPHTTPLIB_VERSION' /opt/httplib/httplib.h \
+ && mkdir -p /opt/src && chown _apt /opt/src && cd /opt/src \
+ && apt-get source -q fmtlib \
  && mv fmtlib-*/ /opt/fmt-src && test -f /opt/fmt-src/src/format.cc \
  && cd / && rm -rf /opt/src \
  && apt-get clean \

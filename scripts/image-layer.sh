@@ -30,7 +30,6 @@ cmake -S /src -B /build -G Ninja "${cross[@]}" \
   -DDEVOPS_INFO_LAYER="$layer" \
   -DDEVOPS_INFO_TESTS=OFF \
   -DDEVOPS_INFO_STATIC=ON \
-  -DDEVOPS_INFO_HTTPLIB_INCLUDE_DIR=/opt/httplib \
   -Dfmt_DIR=/opt/fmt/lib/cmake/fmt \
   -DDEVOPS_INFO_VERSION="${VERSION:-0.0.0-dev}" \
   -DDEVOPS_INFO_COMMIT="${REVISION:-unknown}" >/dev/null

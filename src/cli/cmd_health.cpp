@@ -68,7 +68,8 @@ constexpr int kMaxHealthDepth = 32;
 Verdict judge(const std::string& url, const serve::ProbeResult& r) {
   Verdict v;
   if (r.error != serve::NetError::None) {
-    v.problem = fmt::format("{}: {}", url, serve::describe(r.error));
+    v.problem = r.problem.empty() ? fmt::format("{}: {}", url, serve::describe(r.error))
+                                  : fmt::format("{}: {}: {}", url, serve::describe(r.error), r.problem);
     return v;
   }
   if (r.body_too_large) {

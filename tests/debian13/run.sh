@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/debian13/run.sh: the README's two commands on Debian 13 (trixie:
-# CLI11 2.4, fmt 10, cpp-httplib 0.18 shared, Catch2 3), as a new user runs
+# CLI11 2.4, fmt 10, nghttp2 1.64, Catch2 3), as a new user runs
 # them: as root, in a fresh debian:13-slim container, in a clone under /root
 # (mode 700, so a test that runs the binary as another user must not rely on
 # reaching it there). `./build.sh info` must print the report as JSON on

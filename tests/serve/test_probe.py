@@ -250,6 +250,43 @@ class HostileServerTest(unittest.TestCase):
         self.assertIn("more than 64 KiB", err)
         self.assertLess(rss, 200)
 
+    def test_endless_header_lines_are_cut_off_in_little_memory(self):
+        def handler(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            line = b"X-A: " + b"y" * 1000 + b"\r\n"
+            for _ in range(200000):
+                conn.sendall(line * 10)
+
+        with Hostile(handler) as h:
+            rc, err, took, rss = probe_measured("--url", h.url, "--timeout", "5s")
+        self.assertEqual(rc, 1)
+        self.assertIn("a head over 16 KiB", err)
+        self.assertLess(took, 2)
+        self.assertLess(rss, 50)
+
+    def test_more_than_100_fields_or_garbage_is_not_an_answer(self):
+        for reply, why in ((b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", "more than 100 header fields"),
+                           (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP/1.x answer"),
+                           (b"", "closed without an answer"),
+                           (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{", "the answer ended early")):
+            with self.subTest(why=why), Hostile(lambda conn, reply=reply: conn.sendall(reply)) as h:
+                rc, err, took, _ = probe_measured("--url", h.url, "--timeout", "5s")
+                self.assertEqual(rc, 1)
+                self.assertIn(why, err)
+                self.assertLess(took, 2)
+
+    def test_an_interim_answer_is_skipped(self):
+        body = b'{"status": "healthy", "timestamp": "t", "uptime_seconds": 1}'
+
+        def handler(conn):
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(body), body))
+
+        with Hostile(handler) as h:
+            rc, err, _, _ = probe_measured("--url", h.url, "--timeout", "5s")
+        self.assertEqual(rc, 0, err)
+
     def test_deep_nesting_is_refused(self):
         for depth in (200000, 30000, 33):
             body = b"[" * depth + b"]" * depth

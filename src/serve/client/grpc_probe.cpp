@@ -2,7 +2,6 @@
 // buffers over one blocking-with-deadline socket.
 #include "serve/client/grpc_probe.hpp"
 
-#include <netdb.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -19,8 +18,8 @@
 #include <fmt/format.h>
 
 #include "core/build_info.hpp"
-#include "core/fd.hpp"
 #include "core/grpc_health.hpp"
+#include "serve/client/client_socket.hpp"
 
 namespace devops::serve {
 
@@ -28,52 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxAnswer = std::size_t{64} * 1024;
-
-int ms_left(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return static_cast<int>(std::clamp<std::int64_t>(left, 0, 60'000));
-}
-
-// Connects to one of the host's addresses (each tried in turn) by the deadline.
-core::Fd connect_to(const core::HttpTarget& t, Clock::time_point deadline, NetError& error) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const auto port = std::to_string(t.port);
-  if (::getaddrinfo(t.host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
-    error = NetError::Resolve;
-    return {};
-  }
-  const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-  error = NetError::Connection;
-  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    core::Fd fd(::socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd.valid()) continue;
-    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS) {
-        error = from_errno(errno);
-        continue;
-      }
-      pollfd p{fd.get(), POLLOUT, 0};
-      const int ready = ::poll(&p, 1, ms_left(deadline));
-      if (ready == 0) {
-        error = NetError::TimedOut;
-        return {};
-      }
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (ready < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-        error = from_errno(err != 0 ? err : errno);
-        continue;
-      }
-    }
-    error = NetError::None;
-    return fd;
-  }
-  if (error == NetError::Other) error = NetError::Connection;
-  return {};
-}
 
 struct Call {
   GrpcProbeResult result;
@@ -126,12 +79,12 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
   std::signal(SIGPIPE, SIG_IGN);
   const auto deadline = Clock::now() + timeout;
   Call call;
-  NetError connect_error = NetError::None;
-  const core::Fd fd = connect_to(target, deadline, connect_error);
-  if (!fd.valid()) {
-    call.result.error = connect_error;
+  ClientSocket conn(target, deadline);
+  if (!conn.valid()) {
+    call.result.error = conn.error();
     return call.result;
   }
+  const int fd = conn.fd();
 
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
@@ -226,10 +179,10 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
       pending.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
     }
     for (std::size_t sent = 0; sent < pending.size();) {
-      const auto w = ::send(fd.get(), pending.data() + sent, pending.size() - sent, MSG_NOSIGNAL);
+      const auto w = ::send(fd, pending.data() + sent, pending.size() - sent, MSG_NOSIGNAL);
       if (w < 0 && errno == EAGAIN) {
-        pollfd p{fd.get(), POLLOUT, 0};
-        if (::poll(&p, 1, ms_left(deadline)) <= 0) {
+        pollfd p{fd, POLLOUT, 0};
+        if (::poll(&p, 1, conn.ms_left()) <= 0) {
           call.result.error = NetError::TimedOut;
           return call.result;
         }
@@ -239,7 +192,7 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
       if (w < 0) {
         // The server may have answered and closed before it read all of
         // the call: what it said tells whether it speaks HTTP/2.
-        const auto r = ::recv(fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+        const auto r = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
         if (r >= 9 && buf[3] != '\x04') return not_grpc("not an HTTP/2 server (no SETTINGS frame came)");
         call.result.error = NetError::Write;
         return call.result;
@@ -249,13 +202,13 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
     pending.clear();
     if (n < 0) return not_grpc(nghttp2_strerror(static_cast<int>(n)));
     if (nghttp2_session_want_read(raw) == 0) break;
-    pollfd p{fd.get(), POLLIN, 0};
-    const int ready = ::poll(&p, 1, ms_left(deadline));
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, conn.ms_left());
     if (ready == 0 || Clock::now() >= deadline) {
       call.result.error = NetError::TimedOut;
       return call.result;
     }
-    const auto r = ::recv(fd.get(), buf.data(), buf.size(), 0);
+    const auto r = ::recv(fd, buf.data(), buf.size(), 0);
     if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (r <= 0) {
       if (call.closed) break;

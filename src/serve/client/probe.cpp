@@ -1,125 +1,63 @@
-// The health probe's HTTP client (cpp-httplib).
+// The health probe's HTTP/1.1 client: one GET on a ClientSocket, the answer
+// read by the bounded ResponseReader.
 #include "serve/client/probe.hpp"
 
-#include <httplib.h>
-
-#include <atomic>
-#include <condition_variable>
+#include <array>
 #include <csignal>
-#include <mutex>
-#include <thread>
+
+#include <fmt/format.h>
 
 #include "core/build_info.hpp"
+#include "serve/client/client_socket.hpp"
+#include "serve/http1/response_reader.hpp"
 
 namespace devops::serve {
 
-namespace {
-
-// cpp-httplib's client errors, as ours. A read that failed after the whole
-// timeout is a timeout; the library does not say so itself.
-NetError from_httplib(httplib::Error e, bool took_full_timeout) {
-  using E = httplib::Error;
-  if (e == E::Success) return NetError::None;
-  if (e == E::ConnectionTimeout) return NetError::TimedOut;
-  if (e == E::Connection || e == E::BindIPAddress) return NetError::Connection;
-  if (e == E::Read) return took_full_timeout ? NetError::TimedOut : NetError::Read;
-  if (e == E::Write) return NetError::Write;
-  return NetError::Other;
-}
-
-// Stops `client` at `deadline` unless finish() came first. The library's
-// timeouts bound each read only: a server sending a byte every half second
-// would never trip them.
-class Watchdog {
- public:
-  Watchdog(httplib::Client& client, std::chrono::steady_clock::time_point deadline)
-      : thread_([this, &client, deadline] {
-          std::unique_lock lock(mutex_);
-          if (cv_.wait_until(lock, deadline, [this] { return done_; })) return;
-          fired_ = true;
-          // stop() only acts on an open socket: repeat until the request gives up.
-          while (!cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return done_; })) client.stop();
-        }) {}
-  ~Watchdog() { finish(); }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
-  void finish() {
-    {
-      const std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  bool fired() const { return fired_.load(); }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_{false};
-  std::atomic<bool> fired_{false};
-  std::thread thread_;  // last: starts once the members above exist
-};
-
-}  // namespace
-
 ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds timeout) {
-  using namespace std::chrono;
   // A server that hangs up before reading the request is an error to report, not a death by SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
-  const auto begin = steady_clock::now();
-  httplib::Client client(target.host, target.port);
-  const auto sec = static_cast<time_t>(timeout.count() / 1000);
-  const auto usec = static_cast<time_t>(timeout.count() % 1000 * 1000);
-  client.set_connection_timeout(sec, usec);
-  client.set_read_timeout(sec, usec);
-  client.set_write_timeout(sec, usec);
-  client.set_follow_location(false);  // a redirect is reported, not followed
-  const httplib::Headers headers{{"User-Agent", "devops-info-health/" + core::build_info().version},
-                                 {"Accept", "application/json"}};
   ProbeResult out;
-  bool too_large = false;
-  Watchdog watchdog(client, begin + timeout);
-  auto res = client.Get(
-      target.path, headers, [](const httplib::Response&) { return true; },
-      [&](const char* data, std::size_t n) {
-        // Decompressed bytes, if the server compressed: a small bomb stops here too.
-        if (out.body.size() + n > kMaxProbeBody) {
-          too_large = true;
-          return false;
-        }
-        out.body.append(data, n);
-        return true;
-      });
-  watchdog.finish();
-  if (watchdog.fired()) {
-    out = {};
-    out.error = NetError::TimedOut;
+  ClientSocket conn(target, ClientSocket::Clock::now() + timeout);
+  if (!conn.valid()) {
+    out.error = conn.error();
     return out;
   }
-  if (too_large) {
-    out.body.clear();
-    out.body_too_large = true;
-    out.status = res ? res->status : 0;
-    return out;
-  }
-  if (!res) {
-    const bool full = steady_clock::now() - begin >= timeout - milliseconds(timeout.count() / 10);
-    out.body.clear();
-    out.error = from_httplib(res.error(), full);
-    // "Cannot connect" covers refused, unreachable and more: ask once more to say which.
-    if (out.error == NetError::Connection) {
-      const auto left = duration_cast<milliseconds>(begin + timeout - steady_clock::now());
-      out.error = left > milliseconds(0) ? diagnose_connect(target.host, target.port, left) : NetError::TimedOut;
-      if (out.error == NetError::None) out.error = NetError::Connection;
+  // Host: the port only when it is not HTTP's own (as curl writes it).
+  const auto host = target.host.find(':') != std::string::npos ? fmt::format("[{}]", target.host) : target.host;
+  const auto request = fmt::format(
+      "GET {} HTTP/1.1\r\nHost: {}{}\r\nUser-Agent: devops-info-health/{}\r\nAccept: application/json\r\n"
+      "Connection: close\r\n\r\n",
+      target.path, host, target.port == 80 ? std::string() : fmt::format(":{}", target.port),
+      core::build_info().version);
+  // Sending may fail while the answer is already there (a server that
+  // answers and closes before reading): read it all the same.
+  const bool sent = conn.send_all(request);
+  const auto send_error = conn.error();
+
+  ResponseReader reader(kMaxProbeBody);
+  auto progress = ResponseReader::Progress::More;
+  std::array<char, 16384> buf{};
+  while (progress == ResponseReader::Progress::More) {
+    const auto n = conn.receive(buf.data(), buf.size());
+    if (n < 0) {
+      out.error = !sent && conn.error() == NetError::Read ? send_error : conn.error();
+      return out;
     }
-    if (out.error == NetError::None) out.error = NetError::Other;
+    progress = n == 0 ? reader.finish() : reader.feed({buf.data(), static_cast<std::size_t>(n)});
+  }
+  if (progress == ResponseReader::Progress::Bad) {
+    out.error = sent ? NetError::Read : send_error;
+    out.problem = reader.why();
     return out;
   }
-  out.status = res->status;
-  out.content_type = res->get_header_value("Content-Type");
-  out.location = res->get_header_value("Location");
+  out.status = reader.status();
+  out.content_type = reader.content_type();
+  out.location = reader.location();
+  if (progress == ResponseReader::Progress::TooLarge) {
+    out.body_too_large = true;
+    return out;
+  }
+  out.body = reader.body();
   return out;
 }
 

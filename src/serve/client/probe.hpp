@@ -22,6 +22,7 @@ struct ProbeResult {
   std::string location;  // of a redirect
   std::string body;
   bool body_too_large{false};  // the body passed kMaxProbeBody: cut off, not read
+  std::string problem;         // with NetError::Read: what was wrong with the answer
 };
 
 // GET target.path from target.host:target.port. `timeout` bounds the whole
