@@ -564,3 +564,29 @@ TEST_CASE("the client behind trusted proxies: the rightmost untrusted address, n
   CHECK(client_address("10.0.0.5", "", "for=_hidden", trusted) == "10.0.0.5");
   CHECK(client_address("::ffff:10.0.0.5", "203.0.113.9", "", trusted) == "203.0.113.9");
 }
+
+TEST_CASE("answers held back are bounded for the whole process: past the bound, 503 at once") {
+  Harness h;
+  std::vector<serve::Exchange> held(serve::kMaxHeld);
+  const auto req = get("/delay/1s");
+  for (auto& ex : held) REQUIRE(h.service.handle(req, ex).delay == 1s);
+  serve::Exchange over;
+  auto r = h.service.handle(req, over);
+  CHECK(r.status == 503);
+  CHECK(r.delay == 0ms);
+  CHECK(r.headers == "Retry-After: 1\r\n");
+  CHECK(h.answer(get("/health")).status == 200);  // what is not held is answered as ever
+  h.service.finish(held.back(), req, 200);        // one answered: room for one
+  held.pop_back();
+  serve::Exchange next;
+  CHECK(h.service.handle(req, next).delay == 1s);
+  held.push_back(std::move(next));
+  held.resize(held.size() - 10);  // ten abandoned (their connections closed): room for ten
+  for (int i = 0; i < 10; ++i) {
+    serve::Exchange ex;
+    CHECK(h.service.handle(req, ex).status == 200);
+    held.push_back(std::move(ex));
+  }
+  serve::Exchange again;
+  CHECK(h.service.handle(req, again).status == 503);
+}

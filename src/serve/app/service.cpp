@@ -237,6 +237,7 @@ HttpResponse Service::handle(const HttpRequest& req, Exchange& ex) noexcept {
   try {
     auto r = dispatch(req, route, delay);
     r.delay += delay;  // a fault's delay on top of what the route asks for (/delay)
+    if (r.delay.count() > 0 && ex.in_progress()) hold(r, ex);
     return r;
   } catch (...) {
     log_failure(req.method, req.path, std::current_exception());
@@ -377,7 +378,27 @@ HttpResponse Service::refuse(int status, const HttpRequest& req, Exchange& ex) {
   return error(status, req.path);
 }
 
+void Service::hold(HttpResponse& r, Exchange& ex) {
+  // Each held answer keeps its connection's or stream's state: bounded for the
+  // whole process, past which it is 503 at once.
+  if (held_.fetch_add(1, std::memory_order_relaxed) >= kMaxHeld) {
+    held_.fetch_sub(1, std::memory_order_relaxed);
+    core::Json doc{{"error", reason_phrase(503)}, {"status", 503}};
+    doc["detail"] = fmt::format("{} answers are held back already (/delay, --fault-delay)", kMaxHeld);
+    r = json_response(503, doc);
+    r.headers = "Retry-After: 1\r\n";
+    return;
+  }
+  ex.hold();
+}
+
+void Service::abandon(const Exchange& ex) noexcept {
+  if (ex.held()) held_.fetch_sub(1, std::memory_order_relaxed);
+  metrics_.finished();
+}
+
 void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept {
+  if (ex.held() && ex.in_progress()) held_.fetch_sub(1, std::memory_order_relaxed);
   const auto took = clock_.steady() - ex.start();
   if (ex.end()) metrics_.finished();
   if (ex.route() != metrics_route_) metrics_.observe(method_index(req.method), ex.route(), status, took);

@@ -32,6 +32,9 @@
 namespace devops::serve {
 
 inline constexpr std::string_view kUnknownEndpoint = "unknown";
+// Answers held back at once (/delay, --fault-delay) in the whole process;
+// past it, a request that would be held is answered 503 at once.
+inline constexpr std::size_t kMaxHeld = 10'000;
 
 // The clocks the service reads: the wall clock for the documents' times,
 // the steady one for durations. Tests give fixed ones.
@@ -171,7 +174,10 @@ class Service final : public HttpService {
     if (on_change_) on_change_();
   }
   HttpResponse dispatch(const HttpRequest& req, std::size_t route, std::chrono::milliseconds& delay);
-  void abandon(const Exchange&) noexcept override { metrics_.finished(); }
+  void abandon(const Exchange& ex) noexcept override;
+  // Counts an answer held back (HttpResponse::delay), or makes it a 503 when
+  // kMaxHeld are held already.
+  void hold(HttpResponse& r, Exchange& ex);
   // The delay to inject into a request to route `i`, and whether to fail it.
   struct Fault {
     std::chrono::milliseconds delay_min{0};
@@ -213,6 +219,7 @@ class Service final : public HttpService {
   Published<std::vector<std::string>> env_allow_{std::vector<std::string>{}};
   Published<std::vector<core::Cidr>> trusted_proxies_{std::vector<core::Cidr>{}};
   std::atomic<std::int64_t> max_delay_ms_{10'000};
+  std::atomic<std::size_t> held_{0};  // answers held back now, all connections
   std::atomic<std::uint64_t> max_body_{0};
   std::function<void()> on_change_;
   Published<FaultTable> faults_{FaultTable{}};

@@ -29,7 +29,8 @@ class Exchange {
 
   Exchange() = default;
   ~Exchange();
-  Exchange(Exchange&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)), route_(o.route_), start_(o.start_) {}
+  Exchange(Exchange&& o) noexcept
+      : owner_(std::exchange(o.owner_, nullptr)), route_(o.route_), start_(o.start_), held_(o.held_) {}
   Exchange& operator=(Exchange&& o) noexcept;
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -44,6 +45,9 @@ class Exchange {
   }
   // Ends it; true if it was in progress.
   bool end() { return std::exchange(owner_, nullptr) != nullptr; }
+  // For the service: its answer is held back (counted until it ends).
+  void hold() { held_ = true; }
+  bool held() const { return held_; }
 
   bool in_progress() const { return owner_ != nullptr; }
   std::size_t route() const { return route_; }
@@ -53,6 +57,7 @@ class Exchange {
   HttpService* owner_{nullptr};
   std::size_t route_{0};
   Clock::time_point start_{};
+  bool held_{false};
 };
 
 // What a request needs kept beyond the few fields every request keeps;
@@ -116,6 +121,7 @@ inline Exchange& Exchange::operator=(Exchange&& o) noexcept {
     owner_ = std::exchange(o.owner_, nullptr);
     route_ = o.route_;
     start_ = o.start_;
+    held_ = o.held_;
   }
   return *this;
 }
