@@ -31,7 +31,8 @@ bool iequals(std::string_view a, std::string_view b);
 // 0 to 65535, decimal digits only.
 std::optional<int> parse_port(std::string_view text);
 // A numeric IPv4 or IPv6 address (brackets allowed around IPv6), returned
-// without brackets. Names are refused: a static binary cannot resolve them.
+// without brackets. Names are refused: an address to listen on names an
+// interface of this host, which a name could not say for sure.
 std::optional<std::string> parse_host(std::string_view text);
 // true/false, 1/0, yes/no, on/off (any case); empty is false.
 std::optional<bool> parse_bool(std::string_view text);

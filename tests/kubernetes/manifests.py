@@ -1,5 +1,5 @@
 """What the Kubernetes tests share: rendering the kustomize tree and reading
-the rendered objects, the Dockerfile and the measured figures of the README.
+the rendered objects, the Dockerfile and the measured figures of docs/performance.md.
 
 Environment:
   DEVOPS_INFO_BIN        the built binary (default: build/dev/src/cli/devops-info)
@@ -117,11 +117,11 @@ def dockerfile_user() -> tuple[int, int]:
 
 
 def measured_mib(row: str) -> float:
-    """A figure of the devops-info column of the README's Performance table, in MiB."""
-    text = (ROOT / "README.md").read_text()
+    """A figure of the devops-info column of the Performance table (docs/performance.md), in MiB."""
+    text = (ROOT / "docs" / "performance.md").read_text()
     m = re.search(r"^\| " + re.escape(row) + r" \| ([\d.]+) MiB \|", text, re.M)
     if not m:
-        raise AssertionError(f"README Performance table has no row {row!r} in MiB")
+        raise AssertionError(f"docs/performance.md's table has no row {row!r} in MiB")
     return float(m.group(1))
 
 
