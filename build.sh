@@ -26,9 +26,9 @@ USAGE
 }
 
 PACKAGES=(g++ cmake ninja-build pkg-config git
-  libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev libnghttp2-dev catch2
+  libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev libnghttp2-dev libssl-dev catch2
   python3 python3-jsonschema wrk
-  curl nghttp2-client python3-h2 python3-grpcio
+  curl nghttp2-client python3-h2 python3-grpcio openssl
   scdoc mandoc groff-base bash-completion zsh fish dpkg-dev file)
 
 missing_packages() {
@@ -44,7 +44,7 @@ install_packages() {
     echo "build.sh: apt is not available on this machine." >&2
     echo "Install these packages (or your system's equivalents), then run again:" >&2
     echo "  $*" >&2
-    echo "(C++20 compiler, CMake >= 3.22, Ninja, pkg-config, CLI11, fmt, nlohmann-json, Boost headers, nghttp2, Catch2, Python 3;" >&2
+    echo "(C++20 compiler, CMake >= 3.22, Ninja, pkg-config, CLI11, fmt, nlohmann-json, Boost headers, nghttp2, OpenSSL 3, Catch2, Python 3;" >&2
     echo " for the HTTP/2 and gRPC tests curl, nghttp2's client tools, Python's h2 and grpcio;" >&2
     echo " for the documentation tests scdoc, mandoc, groff, bash-completion, zsh, fish; for the .deb dpkg-dev, file)" >&2
     exit 1

@@ -68,7 +68,8 @@ _devops_info() {
       mapfile -t COMPREPLY < <(compgen -d -- "$cur")
       return
       ;;
-    info:--config | serve:--config)
+    info:--config | serve:--config | serve:--tls-cert | serve:--tls-key | serve:--tls-client-ca | \
+      health:--cacert | health:--cert | health:--key)
       mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       return
       ;;
@@ -78,7 +79,7 @@ _devops_info() {
       ;;
     serve:--introspection) values='on off' ;;
     serve:--max-body) values='64KiB 256KiB 1MiB 4MiB 16MiB' ;;
-    health:--url | serve:--port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error | serve:--env-allow | serve:--trusted-proxies) return ;;
+    health:--url | serve:--port | serve:--tls-port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error | serve:--env-allow | serve:--trusted-proxies) return ;;
   esac
   if [[ -n $values ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
@@ -89,12 +90,15 @@ _devops_info() {
   local opts
   case $cmd in
     info) opts='-h --help -f --format -c --compact --field --color --config' ;;
-    health) opts='-h --help --url --timeout --wait --interval --local --set -f --format -c --compact' ;;
+    health)
+      opts='-h --help --url --timeout --wait --interval --local --set -f --format -c --compact'
+      opts+=' --cacert --insecure --cert --key'
+      ;;
     serve)
       opts='-h --help --host --port --threads --max-connections --log-format --log-level --shutdown-delay'
       opts+=' --shutdown-timeout --data-dir --flush-interval --unready --unhealthy --fault-delay --fault-error'
       opts+=' --config --request-timeout --idle-timeout --write-timeout --introspection --max-delay --max-body'
-      opts+=' --env-allow --trusted-proxies'
+      opts+=' --env-allow --trusted-proxies --tls-cert --tls-key --tls-port --tls-client-ca'
       ;;
     *)
       if [[ $cur == -* ]]; then

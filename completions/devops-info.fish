@@ -56,6 +56,10 @@ complete -c devops-info -n $health -l local -d 'Print the local health document'
 complete -c devops-info -n $health -l set -x -a 'ready=true ready=false healthy=true healthy=false' -d "Flip the local server's readiness or health"
 complete -c devops-info -n $health -s f -l format -x -a 'json table' -d 'Output format'
 complete -c devops-info -n $health -s c -l compact -d 'JSON on one line'
+complete -c devops-info -n $health -l cacert -r -F -d 'PEM CAs to verify an https server against'
+complete -c devops-info -n $health -l insecure -d "Do not verify the server's certificate (tests only)"
+complete -c devops-info -n $health -l cert -r -F -d 'PEM client certificate, for mutual TLS'
+complete -c devops-info -n $health -l key -r -F -d 'PEM key of the client certificate'
 
 complete -c devops-info -n $serve -s h -l help -d 'Print the options of serve'
 complete -c devops-info -n $serve -l host -x -a '0.0.0.0 127.0.0.1' -d 'Address to listen on'
@@ -78,6 +82,10 @@ complete -c devops-info -n $serve -l fault-error -x -d 'Fault injection: ROUTE=F
 complete -c devops-info -n $serve -l config -r -F -d 'JSON config file, reloaded live'
 complete -c devops-info -n $serve -l introspection -x -a 'on off' -d 'The on-demand routes /status, /delay, /env, /headers, /echo'
 complete -c devops-info -n $serve -l max-delay -x -a $durations -d 'Longest /delay may wait'
+complete -c devops-info -n $serve -l tls-cert -r -F -d 'PEM certificate for HTTPS'
+complete -c devops-info -n $serve -l tls-key -r -F -d 'PEM key of the certificate'
+complete -c devops-info -n $serve -l tls-port -x -d 'HTTPS port'
+complete -c devops-info -n $serve -l tls-client-ca -r -F -d 'Mutual TLS: PEM CAs of client certificates'
 complete -c devops-info -n $serve -l max-body -x -a '64KiB 256KiB 1MiB 4MiB 16MiB' -d 'Largest body /echo takes'
 complete -c devops-info -n $serve -l env-allow -x -d 'Environment variables /env shows (globs)'
 complete -c devops-info -n $serve -l trusted-proxies -x -d 'Ranges whose X-Forwarded-For is believed'

@@ -40,6 +40,7 @@ struct HealthOptions {
   std::string wait = "0s";
   std::string interval = "1s";
   std::vector<std::string> set;  // KEY=BOOL for the control channel
+  serve::TlsClientOptions tls;   // https:// and grpcs://
 };
 
 std::string render(const HealthOptions& o, const core::Json& doc) {
@@ -179,8 +180,8 @@ int run_probe(const HealthOptions& o, const CLI::App& sub) {
       limit = std::clamp(left, milliseconds(100), per_try);
     }
     const auto& t = std::get<core::HttpTarget>(target);
-    v = t.scheme == core::ProbeScheme::Grpc ? judge_grpc(url, t, serve::grpc_health_check(t, limit))
-                                            : judge(url, serve::http_get(t, limit));
+    v = t.scheme == core::ProbeScheme::Grpc ? judge_grpc(url, t, serve::grpc_health_check(t, limit, o.tls))
+                                            : judge(url, serve::http_get(t, limit, o.tls));
     if (v.healthy || steady_clock::now() + pause >= deadline) break;
     std::this_thread::sleep_for(pause);
   }
@@ -258,8 +259,20 @@ Runner setup_health(CLI::App& sub) {
   sub.add_option("--url", o->url,
                  "Server to probe (default, without --local: http://127.0.0.1:${PORT:-5000}/health). "
                  "Exit 0 only for HTTP 200 with \"status\": \"healthy\"; for grpc://HOST:PORT/SERVICE (a gRPC "
-                 "health Check over HTTP/2; SERVICE liveness, readiness or none), only for SERVING")
+                 "health Check over HTTP/2; SERVICE liveness, readiness or none), only for SERVING. https:// and "
+                 "grpcs:// the same over TLS")
       ->option_text("URL");
+  sub.add_option("--cacert", o->tls.cacert,
+                 "https://, grpcs://: verify the server against these PEM CAs (default: the system's; a scratch "
+                 "image has none)")
+      ->option_text("FILE");
+  sub.add_flag("--insecure", o->tls.insecure,
+               "https://, grpcs://: DO NOT VERIFY the server's certificate: encrypted, but to whoever answers. "
+               "For tests only");
+  sub.add_option("--cert", o->tls.cert, "https://, grpcs://: a PEM client certificate, for mutual TLS")
+      ->option_text("FILE");
+  sub.add_option("--key", o->tls.key, "The client certificate's PEM key (default: in --cert's file)")
+      ->option_text("FILE");
   sub.add_option("--timeout", o->timeout,
                  "Limit for each attempt as a whole: connect, send, headers and body (default 5s)")
       ->option_text("DURATION");

@@ -42,6 +42,10 @@ struct ServeOptions {
   std::string trusted_proxies;
   std::string delay_path;
   std::string data_dir;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_port;
+  std::string tls_client_ca;
   std::string flush_interval;
   std::string config;
 };
@@ -71,6 +75,10 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   if (given("--trusted-proxies")) flags.trusted_proxies = o.trusted_proxies;
   flags.delay_path = o.delay_path;
   if (given("--data-dir")) flags.data_dir = o.data_dir;
+  if (given("--tls-cert")) flags.tls_cert = o.tls_cert;
+  if (given("--tls-key")) flags.tls_key = o.tls_key;
+  if (given("--tls-port")) flags.tls_port = o.tls_port;
+  if (given("--tls-client-ca")) flags.tls_client_ca = o.tls_client_ca;
   if (given("--flush-interval")) flags.flush_interval = o.flush_interval;
   std::optional<serve::ConfigSource> source;
   const auto path = config_path(given("--config") ? std::optional<std::string>(o.config) : std::nullopt);
@@ -145,6 +153,18 @@ Runner setup_serve(CLI::App& sub) {
   sub.add_option("--data-dir", o->data_dir,
                  "Count the visits of GET / in DIR/visits, served at /visits (env DATA_DIR; default: no counter)")
       ->option_text("DIR");
+  sub.add_option("--tls-cert", o->tls_cert,
+                 "Serve HTTPS (HTTP/2 by ALPN, or HTTP/1.1) on --tls-port with this PEM certificate and its chain, "
+                 "reloaded live when the file changes (env TLS_CERT_FILE)")
+      ->option_text("FILE");
+  sub.add_option("--tls-key", o->tls_key, "The certificate's PEM private key, reloaded with it (env TLS_KEY_FILE)")
+      ->option_text("FILE");
+  sub.add_option("--tls-port", o->tls_port, "The HTTPS port, beside the plain one (default 5443; env TLS_PORT)")
+      ->option_text("PORT");
+  sub.add_option("--tls-client-ca", o->tls_client_ca,
+                 "Mutual TLS: ask every client for a certificate and verify it against these PEM CAs; a client "
+                 "without one is refused (env TLS_CLIENT_CA_FILE)")
+      ->option_text("FILE");
   sub.add_option("--flush-interval", o->flush_interval,
                  "How often the visit count is written to the data directory (default 1s)")
       ->option_text("DURATION");

@@ -41,6 +41,10 @@ constexpr std::array kSettings{
     SettingKey{"request_timeout", false},
     SettingKey{"idle_timeout", false},
     SettingKey{"write_timeout", false},
+    SettingKey{"tls_cert", false},
+    SettingKey{"tls_key", false},
+    SettingKey{"tls_port", false},
+    SettingKey{"tls_client_ca", false},
 };
 constexpr std::array<std::string_view, 3> kUiKeys{"title", "color", "message"};
 

@@ -18,14 +18,24 @@ std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url) {
   }
   std::string_view rest = url;
   HttpTarget t;
-  if (rest.size() >= 7 && iequals(rest.substr(0, 7), "http://")) {
-    rest.remove_prefix(7);
-  } else if (rest.size() >= 7 && iequals(rest.substr(0, 7), "grpc://")) {
-    rest.remove_prefix(7);
+  auto scheme = [&](std::string_view s) {
+    if (rest.size() < s.size() || !iequals(rest.substr(0, s.size()), s)) return false;
+    rest.remove_prefix(s.size());
+    return true;
+  };
+  if (scheme("http://")) {
+  } else if (scheme("https://")) {
+    t.tls = true;
+    t.port = 443;
+  } else if (scheme("grpc://")) {
     t.scheme = ProbeScheme::Grpc;
     t.port = kDefaultPort;
+  } else if (scheme("grpcs://")) {
+    t.scheme = ProbeScheme::Grpc;
+    t.tls = true;
+    t.port = kDefaultTlsPort;
   } else if (rest.find("://") != std::string_view::npos) {
-    return fail("only http:// and grpc:// URLs are supported");
+    return fail("only http://, https://, grpc:// and grpcs:// URLs are supported");
   }
   const auto path_at = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, path_at);

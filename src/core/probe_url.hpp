@@ -14,16 +14,18 @@ namespace devops::core {
 enum class ProbeScheme { Http, Grpc };
 
 // Where the health probe connects: http://HOST[:PORT][/PATH], or
-// grpc://HOST[:PORT][/SERVICE].
+// grpc://HOST[:PORT][/SERVICE]; https:// and grpcs:// the same over TLS.
 struct HttpTarget {
   ProbeScheme scheme{ProbeScheme::Http};
+  bool tls{false};        // https:// or grpcs://
   std::string host;       // numeric address or name, without brackets
-  int port{80};           // grpc:// has no port of its own: serve's, 5000
+  int port{80};           // 443 for https://; grpc:// has no port of its own: serve's, 5000 (grpcs://: 5443)
   std::string path{"/"};  // with the query, if any; for grpc://, "/" and the service name
   // grpc://: the service whose health Check asks ("" for the whole server).
   std::string_view grpc_service() const { return std::string_view(path).substr(1); }
 };
-// Parses an http:// or grpc:// URL (the scheme may be left out: http).
+// Parses an http://, https://, grpc:// or grpcs:// URL (the scheme may be
+// left out: http).
 // Errors say why.
 std::variant<HttpTarget, ConfigError> parse_http_url(std::string_view url);
 

@@ -295,6 +295,36 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
     c.switches.max_body = *n;
   }
 
+  // TLS: a certificate and its key together, the client CA only with them.
+  auto path = [&](const std::optional<std::string>& flag, const char* flag_name, const char* var, std::string_view key,
+                  std::string& out) -> std::optional<ConfigError> {
+    if (auto g = pick(flag, flag_name, var, key)) {
+      if (g->text.empty()) return invalid_value(g->name, "", "a file");
+      out = g->text;
+    }
+    return std::nullopt;
+  };
+  if (auto e = path(flags.tls_cert, "--tls-cert", "TLS_CERT_FILE", "tls_cert", c.tls.cert)) return *e;
+  if (auto e = path(flags.tls_key, "--tls-key", "TLS_KEY_FILE", "tls_key", c.tls.key)) return *e;
+  if (auto e = path(flags.tls_client_ca, "--tls-client-ca", "TLS_CLIENT_CA_FILE", "tls_client_ca", c.tls.client_ca)) {
+    return *e;
+  }
+  if (c.tls.cert.empty() != c.tls.key.empty()) {
+    return ConfigError{c.tls.cert.empty() ? "--tls-key (TLS_KEY_FILE) needs --tls-cert (TLS_CERT_FILE) too"
+                                          : "--tls-cert (TLS_CERT_FILE) needs --tls-key (TLS_KEY_FILE) too"};
+  }
+  if (!c.tls.client_ca.empty() && c.tls.cert.empty()) {
+    return ConfigError{"--tls-client-ca (TLS_CLIENT_CA_FILE) needs --tls-cert and --tls-key: mutual TLS is TLS first"};
+  }
+  if (auto p = pick(flags.tls_port, "--tls-port", "TLS_PORT", "tls_port")) {
+    auto port = parse_port(p->text);
+    if (!port) return invalid_value(p->name, p->text, kPortExpected);
+    c.tls.port = *port;
+  }
+  if (c.tls.enabled() && c.tls.port == c.port && c.port != 0) {
+    return ConfigError{fmt::format("--tls-port {} is the plain port too: give them different ports", c.port)};
+  }
+
   if (auto d = pick(flags.data_dir, "--data-dir", "DATA_DIR", "data_dir")) {
     if (d->text.empty()) return invalid_value(d->name, "", "a directory");
     c.data_dir = d->text;

@@ -18,6 +18,18 @@ namespace devops::core {
 
 inline constexpr const char* kDefaultHost = "0.0.0.0";
 inline constexpr int kDefaultPort = 5000;
+inline constexpr int kDefaultTlsPort = 5443;
+
+// HTTPS beside the plain port: the files (PEM) whose contents are reloaded
+// live, and the port; all restart-only. No cert: no TLS port.
+struct TlsSettings {
+  std::string cert;
+  std::string key;
+  std::string client_ca;  // mutual TLS: client certificates must chain to these; empty: none asked
+  int port{kDefaultTlsPort};
+  bool enabled() const { return !cert.empty(); }
+  bool operator==(const TlsSettings&) const = default;
+};
 inline constexpr std::size_t kMaxThreads = 64;  // event loops
 inline constexpr std::size_t kDefaultMaxConnections = 10'000;
 inline constexpr std::size_t kMaxMaxConnections = 1'000'000;
@@ -84,6 +96,7 @@ struct ServeConfig {
   std::chrono::milliseconds idle_timeout{kDefaultIdleTimeout};        // a kept-alive connection between requests
   std::chrono::milliseconds write_timeout{kDefaultWriteTimeout};      // an answer the client does not read
   Switches switches;
+  TlsSettings tls;
   std::string data_dir;                                             // the visit counter's directory; empty: no counter
   std::chrono::milliseconds flush_interval{kDefaultFlushInterval};  // how often the count is written
   bool operator==(const ServeConfig&) const = default;
@@ -114,6 +127,10 @@ struct ServeFlags {
   std::string delay_path;                      // hidden
   std::optional<std::string> data_dir;
   std::optional<std::string> flush_interval;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  std::optional<std::string> tls_port;
+  std::optional<std::string> tls_client_ca;
 };
 
 struct ConfigFile;

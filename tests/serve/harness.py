@@ -103,6 +103,7 @@ class Server:
         self.env = clean_env(env)
         self.proc = None
         self.port = None
+        self.tls_port = None
         self.lines = []
         self.raw = []
         self.stderr = ""
@@ -122,6 +123,7 @@ class Server:
             return self
         line = self.wait_for_log(lambda d: d.get("msg") == "listening", what="the listening log line")
         self.port = line["port"]
+        self.tls_port = line.get("tls_port")
         return self
 
     def _exited(self):

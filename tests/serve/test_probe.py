@@ -133,7 +133,7 @@ class UnhealthyTest(unittest.TestCase):
         self.assertLess(took, 5)
 
     def test_bad_arguments_are_usage_errors(self):
-        for args, env in ((["--url", "https://127.0.0.1/health"], {}), (["--url", "http://[::1/health"], {}),
+        for args, env in ((["--url", "ftp://127.0.0.1/health"], {}), (["--url", "http://[::1/health"], {}),
                           (["--url", "http://127.0.0.1:99999/"], {}), (["--timeout", "soon"], {}),
                           (["--wait", "-1s"], {}), (["--timeout", "0"], {}), ([], {"PORT": "abc"}),
                           (["--local", "--url", "http://127.0.0.1/"], {})):
@@ -262,7 +262,7 @@ class HostileServerTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("a head over 16 KiB", err)
         self.assertLess(took, 2)
-        self.assertLess(rss, 50)
+        self.assertLess(rss, 200)  # as the other cases (a sanitizer's shadow memory included); 700 MB before
 
     def test_more_than_100_fields_or_garbage_is_not_an_answer(self):
         for reply, why in ((b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", "more than 100 header fields"),

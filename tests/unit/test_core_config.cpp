@@ -181,12 +181,18 @@ TEST_CASE("parse_http_url") {
   CHECK((t.host == "::1" && t.port == 9000 && t.path == "/ready"));
   t = target("http://host.example?x");
   CHECK((t.host == "host.example" && t.path == "/?x"));
-  for (const char* bad : {"https://127.0.0.1/", "ftp://x/", "http://", "http://:80/", "http://[::1/x", "http://::1/x",
+  for (const char* bad : {"ftps://127.0.0.1/", "ftp://x/", "http://", "http://:80/", "http://[::1/x", "http://::1/x",
                           "http://1.2.3.4:0/", "http://1.2.3.4:99999/", "http://1.2.3.4:/", "http://u@h/"}) {
     INFO(bad);
     CHECK(std::holds_alternative<ConfigError>(parse_http_url(bad)));
   }
-  CHECK(std::get<ConfigError>(parse_http_url("https://x/")).message.starts_with("--url: 'https://x/': only http://"));
+  CHECK(std::get<ConfigError>(parse_http_url("ftp://x/")).message.starts_with("--url: 'ftp://x/': only http://"));
+  // TLS: https:// on 443, grpcs:// on serve's TLS port.
+  t = target("https://example.org/health");
+  CHECK((t.tls && t.scheme == ProbeScheme::Http && t.port == 443 && t.host == "example.org"));
+  t = target("grpcs://127.0.0.1/liveness");
+  CHECK((t.tls && t.scheme == ProbeScheme::Grpc && t.port == 5443 && t.grpc_service() == "liveness"));
+  CHECK_FALSE(target("http://x/").tls);
   // gRPC health: the service in the path, serve's port by default.
   t = target("grpc://127.0.0.1:5001/readiness");
   CHECK((t.scheme == ProbeScheme::Grpc && t.port == 5001 && t.grpc_service() == "readiness"));

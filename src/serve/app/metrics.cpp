@@ -197,6 +197,28 @@ void render_config_reloads(std::string& out, const Metrics::ConfigReloads& c) {
                  c.restart_required.load(kRelaxed));
 }
 
+void render_tls(std::string& out, const TlsStats& t) {
+  if (!t.enabled.load(kRelaxed)) return;
+  header(out, "devops_info_tls_certificate_not_after_seconds", "gauge",
+         "When the certificate the TLS port serves expires (its notAfter), in Unix time.");
+  fmt::format_to(std::back_inserter(out), "devops_info_tls_certificate_not_after_seconds {}\n",
+                 t.not_after.load(kRelaxed));
+  header(out, "devops_info_tls_reloads_total", "counter",
+         "Reloads of the TLS certificate and key after the start, by result (a failure keeps the last good pair).");
+  fmt::format_to(std::back_inserter(out),
+                 "devops_info_tls_reloads_total{{result=\"success\"}} {}\n"
+                 "devops_info_tls_reloads_total{{result=\"failure\"}} {}\n",
+                 t.reloads_success.load(kRelaxed), t.reloads_failure.load(kRelaxed));
+  header(out, "devops_info_tls_handshakes_total", "counter",
+         "Connections to the TLS port by how their handshake ended: success, failure (garbage, an old "
+         "protocol, no client certificate, ...) or plain_http (answered 400 in clear text).");
+  fmt::format_to(std::back_inserter(out),
+                 "devops_info_tls_handshakes_total{{result=\"success\"}} {}\n"
+                 "devops_info_tls_handshakes_total{{result=\"failure\"}} {}\n"
+                 "devops_info_tls_handshakes_total{{result=\"plain_http\"}} {}\n",
+                 t.handshakes.load(kRelaxed), t.failed.load(kRelaxed), t.plain_http.load(kRelaxed));
+}
+
 void render_build_info(std::string& out, const core::BuildInfo& b) {
   header(out, "devops_info_build_info", "gauge", "Build of this devops-info binary; the value is always 1.");
   fmt::format_to(std::back_inserter(out),

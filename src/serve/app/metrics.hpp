@@ -64,6 +64,7 @@ class Metrics {
     std::atomic<std::uint64_t> restart_required{0};  // restart-only keys changed, not applied
   };
   ConfigReloads config;
+  TlsStats tls;  // the TLS port's handshakes and certificate
 
   // http_requests_total, http_request_duration_seconds, http_requests_in_progress,
   // devops_info_connections_open, devops_info_connections_rejected_total,
@@ -100,6 +101,9 @@ void render_process(std::string& out, const ProcessStats& p);
 // devops_info_config_last_reload_successful, ..._success_timestamp_seconds,
 // devops_info_config_reloads_total{result}, devops_info_config_restart_required_total.
 void render_config_reloads(std::string& out, const Metrics::ConfigReloads& c);
+// devops_info_tls_certificate_not_after_seconds, devops_info_tls_reloads_total{result},
+// devops_info_tls_handshakes_total{result}; nothing without TLS.
+void render_tls(std::string& out, const TlsStats& t);
 // devops_info_build_info{version,commit,compiler,build_type} 1
 void render_build_info(std::string& out, const core::BuildInfo& b);
 

@@ -364,6 +364,7 @@ HttpResponse Service::metrics(const HttpRequest&) {
   render_process(out, read_process_stats(started_));
   render_build_info(out, core::build_info());
   render_config_reloads(out, metrics_.config);
+  render_tls(out, metrics_.tls);
   if (visits_) {
     out += "# HELP devops_info_visits Visits of GET / counted in the data directory, across restarts.\n";
     out += "# TYPE devops_info_visits gauge\n";

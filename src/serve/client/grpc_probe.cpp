@@ -75,7 +75,8 @@ std::string_view serving_status_name(int status) {
   }
 }
 
-GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::milliseconds timeout) {
+GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::milliseconds timeout,
+                                  const TlsClientOptions& tls) {
   std::signal(SIGPIPE, SIG_IGN);
   const auto deadline = Clock::now() + timeout;
   Call call;
@@ -84,7 +85,11 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
     call.result.error = conn.error();
     return call.result;
   }
-  const int fd = conn.fd();
+  if (target.tls && !conn.start_tls(tls, target.host, std::string_view("\x02h2", 3))) {
+    call.result.error = conn.error();
+    call.result.problem = conn.problem();
+    return call.result;
+  }
 
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
@@ -145,7 +150,7 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
   const auto agent = "devops-info-health/" + core::build_info().version;
   const auto grpc_timeout = fmt::format("{}m", timeout.count());
   const std::array<nghttp2_nv, 8> headers{nv(":method", "POST"),
-                                          nv(":scheme", "http"),
+                                          nv(":scheme", target.tls ? "https" : "http"),
                                           nv(":authority", authority),
                                           nv(":path", "/grpc.health.v1.Health/Check"),
                                           nv("content-type", "application/grpc"),
@@ -178,38 +183,26 @@ GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::m
     while ((n = nghttp2_session_mem_send(raw, &data)) > 0) {
       pending.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
     }
-    for (std::size_t sent = 0; sent < pending.size();) {
-      const auto w = ::send(fd, pending.data() + sent, pending.size() - sent, MSG_NOSIGNAL);
-      if (w < 0 && errno == EAGAIN) {
-        pollfd p{fd, POLLOUT, 0};
-        if (::poll(&p, 1, conn.ms_left()) <= 0) {
-          call.result.error = NetError::TimedOut;
-          return call.result;
-        }
-        continue;
-      }
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        // The server may have answered and closed before it read all of
-        // the call: what it said tells whether it speaks HTTP/2.
-        const auto r = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
-        if (r >= 9 && buf[3] != '\x04') return not_grpc("not an HTTP/2 server (no SETTINGS frame came)");
-        call.result.error = NetError::Write;
+    if (!pending.empty() && !conn.send_all(pending)) {
+      if (conn.error() == NetError::TimedOut) {
+        call.result.error = NetError::TimedOut;
         return call.result;
       }
-      sent += static_cast<std::size_t>(w);
+      // The server may have answered and closed before it read all of the
+      // call: what it said tells whether it speaks HTTP/2.
+      const auto r = ::recv(conn.fd(), buf.data(), buf.size(), MSG_DONTWAIT);
+      if (!target.tls && r >= 9 && buf[3] != '\x04') return not_grpc("not an HTTP/2 server (no SETTINGS frame came)");
+      call.result.error = NetError::Write;
+      return call.result;
     }
     pending.clear();
     if (n < 0) return not_grpc(nghttp2_strerror(static_cast<int>(n)));
     if (nghttp2_session_want_read(raw) == 0) break;
-    pollfd p{fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, conn.ms_left());
-    if (ready == 0 || Clock::now() >= deadline) {
+    const auto r = conn.receive(buf.data(), buf.size());
+    if (r < 0 && conn.error() == NetError::TimedOut) {
       call.result.error = NetError::TimedOut;
       return call.result;
     }
-    const auto r = ::recv(fd, buf.data(), buf.size(), 0);
-    if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (r <= 0) {
       if (call.closed) break;
       if (!call.settings && call.heard) return not_grpc("not an HTTP/2 server (no SETTINGS frame came)");

@@ -1,13 +1,14 @@
 #pragma once
 
-// One gRPC health Check (grpc.health.v1.Health/Check) over HTTP/2 in clear
-// text, for `devops-info health --url grpc://HOST:PORT/SERVICE`, bounded in
-// time and size whatever the server does.
+// One gRPC health Check (grpc.health.v1.Health/Check) over HTTP/2, in clear
+// text or over TLS, for `devops-info health --url grpc[s]://HOST:PORT/SERVICE`,
+// bounded in time and size whatever the server does.
 
 #include <chrono>
 #include <string>
 
 #include "core/probe_url.hpp"
+#include "serve/client/client_socket.hpp"
 #include "serve/net/net_error.hpp"
 
 namespace devops::serve {
@@ -21,8 +22,9 @@ struct GrpcProbeResult {
 };
 
 // Check of target.grpc_service() at target.host:target.port. `timeout` bounds
-// the whole call (it is also sent as grpc-timeout).
-GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::milliseconds timeout);
+// the whole call (it is also sent as grpc-timeout). `tls`: for grpcs://.
+GrpcProbeResult grpc_health_check(const core::HttpTarget& target, std::chrono::milliseconds timeout,
+                                  const TlsClientOptions& tls = {});
 
 // "SERVING", "NOT_SERVING", ... for a HealthCheckResponse status.
 std::string_view serving_status_name(int status);

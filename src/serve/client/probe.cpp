@@ -13,7 +13,7 @@
 
 namespace devops::serve {
 
-ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds timeout) {
+ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds timeout, const TlsClientOptions& tls) {
   // A server that hangs up before reading the request is an error to report, not a death by SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
   ProbeResult out;
@@ -22,12 +22,17 @@ ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds t
     out.error = conn.error();
     return out;
   }
+  if (target.tls && !conn.start_tls(tls, target.host, std::string_view("\x08http/1.1", 9))) {
+    out.error = conn.error();
+    out.problem = conn.problem();
+    return out;
+  }
   // Host: the port only when it is not HTTP's own (as curl writes it).
   const auto host = target.host.find(':') != std::string::npos ? fmt::format("[{}]", target.host) : target.host;
   const auto request = fmt::format(
       "GET {} HTTP/1.1\r\nHost: {}{}\r\nUser-Agent: devops-info-health/{}\r\nAccept: application/json\r\n"
       "Connection: close\r\n\r\n",
-      target.path, host, target.port == 80 ? std::string() : fmt::format(":{}", target.port),
+      target.path, host, target.port == (target.tls ? 443 : 80) ? std::string() : fmt::format(":{}", target.port),
       core::build_info().version);
   // Sending may fail while the answer is already there (a server that
   // answers and closes before reading): read it all the same.

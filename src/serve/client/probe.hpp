@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/probe_url.hpp"
+#include "serve/client/client_socket.hpp"
 #include "serve/net/net_error.hpp"
 
 namespace devops::serve {
@@ -22,12 +23,14 @@ struct ProbeResult {
   std::string location;  // of a redirect
   std::string body;
   bool body_too_large{false};  // the body passed kMaxProbeBody: cut off, not read
-  std::string problem;         // with NetError::Read: what was wrong with the answer
+  std::string problem;         // with NetError::Read or Tls: what was wrong
 };
 
 // GET target.path from target.host:target.port. `timeout` bounds the whole
 // attempt: connecting, sending, the headers and the body; a server that
 // drips its answer is cut off at the deadline (NetError::TimedOut).
-ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds timeout);
+// `tls`: for https://.
+ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds timeout,
+                     const TlsClientOptions& tls = {});
 
 }  // namespace devops::serve

@@ -17,9 +17,8 @@
 
 namespace devops::serve {
 
-char g_listen_tag;
-
-Engine::Loop::Loop(Engine& engine) : e_(engine), cfg_(engine.config_), listen_fd_(engine.listen_fd_.get()) {
+Engine::Loop::Loop(Engine& engine) : e_(engine), cfg_(engine.config_) {
+  for (const auto& l : engine.listeners_) listeners_.push_back(l.get());
   reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   watch_listener(true);
 }
@@ -29,11 +28,13 @@ Engine::Loop::~Loop() {
 }
 
 void Engine::Loop::watch_listener(bool on) {
-  if (on == listening_ || listen_fd_ < 0) return;
+  if (on == listening_ || listeners_.empty()) return;
   // EPOLLEXCLUSIVE: one loop wakes per new connection.
-  if (on ? reactor_.add(listen_fd_, EPOLLIN | EPOLLEXCLUSIVE, &g_listen_tag) : reactor_.remove(listen_fd_)) {
-    listening_ = on;
+  for (const Listener* l : listeners_) {
+    auto* tag = const_cast<Listener*>(l);
+    (void)(on ? reactor_.add(l->fd.get(), EPOLLIN | EPOLLEXCLUSIVE, tag) : reactor_.remove(l->fd.get()));
   }
+  listening_ = on;
 }
 
 void Engine::Loop::run() {
@@ -43,11 +44,13 @@ void Engine::Loop::run() {
       now_ = SteadyClock::now();
       reactor_.dispatch(
           [this](void* tag, std::uint32_t events) {
-            if (tag == &g_listen_tag) {
-              accept_ready();
-            } else {
-              on_event(static_cast<Conn*>(tag), events);
+            for (const Listener* l : listeners_) {
+              if (tag == l) {
+                accept_ready(*l);
+                return;
+              }
             }
+            on_event(static_cast<Conn*>(tag), events);
           },
           [this] { on_wake(); });
       expire();
@@ -128,7 +131,7 @@ Engine::~Engine() {
   loops_.clear();
 }
 
-Engine::Bound Engine::listen(const std::string& host, int port) {
+Engine::Bound Engine::listen(const std::string& host, int port, ProtocolFactory protocol) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   if (!make_address(host, port, ss, len)) return {NetError::AddressUnavailable, 0};
@@ -148,7 +151,8 @@ Engine::Bound Engine::listen(const std::string& host, int port) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len);
   const auto p = got.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&got)->sin6_port
                                            : reinterpret_cast<sockaddr_in*>(&got)->sin_port;
-  listen_fd_ = std::move(sock);
+  listeners_.push_back(
+      std::make_unique<Listener>(Listener{std::move(sock), protocol ? std::move(protocol) : config_.protocol}));
   return {NetError::None, ntohs(p)};
 }
 
@@ -173,7 +177,7 @@ std::int64_t Engine::drain() {
     std::unique_lock lock(drain_mu_);
     drain_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return drained_ == loops_.size(); });
   }
-  listen_fd_.reset();  // from now on new connections are refused
+  for (auto& l : listeners_) l->fd.reset();  // from now on new connections are refused
   return stats_.open.load();
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 
 // The connection layer of `serve`: a few event loops (epoll, non-blocking
-// sockets, one thread each) that share one listening socket. Each connection
-// is a ConnProtocol (made by EngineConfig::protocol) fed with the bytes read, through which an HttpService
+// sockets, one thread each) that share the listening sockets (the plain
+// port, and the TLS port when there is one). Each connection is a
+// ConnProtocol (made by its listener's factory) fed with the bytes read, through which an HttpService
 // (the Service) answers its requests on the loop; the engine counts its
 // connections in ConnectionStats, which the metrics read. Deadlines are
 // timers, every buffer is bounded, and no client can hold a thread.
@@ -39,7 +40,7 @@ using ProtocolFactory = std::function<std::unique_ptr<ConnProtocol>(const HttpLi
 
 struct EngineConfig {
   std::size_t loops{1};
-  ProtocolFactory protocol;  // required
+  ProtocolFactory protocol;  // required: the protocol of listen()'s connections unless it names another
   std::size_t max_connections{10'000};
   HttpLimits limits{};
   ConnTimeouts timeouts{};
@@ -56,8 +57,10 @@ class Engine {
     NetError error{NetError::None};
     int port{0};  // the port bound (the one the kernel chose for port 0)
   };
-  // Binds and listens on a numeric address.
-  Bound listen(const std::string& host, int port);
+  // Binds and listens on a numeric address (before start(); more than one
+  // listener may be added), its connections made by `protocol`, or by
+  // EngineConfig::protocol when it is empty.
+  Bound listen(const std::string& host, int port, ProtocolFactory protocol = {});
   // Starts the loops; `stopped` is called once, from the last loop to end.
   void start(std::function<void()> stopped);
   // Stops accepting, closes the listener, idle connections and requests not
@@ -83,7 +86,11 @@ class Engine {
   ConnectionStats& stats_;
   const Logger& logger_;
   EngineConfig config_;
-  core::Fd listen_fd_;
+  struct Listener {
+    core::Fd fd;
+    ProtocolFactory protocol;
+  };
+  std::vector<std::unique_ptr<Listener>> listeners_;
   bool started_{false};
   std::atomic<bool> notifiable_{false};  // the loops exist: notify() may reach them
   std::atomic<std::size_t> running_{0};

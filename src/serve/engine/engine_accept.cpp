@@ -32,21 +32,22 @@ std::string peer_address(const sockaddr_storage& ss) {
 
 }  // namespace
 
-void Engine::Loop::accept_ready() {
+void Engine::Loop::accept_ready(const Listener& l) {
+  const int listen_fd = l.fd.get();
   // A readiness reported in the same turn as the drain: the drain has been
   // acknowledged, and the engine closes the listener from now on.
   if (draining_) return;
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    core::Fd fd(::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    core::Fd fd(::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if ((errno == EMFILE || errno == ENFILE) && reserve_.valid()) {
         // Out of descriptors: free the spare one to take the client off the
         // queue and close it, rather than leave it waiting.
         reserve_.reset();
-        core::Fd(::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)).reset();
+        core::Fd(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC)).reset();
         reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
         e_.stats_.rejected.fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -68,7 +69,7 @@ void Engine::Loop::accept_ready() {
     }
     const int one = 1;
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto conn = std::make_unique<Conn>(std::move(fd), cfg_.protocol(cfg_.limits, e_.service_, peer_address(ss)));
+    auto conn = std::make_unique<Conn>(std::move(fd), l.protocol(cfg_.limits, e_.service_, peer_address(ss)));
     Conn* c = conn.get();
     if (!reactor_.add(c->fd.get(), EPOLLIN, c)) {
       e_.stats_.open.fetch_sub(1, std::memory_order_relaxed);

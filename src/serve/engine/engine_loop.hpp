@@ -89,7 +89,7 @@ class Engine::Loop final {
   void watch_listener(bool on);
   // Another thread asked for a drain or for room.
   void on_wake();
-  void accept_ready();
+  void accept_ready(const Listener& l);
   // What may be closed to make room, found in one walk: `first`, an idle
   // connection (idle for over a moment) or a head trickling for over a
   // second; `young`, an idle one that is not, closed only when nothing else
@@ -131,8 +131,10 @@ class Engine::Loop final {
   Engine& e_;
   const EngineConfig& cfg_;
   Reactor reactor_;
-  const int listen_fd_;  // the engine's, which it closes only once every loop has begun its drain
-  core::Fd reserve_;     // given up for a moment to accept and close a client when out of descriptors
+  // The engine's, which it closes only once every loop has begun its drain;
+  // each is its own tag in the reactor.
+  std::vector<const Listener*> listeners_;
+  core::Fd reserve_;  // given up for a moment to accept and close a client when out of descriptors
   bool listening_{false};
   SteadyClock::time_point accept_paused_until_{};
   std::atomic<bool> drain_requested_{false};
@@ -153,8 +155,5 @@ class Engine::Loop final {
   std::array<char, kReadBuffer> read_buf_{};
   HttpDate date_;
 };
-
-// The listener's tag in the reactor.
-extern char g_listen_tag;
 
 }  // namespace devops::serve

@@ -26,6 +26,7 @@ const char* describe(NetError e) {
     case NetError::Resolve: return "cannot resolve the host name";
     case NetError::Read: return "connection closed or broken before a complete answer";
     case NetError::Write: return "cannot send the request";
+    case NetError::Tls: return "TLS handshake failed";
     case NetError::Other: return "network error";
   }
   return "network error";

@@ -21,6 +21,7 @@ enum class NetError {
   Resolve,             // connect: the name has no address
   Read,                // the answer could not be read
   Write,               // the request could not be sent
+  Tls,                 // the TLS handshake failed (an unknown CA, a wrong name, no TLS at all)
   Other,
 };
 

@@ -30,9 +30,10 @@
 #include "serve/log/log.hpp"
 #include "serve/log/log_writer.hpp"
 #include "serve/net/net_error.hpp"
-#include "serve/process/config_watch.hpp"
 #include "serve/process/control.hpp"
+#include "serve/process/file_watch.hpp"
 #include "serve/process/signals.hpp"
+#include "serve/process/tls_port.hpp"
 #include "serve/serve.hpp"
 
 namespace devops::serve {
@@ -169,20 +170,40 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
     return {kExitFailure, std::move(text)};
   }
 
+  std::unique_ptr<TlsPort> tls;
+  Engine::Bound tls_bound;
+  if (cfg.tls.enabled()) {
+    auto opened = TlsPort::open(cfg.tls, metrics.tls, logger);
+    std::string text;
+    if (auto* e = std::get_if<std::string>(&opened)) {
+      text = "cannot serve TLS: " + *e;
+    } else {
+      tls = std::get<std::unique_ptr<TlsPort>>(std::move(opened));
+      tls_bound = engine.listen(cfg.host, cfg.tls.port, tls->protocol());
+      if (tls_bound.error != NetError::None) text = bind_error_text(cfg.host, cfg.tls.port, tls_bound.error);
+    }
+    if (!text.empty()) {
+      logger.log(core::LogLevel::Error, "cannot serve TLS", {{"error_type", "tls"}, {"error", text}});
+      writer.close(kLogFlushTimeout);
+      return {kExitFailure, std::move(text)};
+    }
+  }
+
   const ControlChannel control(service, bound.port);  // before "listening": health --set works from then on
   // Every thread runs before "listening": a client told so is served at once,
   // and a signal from then on finds only the main thread waiting for it.
   engine.start([&signals] { signals.wake(); });
 
   const auto& build = core::build_info();
-  logger.log(core::LogLevel::Info, "listening",
-             {{"host", cfg.host},
-              {"port", bound.port},
-              {"service", core::kServiceName},
-              {"version", build.version},
-              {"pid", static_cast<std::int64_t>(::getpid())},
-              {"threads", ec.loops},
-              {"max_connections", ec.max_connections}});
+  std::vector<LogField> listening{{"host", cfg.host},
+                                  {"port", bound.port},
+                                  {"service", core::kServiceName},
+                                  {"version", build.version},
+                                  {"pid", static_cast<std::int64_t>(::getpid())},
+                                  {"threads", ec.loops},
+                                  {"max_connections", ec.max_connections}};
+  if (tls) listening.push_back({"tls_port", tls_bound.port});
+  logger.log(core::LogLevel::Info, "listening", listening);
   logger.log(core::LogLevel::Debug, "limits",
              {{"request_timeout", core::format_duration(ec.timeouts.request)},
               {"idle_timeout", core::format_duration(ec.timeouts.idle)},
@@ -195,14 +216,23 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
               {"shutdown_delay", core::format_duration(cfg.shutdown_delay)},
               {"shutdown_timeout", core::format_duration(cfg.shutdown_timeout)}});
 
-  std::unique_ptr<ConfigWatch> watch;
+  std::unique_ptr<FileWatch> watch;
   if (live) {
-    watch = std::make_unique<ConfigWatch>(
-        live->path(), live->start_text(), [&live](const std::string& text) { return live->apply(text); }, logger,
-        metrics.config);
+    watch = std::make_unique<FileWatch>(
+        std::vector<std::string>{live->path()}, std::vector<std::string>{live->start_text()},
+        [&live](const std::vector<std::string>& texts) { return live->apply(texts.front()); },
+        [](bool ok) {
+          (ok ? metrics.config.success : metrics.config.failure).fetch_add(1, std::memory_order_relaxed);
+          metrics.config.last_failed.store(!ok, std::memory_order_relaxed);
+        },
+        FileWatch::Words{"config file", "config reload failed, keeping the last good configuration",
+                         "the last good configuration"},
+        logger);
   }
-  // The next signal or wake-up; with a config file, SIGHUP reloads it and
-  // waiting goes on (without one, SIGHUP ends the server, as it always did).
+  if (tls) tls->watch();
+  // The next signal or wake-up; with a config file or TLS, SIGHUP reloads
+  // them and waiting goes on (without either, SIGHUP ends the server, as it
+  // always did).
   auto next_event = [&](std::optional<SteadyClock::time_point> until) {
     while (true) {
       std::optional<std::chrono::milliseconds> left;
@@ -210,9 +240,16 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
         left = std::max(std::chrono::milliseconds(0),
                         std::chrono::duration_cast<std::chrono::milliseconds>(*until - SteadyClock::now()));
       const auto w = signals.wait(left);
-      if (w.event != SignalWatch::Event::Signal || w.signal != SIGHUP || !watch) return w;
-      logger.log(core::LogLevel::Info, "reloading the config file", {{"signal", "SIGHUP"}, {"file", live->path()}});
-      watch->reload_now();
+      if (w.event != SignalWatch::Event::Signal || w.signal != SIGHUP || (!watch && !tls)) return w;
+      if (watch) {
+        logger.log(core::LogLevel::Info, "reloading the config file", {{"signal", "SIGHUP"}, {"file", live->path()}});
+        watch->reload_now();
+      }
+      if (tls) {
+        logger.log(core::LogLevel::Info, "reloading the TLS certificate",
+                   {{"signal", "SIGHUP"}, {"file", cfg.tls.cert}});
+        tls->reload_now();
+      }
     }
   };
 
@@ -259,6 +296,7 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
   }
   engine.join();
   watch.reset();  // no reload after the last request
+  if (tls) tls->stop();
   // The last visit count to disk. If it cannot be written (a full disk, a
   // read-only volume), the count is lost: the exit says so to whoever
   // restarts this process.
