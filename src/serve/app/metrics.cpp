@@ -211,12 +211,15 @@ void render_tls(std::string& out, const TlsStats& t) {
                  t.reloads_success.load(kRelaxed), t.reloads_failure.load(kRelaxed));
   header(out, "devops_info_tls_handshakes_total", "counter",
          "Connections to the TLS port by how their handshake ended: success, failure (garbage, an old "
-         "protocol, no client certificate, ...) or plain_http (answered 400 in clear text).");
+         "protocol, no client certificate, ...), plain_http (answered 400 in clear text) or evicted (unfinished, "
+         "closed to make room for a new one).");
   fmt::format_to(std::back_inserter(out),
                  "devops_info_tls_handshakes_total{{result=\"success\"}} {}\n"
                  "devops_info_tls_handshakes_total{{result=\"failure\"}} {}\n"
-                 "devops_info_tls_handshakes_total{{result=\"plain_http\"}} {}\n",
-                 t.handshakes.load(kRelaxed), t.failed.load(kRelaxed), t.plain_http.load(kRelaxed));
+                 "devops_info_tls_handshakes_total{{result=\"plain_http\"}} {}\n"
+                 "devops_info_tls_handshakes_total{{result=\"evicted\"}} {}\n",
+                 t.handshakes.load(kRelaxed), t.failed.load(kRelaxed), t.plain_http.load(kRelaxed),
+                 t.evicted.load(kRelaxed));
 }
 
 void render_build_info(std::string& out, const core::BuildInfo& b) {

@@ -21,6 +21,7 @@ struct TlsStats {
   std::atomic<std::uint64_t> handshakes{0};  // finished
   std::atomic<std::uint64_t> failed{0};      // garbage, an old protocol, no client certificate, ...
   std::atomic<std::uint64_t> plain_http{0};  // plain HTTP sent to the TLS port: a 400 in clear text
+  std::atomic<std::uint64_t> evicted{0};     // handshakes under way ended to make room for a new one
   std::atomic<std::int64_t> not_after{0};    // the served certificate's expiry, Unix seconds
   std::atomic<std::uint64_t> reloads_success{0};
   std::atomic<std::uint64_t> reloads_failure{0};

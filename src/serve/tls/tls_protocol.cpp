@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <array>
+#include <list>
 
 #include "serve/http1/http_protocol.hpp"
 #include "serve/http2/http2_protocol.hpp"
@@ -17,6 +18,8 @@ namespace {
 // A memory BIO that has grown past this while busy is replaced once empty,
 // so that 10,000 idle connections do not each keep a burst's buffer.
 constexpr std::size_t kKeepBioCapacity = 4096;
+constexpr std::size_t kMaxRecord = 16384 + 256;  // a TLSPlaintext fragment (RFC 8446 5.1), with room
+constexpr std::size_t kMaxHandshakesPerLoop = 64;
 
 constexpr std::string_view kPlainHttpAnswer =
     "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 46\r\n\r\n"
@@ -35,23 +38,68 @@ BIO* new_mem_bio() {
   return b;
 }
 
+// The length of the TLS record at the start of `in` once it is whole, 0
+// while it is not, npos when it is not a handshake record (RFC 8446 5.1).
+std::size_t first_record(std::string_view in) {
+  if (!in.empty() && in[0] != '\x16') return std::string::npos;
+  if (in.size() >= 2 && in[1] != '\x03') return std::string::npos;
+  if (in.size() < 5) return 0;
+  const auto length =
+      (static_cast<std::size_t>(static_cast<unsigned char>(in[3])) << 8) | static_cast<unsigned char>(in[4]);
+  if (length == 0 || length > kMaxRecord) return std::string::npos;
+  return in.size() >= 5 + length ? 5 + length : 0;
+}
+
+// Handshakes under way on this thread (an event loop's), oldest first: each
+// holds about 46 KiB of OpenSSL's state until it finishes. At
+// kMaxHandshakesPerLoop a new one evicts the oldest, so that 10,000 begun
+// and never finished cost a few MiB and a real client's gets through.
+struct Pending {
+  std::list<TlsProtocol*> list;
+};
+thread_local Pending t_pending;
+
 }  // namespace
 
 TlsProtocol::TlsProtocol(std::shared_ptr<const TlsContext> ctx, const HttpLimits& limits, HttpService& service,
                          std::string peer, TlsStats& stats)
-    : ctx_(std::move(ctx)), limits_(limits), service_(service), peer_(std::move(peer)), stats_(stats) {
+    : ctx_(std::move(ctx)), limits_(limits), service_(service), peer_(std::move(peer)), stats_(stats) {}
+
+void TlsProtocol::start() {
+  // At the ClientHello, not at accept: an SSL costs 9 KiB before its
+  // handshake (OpenSSL 3.0), and a connection that says nothing costs none.
+  if (t_pending.list.size() >= kMaxHandshakesPerLoop) t_pending.list.front()->evict();
   ssl_ = SSL_new(ctx_->get());
   if (ssl_ == nullptr) throw std::bad_alloc();
   SSL_set_bio(ssl_, new_mem_bio(), new_mem_bio());
   SSL_set_accept_state(ssl_);
+  pending_ = t_pending.list.insert(t_pending.list.end(), this);
+  listed_ = true;
+}
+
+void TlsProtocol::unlist() {
+  if (!listed_) return;
+  t_pending.list.erase(pending_);
+  listed_ = false;
+}
+
+void TlsProtocol::evict() {
+  unlist();
+  stats_.evicted.fetch_add(1, std::memory_order_relaxed);
+  SSL_free(ssl_);  // its memory back at once; the connection closes at its next event or deadline
+  ssl_ = nullptr;
+  failed_ = true;
+  unread_ = true;
 }
 
 TlsProtocol::~TlsProtocol() {
+  unlist();
   inner_.reset();  // before the SSL: a held exchange is abandoned first
   SSL_free(ssl_);
 }
 
 void TlsProtocol::flush(std::string& out) {
+  if (ssl_ == nullptr) return;
   BIO* w = SSL_get_wbio(ssl_);
   const auto pending = BIO_ctrl_pending(w);
   if (pending == 0) return;
@@ -63,6 +111,7 @@ void TlsProtocol::flush(std::string& out) {
 
 void TlsProtocol::fail(std::string& out) {
   flush(out);  // an alert, if OpenSSL wrote one
+  unlist();
   failed_ = true;
   unread_ = true;
   inner_.reset();
@@ -86,9 +135,26 @@ void TlsProtocol::receive(std::string_view data, std::string& out, const HttpNow
       return;
     }
   }
+  if (ssl_ == nullptr) {
+    // OpenSSL gets the ClientHello's record whole: an SSL mid-record holds
+    // a 16 KiB read buffer, and a ClientHello trickled a byte a second
+    // would hold one for the whole request deadline.
+    hello_.append(data);
+    const auto whole = first_record(hello_);
+    if (whole == 0) return;
+    if (whole == std::string::npos) {  // not a TLS handshake record
+      stats_.failed.fetch_add(1, std::memory_order_relaxed);
+      fail(out);
+      return;
+    }
+    start();
+    data = hello_;
+  }
   if (!data.empty() && BIO_write(SSL_get_rbio(ssl_), data.data(), static_cast<int>(data.size())) <= 0) {
     throw std::bad_alloc();
   }
+  hello_.clear();
+  hello_.shrink_to_fit();
   pump(out, now);
 }
 
@@ -105,6 +171,7 @@ bool TlsProtocol::handshake(std::string& out, const HttpNow& now) {
     return false;
   }
   stats_.handshakes.fetch_add(1, std::memory_order_relaxed);
+  unlist();
   const unsigned char* proto = nullptr;
   unsigned len = 0;
   SSL_get0_alpn_selected(ssl_, &proto, &len);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,11 @@ class TlsProtocol final : public ConnProtocol {
  private:
   // Runs the handshake or reads what has been decrypted, then encrypts what
   // the protocol inside said.
+  void start();
+  // Out of the handshakes under way (done, failed or evicted).
+  void unlist();
+  // Another connection needs the room: the handshake ends here, unfinished.
+  void evict();
   void pump(std::string& out, const HttpNow& now);
   bool handshake(std::string& out, const HttpNow& now);
   void seal(std::string& out);
@@ -58,6 +64,9 @@ class TlsProtocol final : public ConnProtocol {
   SSL* ssl_{nullptr};
   std::unique_ptr<ConnProtocol> inner_;
   std::string plain_;  // the protocol's output, not yet encrypted
+  std::string hello_;  // the first record until it is whole
+  std::list<TlsProtocol*>::iterator pending_;
+  bool listed_{false};
   std::string alpn_;
   SteadyClock::time_point started_{};
   bool began_{false};      // a byte has arrived
