@@ -35,6 +35,12 @@ MODES = {
     "rollout-canary": ["--set", "kind=Rollout"],
     "grpc-probes": ["--set", "probeProtocol=grpc", "--set", "port=8080"],
     "trusted-proxies": ["--set-json", 'trustedProxies=["10.0.0.0/8","fd00::/8"]'],
+    "tls-secret": ["--set", "tls.enabled=true", "--set", "tls.secretName=my-tls", "--set", "kind=StatefulSet"],
+    "tls-cert-manager": ["--set", "tls.enabled=true", "--set", "tls.certManager.enabled=true",
+                         "--set", "tls.certManager.issuerRef.name=cluster-ca", "--set",
+                         "tls.certManager.issuerRef.kind=ClusterIssuer", "--set-json",
+                         'tls.certManager.dnsNames=["devops-info.example.org"]', "--set", "tls.clientCASecret=clients",
+                         "--set", "kind=Rollout"],
     "rollout-bluegreen": ["--set", "kind=Rollout", "--set", "rollout.strategy=blueGreen",
                           "--set", "autoscaling.enabled=false"],
     "monitoring-route": ["--set", "kind=Rollout", "--set", "monitoring.enabled=true",
@@ -151,6 +157,11 @@ class ChartTest(unittest.TestCase):
             ("--set", "image.pullPolicy=Sometimes"): "pullPolicy",
             ("--set", "probeProtocol=tcp"): "probeProtocol",
             ("--set-json", 'trustedProxies=["ingress.local"]'): "trustedProxies",
+            ("--set", "tls.certManager.issuerRef.kind=Vault"): "kind",
+            ("--set", "tls.port=70000"): "port",
+            ("--set", "tls.certManager.duration=90 days"): "duration",
+            ("--set", "tls.secretName=My_Secret"): "secretName",
+            ("--set", "tls.sslPort=443"): "sslPort",
         }
         for args, key in cases.items():
             with self.subTest(args=args):
@@ -194,6 +205,63 @@ class ChartTest(unittest.TestCase):
         self.assertIn("one writer", r.stderr)
         r = template("--set", "waitFor.enabled=true", check=False)
         self.assertIn("waitFor.url", r.stderr)
+        r = template("--set", "tls.enabled=true", check=False)
+        self.assertIn("tls.enabled needs a certificate", r.stderr)
+        r = template("--set", "tls.enabled=true", "--set", "tls.certManager.enabled=true", check=False)
+        self.assertIn("issuerRef.name", r.stderr)
+        r = template("--set", "tls.enabled=true", "--set", "tls.secretName=x", "--set", "tls.port=5000", check=False)
+        self.assertIn("tls.port must differ", r.stderr)
+
+    def test_tls_serves_https_beside_http_from_a_mounted_secret_with_the_probes_on_the_plain_port(self):
+        for mode, secret in (("tls-secret", "my-tls"), ("tls-cert-manager", "devops-info-tls")):
+            with self.subTest(mode=mode):
+                objs = rendered(mode)
+                spec = workload(objs)["spec"]["template"]["spec"]
+                c = spec["containers"][0]
+                args = c["args"]
+                self.assertEqual(args[args.index("--tls-cert") + 1], "/var/run/secrets/devops-info/tls/tls.crt")
+                self.assertEqual(args[args.index("--tls-key") + 1], "/var/run/secrets/devops-info/tls/tls.key")
+                self.assertEqual(args[args.index("--tls-port") + 1], "5443")
+                self.assertIn({"name": "https", "containerPort": 5443, "protocol": "TCP"}, c["ports"])
+                mount = next(v for v in c["volumeMounts"] if v["name"] == "tls")
+                self.assertNotIn("subPath", mount)  # whole: the kubelet's swaps reach the pod
+                self.assertEqual(next(v for v in spec["volumes"] if v["name"] == "tls")["secret"]["secretName"], secret)
+                for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                    self.assertEqual(c[probe]["httpGet"]["port"], "http", probe)
+                services = [o for o in objs if o["kind"] == "Service" and o["spec"].get("clusterIP") != "None"]
+                for svc in services:
+                    self.assertIn({"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"},
+                                  svc["spec"]["ports"], svc["metadata"]["name"])
+                policy = m.one(objs, "NetworkPolicy")
+                self.assertIn({"port": "https", "protocol": "TCP"}, policy["spec"]["ingress"][0]["ports"])
+        objs = rendered("tls-cert-manager")
+        cert = m.one(objs, "Certificate")
+        self.assertEqual(cert["spec"]["secretName"], "devops-info-tls")
+        self.assertEqual(cert["spec"]["issuerRef"], {"name": "cluster-ca", "kind": "ClusterIssuer",
+                                                     "group": "cert-manager.io"})
+        self.assertIn("devops-info.demo.svc", cert["spec"]["dnsNames"])  # the namespace template() renders in
+        self.assertIn("devops-info.example.org", cert["spec"]["dnsNames"])
+        args = workload(objs)["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertEqual(args[args.index("--tls-client-ca") + 1], "/var/run/secrets/devops-info/client-ca/ca.crt")
+        self.assertEqual([o for o in rendered("tls-secret") if o["kind"] == "Certificate"], [])
+        self.assertEqual([o for o in rendered("default") if o["kind"] == "Certificate"], [])
+
+        # The binary serves with the args as rendered, from a Secret mounted the kubelet's way.
+        import sys
+        sys.path.insert(0, sys_path)
+        from harness import Server
+        from test_tls import Kubelet, Pki, peer_cn
+        with tempfile.TemporaryDirectory() as d:
+            pki = Pki(d)
+            mount = Path(d, "tls")
+            mount.mkdir()
+            kube = Kubelet(str(mount))
+            kube.put(*pki.issue("devops-info.default.svc"))
+            args = workload(rendered("tls-secret"))["spec"]["template"]["spec"]["containers"][0]["args"]
+            args = [a.replace("/var/run/secrets/devops-info/tls", str(mount)) for a in args[1:]]
+            args[args.index("--tls-port") + 1] = "0"
+            with Server(*args) as s:
+                self.assertEqual(peer_cn(s.tls_port, pki.ca), "devops-info.default.svc")
 
     def test_config_becomes_a_config_file_the_binary_reads_and_a_mounted_directory(self):
         objs = rendered("dev")

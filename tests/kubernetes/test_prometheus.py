@@ -52,7 +52,7 @@ class RulesTest(unittest.TestCase):
         alerts = [r["alert"] for g in yaml.safe_load((m.PROMETHEUS_DIR / "rules.yml").read_text())["groups"]
                   for r in g["rules"] if "alert" in r]
         self.assertGreaterEqual(set(alerts), {"DevopsInfoTargetDown", "DevopsInfoHighErrorRatio",
-                                              "DevopsInfoHighLatency", "DevopsInfoRestarting",
+                                              "DevopsInfoHighLatency", "DevopsInfoRestarting", "DevopsInfoCertificateExpiringSoon",
                                               "DevopsInfoPodNotReady"})
         cases = [c for t in yaml.safe_load((m.PROMETHEUS_DIR / "tests.yml").read_text())["tests"]
                  for c in t.get("alert_rule_test", [])]
@@ -148,7 +148,7 @@ class ScrapeTest(unittest.TestCase):
         with OPENER.open(f"http://127.0.0.1:{prom_port}/api/v1/rules", timeout=3) as r:
             groups = json.load(r)["data"]["groups"]
         rules = [x for g in groups for x in g["rules"]]
-        self.assertEqual(len(rules), 9, [x["name"] for x in rules])
+        self.assertEqual(len(rules), 10, [x["name"] for x in rules])
         self.assertTrue(all(x["health"] in ("ok", "unknown") for x in rules), [x.get("lastError") for x in rules])
         target_down = [x for x in rules if x["name"] == "DevopsInfoTargetDown"]
         self.assertEqual(target_down[0]["state"], "inactive")

@@ -1,6 +1,6 @@
 // Validates Kubernetes objects (YAML documents on stdin, as `kubectl
 // kustomize` or `helm template` print them) against the Kubernetes,
-// prometheus-operator, Argo Rollouts, Argo CD and Gateway API OpenAPI schemas of the pinned kubernetes-models packages, strictly:
+// prometheus-operator, Argo Rollouts, Argo CD, Gateway API and cert-manager OpenAPI schemas of the pinned kubernetes-models packages, strictly:
 // a field the schema does not know (a misspelt `livenesProbe`) is an error.
 //
 //   kubectl kustomize deploy/kubernetes/overlays/prod | node validate.mjs
@@ -21,6 +21,7 @@ async function modelFor(apiVersion, kind) {
     "monitoring.coreos.com": ["@kubernetes-models/prometheus-operator"],
     "argoproj.io": ["@kubernetes-models/argo-rollouts", "@kubernetes-models/argo-cd"],
     "gateway.networking.k8s.io": ["@kubernetes-models/gateway-api"],
+    "cert-manager.io": ["@kubernetes-models/cert-manager"],
   };
   const candidates = packages[group]
     ? packages[group].map((p) => `${p}/${group}/${version}/${kind}`)

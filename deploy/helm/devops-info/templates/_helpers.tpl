@@ -59,6 +59,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.waitFor.enabled (not .Values.waitFor.url) }}
 {{- fail "waitFor.enabled needs waitFor.url, the dependency's health URL" }}
 {{- end }}
+{{- if and .Values.tls.enabled (not .Values.tls.secretName) (not .Values.tls.certManager.enabled) }}
+{{- fail "tls.enabled needs a certificate: tls.secretName (an existing kubernetes.io/tls Secret) or tls.certManager.enabled with tls.certManager.issuerRef.name" }}
+{{- end }}
+{{- if and .Values.tls.enabled .Values.tls.certManager.enabled (not .Values.tls.certManager.issuerRef.name) }}
+{{- fail "tls.certManager.enabled needs tls.certManager.issuerRef.name, the Issuer or ClusterIssuer that signs the certificate" }}
+{{- end }}
+{{- if and .Values.tls.enabled (eq (int .Values.tls.port) (int .Values.port)) }}
+{{- fail "tls.port must differ from port: the plain port serves on beside HTTPS" }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret the https port serves: tls.secretName, or the one the Certificate fills. */}}
+{{- define "devops-info.tlsSecret" -}}
+{{- .Values.tls.secretName | default (printf "%s-tls" (include "devops-info.fullname" .) | trunc 63 | trimSuffix "-") }}
 {{- end }}
 
 {{/* The pod template, the same for both kinds. */}}
@@ -130,6 +144,18 @@ spec:
         - --trusted-proxies
         - {{ join "," . | quote }}
         {{- end }}
+        {{- if .Values.tls.enabled }}
+        - --tls-cert
+        - /var/run/secrets/devops-info/tls/tls.crt
+        - --tls-key
+        - /var/run/secrets/devops-info/tls/tls.key
+        - --tls-port
+        - {{ .Values.tls.port | quote }}
+        {{- if .Values.tls.clientCASecret }}
+        - --tls-client-ca
+        - /var/run/secrets/devops-info/client-ca/ca.crt
+        {{- end }}
+        {{- end }}
         {{- range .Values.extraArgs }}
         - {{ . | quote }}
         {{- end }}
@@ -169,6 +195,11 @@ spec:
         - name: http
           containerPort: {{ .Values.port }}
           protocol: TCP
+        {{- if .Values.tls.enabled }}
+        - name: https
+          containerPort: {{ .Values.tls.port }}
+          protocol: TCP
+        {{- end }}
       startupProbe:
         {{- include "devops-info.probe" (dict "root" . "probe" .Values.startupProbe "service" "liveness") | nindent 8 }}
       livenessProbe:
@@ -179,7 +210,7 @@ spec:
         {{- toYaml .Values.resources | nindent 8 }}
       securityContext:
         {{- toYaml .Values.securityContext | nindent 8 }}
-      {{- if or .Values.config .Values.persistence.enabled }}
+      {{- if or .Values.config .Values.persistence.enabled .Values.tls.enabled }}
       volumeMounts:
         {{- if .Values.config }}
         # The whole directory, not a subPath: the kubelet's updates reach the
@@ -192,8 +223,20 @@ spec:
         - name: data
           mountPath: {{ .Values.persistence.mountPath }}
         {{- end }}
+        {{- if .Values.tls.enabled }}
+        # Whole Secrets, not subPaths: a renewed certificate reaches the pod
+        # (the kubelet swaps ..data) and serve reloads it.
+        - name: tls
+          mountPath: /var/run/secrets/devops-info/tls
+          readOnly: true
+        {{- if .Values.tls.clientCASecret }}
+        - name: client-ca
+          mountPath: /var/run/secrets/devops-info/client-ca
+          readOnly: true
+        {{- end }}
+        {{- end }}
       {{- end }}
-  {{- if or .Values.config (and .Values.persistence.enabled (eq .Values.kind "Deployment")) }}
+  {{- if or .Values.config (and .Values.persistence.enabled (eq .Values.kind "Deployment")) .Values.tls.enabled }}
   volumes:
     {{- if .Values.config }}
     - name: config
@@ -204,6 +247,16 @@ spec:
     - name: data
       persistentVolumeClaim:
         claimName: {{ include "devops-info.fullname" . }}
+    {{- end }}
+    {{- if .Values.tls.enabled }}
+    - name: tls
+      secret:
+        secretName: {{ include "devops-info.tlsSecret" . }}
+    {{- if .Values.tls.clientCASecret }}
+    - name: client-ca
+      secret:
+        secretName: {{ .Values.tls.clientCASecret }}
+    {{- end }}
     {{- end }}
   {{- end }}
   {{- with .Values.nodeSelector }}
