@@ -87,7 +87,9 @@ class TlsFloodTest(unittest.TestCase):
             plain, tls, rss = self.probe()
             self.assertLess(plain, P99_LIMIT, f"plain /health p99 {plain * 1000:.1f} ms")
             self.assertLess(tls, P99_LIMIT, f"https /health p99 {tls * 1000:.1f} ms (a handshake each)")
-            limit = (64 << 20) if not SANITIZED else base + (64 << 20)
+            # At most 2,048 handshakes under way hold OpenSSL's state (46 KiB each
+            # in 3.0), the rest wait as bytes: 106 MiB measured, 534 without the bound.
+            limit = (128 << 20) if not SANITIZED else base + (128 << 20)
             self.assertLess(rss, limit, f"RSS {rss >> 20} MiB with {n} handshakes under way")
             families = parse_exposition(self.server.get("/metrics").body.decode())
             self.assertGreater(sample_value(families, "devops_info_tls_handshakes_total", result="evicted"), 0)

@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <list>
 
 #include "serve/http1/http_protocol.hpp"
@@ -19,7 +21,13 @@ namespace {
 // so that 10,000 idle connections do not each keep a burst's buffer.
 constexpr std::size_t kKeepBioCapacity = 4096;
 constexpr std::size_t kMaxRecord = 16384 + 256;  // a TLSPlaintext fragment (RFC 8446 5.1), with room
-constexpr std::size_t kMaxHandshakesPerLoop = 64;
+// Handshakes under way: past the first number on a loop, the loop's oldest
+// makes room if it has waited for its client over a second; past the
+// second in the whole process, whatever its age (2,048 x 46 KiB: 92 MiB at
+// most, and a burst of 2,000 real clients at once fits).
+constexpr std::size_t kHandshakesBeforeStaleOnesGo = 64;
+constexpr std::size_t kMaxHandshakes = 2048;
+constexpr auto kStaleHandshake = std::chrono::seconds(1);
 
 constexpr std::string_view kPlainHttpAnswer =
     "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 46\r\n\r\n"
@@ -51,13 +59,15 @@ std::size_t first_record(std::string_view in) {
 }
 
 // Handshakes under way on this thread (an event loop's), oldest first: each
-// holds about 46 KiB of OpenSSL's state until it finishes. At
-// kMaxHandshakesPerLoop a new one evicts the oldest, so that 10,000 begun
-// and never finished cost a few MiB and a real client's gets through.
+// holds about 46 KiB of OpenSSL's state until it finishes. A new one evicts
+// the oldest when there are many and it is stale, or too many: 10,000 begun
+// and never finished cost a few MiB, a real client's gets through, and a
+// burst of real ones (2,000 at once) is not cut.
 struct Pending {
   std::list<TlsProtocol*> list;
 };
 thread_local Pending t_pending;
+std::atomic<std::size_t> g_pending{0};  // every loop's
 
 }  // namespace
 
@@ -68,18 +78,24 @@ TlsProtocol::TlsProtocol(std::shared_ptr<const TlsContext> ctx, const HttpLimits
 void TlsProtocol::start() {
   // At the ClientHello, not at accept: an SSL costs 9 KiB before its
   // handshake (OpenSSL 3.0), and a connection that says nothing costs none.
-  if (t_pending.list.size() >= kMaxHandshakesPerLoop) t_pending.list.front()->evict();
+  if (const auto n = t_pending.list.size(); n > 0) {
+    TlsProtocol* oldest = t_pending.list.front();
+    const bool stale = n >= kHandshakesBeforeStaleOnesGo && started_ - oldest->started_ > kStaleHandshake;
+    if (stale || g_pending.load(std::memory_order_relaxed) >= kMaxHandshakes) oldest->evict();
+  }
   ssl_ = SSL_new(ctx_->get());
   if (ssl_ == nullptr) throw std::bad_alloc();
   SSL_set_bio(ssl_, new_mem_bio(), new_mem_bio());
   SSL_set_accept_state(ssl_);
   pending_ = t_pending.list.insert(t_pending.list.end(), this);
+  g_pending.fetch_add(1, std::memory_order_relaxed);
   listed_ = true;
 }
 
 void TlsProtocol::unlist() {
   if (!listed_) return;
   t_pending.list.erase(pending_);
+  g_pending.fetch_sub(1, std::memory_order_relaxed);
   listed_ = false;
 }
 
@@ -186,7 +202,7 @@ bool TlsProtocol::handshake(std::string& out, const HttpNow& now) {
 
 void TlsProtocol::pump(std::string& out, const HttpNow& now) {
   if (!inner_ && !handshake(out, now)) return;
-  std::array<char, 16384> buf{};
+  std::array<char, 16384> buf;  // filled by SSL_read_ex: not zeroed, 16 KiB a call
   while (inner_ && !peer_done_) {
     ERR_clear_error();
     std::size_t n = 0;
