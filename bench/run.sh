@@ -13,7 +13,8 @@
 # connections at the default --max-connections, with a fresh client's /health
 # latency and the connections evicted; server CPU per /health request against
 # nginx, with and without an access log (cost.sh); HTTP/2 in clear text against
-# nginx's h2c, and gRPC health Check calls (h2.sh); idle and peak RSS; exec to
+# nginx's h2c, and gRPC health Check calls (h2.sh); HTTPS against nginx's
+# ssl http2 (tls.sh); idle and peak RSS; exec to
 # first healthy response; a one-shot `info` against /bin/true. All traffic
 # goes to 127.0.0.1; every load run is bounded by DURATION.
 #
@@ -203,6 +204,8 @@ echo "== server CPU per /health request against nginx (cost.sh)"
 BIN=$BIN "$HERE/cost.sh" "$OUT/cost" | tail -4
 echo "== HTTP/2 in clear text against nginx, and gRPC health Check (h2.sh)"
 BIN=$BIN "$HERE/h2.sh" "$OUT/h2" | head -8
+echo "== HTTPS against nginx's ssl http2 (tls.sh)"
+BIN=$BIN "$HERE/tls.sh" "$OUT/tls" | head -10
 echo "loadavg after: $(cat /proc/loadavg)" | tee -a "$OUT/env.txt"
 gzip -f "$OUT"/logs/*.log
 $PY "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"

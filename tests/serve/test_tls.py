@@ -7,6 +7,7 @@ garbage on the TLS port, and bad files at the start. Certificates are made
 for each run with the openssl command (P-256, SHA-256)."""
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -195,6 +196,22 @@ class TlsTest(unittest.TestCase):
         families = parse_exposition(self.server.get("/metrics").body.decode())
         self.assertEqual(sample_value(families, "devops_info_tls_certificate_not_after_seconds"), not_after)
         self.assertIn("devops_info_tls_reloads_total", families)
+
+    def test_testssl_finds_no_weak_protocol_cipher_or_known_vulnerability(self):
+        out = subprocess.run(["testssl", "--quiet", "--color", "0", "--warnings", "off", "--ip", "one", "-p", "-s",
+                              "-f", "-U", f"127.0.0.1:{self.server.tls_port}"], capture_output=True, text=True,
+                             timeout=600)
+        report = out.stdout
+        self.assertIn("TLS 1.3    offered (OK)", report)
+        self.assertIn("ALPN/HTTP2 h2, http/1.1 (offered)", report)
+        for old in ("SSLv2", "SSLv3", "TLS 1 ", "TLS 1.1"):
+            self.assertRegex(report, rf"{re.escape(old)}\s+not offered", old)
+        for category in ("NULL ciphers", "Anonymous NULL", "Export ciphers", "LOW: 64 Bit", "Triple DES",
+                         "Obsolete CBC"):
+            self.assertRegex(report, rf"{re.escape(category)}.*not offered", category)
+        self.assertIn("PFS is offered (OK)", report)
+        vulnerable = [line for line in report.splitlines() if re.search(r"\bVULNERABLE\b|NOT ok", line)]
+        self.assertEqual(vulnerable, [], report)
 
     def test_plain_http_and_garbage_are_closed_and_counted_without_a_log_line(self):
         before = parse_exposition(self.server.get("/metrics").body.decode())
