@@ -142,7 +142,7 @@ class FloodTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.server.kill()
 
-    def under_attack(self, attack):
+    def under_attack(self, attack, rss_limit=RSS_LIMIT):
         """Runs `attack(stop)` in a thread while fresh clients probe /health;
         returns the probes' p99 and the highest RSS seen."""
         stop = threading.Event()
@@ -170,7 +170,7 @@ class FloodTest(unittest.TestCase):
         self.assertEqual(failure, [])
         worst = p99(latencies)
         self.assertLess(worst, P99_LIMIT, f"/health p99 {worst * 1000:.1f} ms under the attack")
-        self.assertLess(rss - base, RSS_LIMIT, f"RSS {rss >> 20} MiB under the attack ({base >> 20} MiB before)")
+        self.assertLess(rss - base, rss_limit, f"RSS {rss >> 20} MiB under the attack ({base >> 20} MiB before)")
         return worst, rss
 
     def test_echo_bodies_from_clients_that_never_read_stay_within_the_budget(self):
@@ -205,7 +205,9 @@ class FloodTest(unittest.TestCase):
                 stop.wait(0.001)
 
         try:
-            self.under_attack(attack)
+            # A sanitizer's quarantine keeps the freed bodies (up to 256 MiB): the
+            # budget shows in the RSS of a plain build only.
+            self.under_attack(attack, rss_limit=(320 << 20) if SANITIZED else RSS_LIMIT)
             seen = b""
             for s in peers[:8]:
                 s.setblocking(True)

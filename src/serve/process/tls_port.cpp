@@ -54,10 +54,13 @@ std::optional<std::string> TlsPort::apply(const std::vector<std::string>& texts)
   auto built = TlsContext::build(pem_of(texts));
   if (auto* e = std::get_if<std::string>(&built)) return *e;
   auto ctx = std::get<std::shared_ptr<const TlsContext>>(std::move(built));
-  stats_.not_after.store(ctx->not_after(), std::memory_order_relaxed);
-  logger_.log(core::LogLevel::Info, "TLS certificate reloaded",
-              {{"file", settings_.cert}, {"subject", ctx->subject()}, {"not_after", ctx->not_after()}});
+  const auto subject = ctx->subject();
+  const auto not_after = ctx->not_after();
   current_.publish(std::move(ctx));  // new handshakes from now on; open connections keep theirs
+  stats_.not_after.store(not_after, std::memory_order_relaxed);
+  // Logged once it serves: whoever reads the line and connects gets the new one.
+  logger_.log(core::LogLevel::Info, "TLS certificate reloaded",
+              {{"file", settings_.cert}, {"subject", subject}, {"not_after", not_after}});
   return std::nullopt;
 }
 
