@@ -218,7 +218,7 @@ TEST_CASE(
   CHECK_FALSE(out.empty());  // the server's flight
 }
 
-TEST_CASE("TLS: handshakes under way past the bound evict the oldest") {
+TEST_CASE("TLS: handshakes under way past the bound evict the oldest; past 64, a stale one goes first") {
   const auto ctx = context(make_pair());
   HttpLimits limits;
   App app;
@@ -226,11 +226,12 @@ TEST_CASE("TLS: handshakes under way past the bound evict the oldest") {
   Client c;
   SSL_do_handshake(c.ssl);
   const auto hello = c.take();
+  const auto now = at();  // one moment for all: none is stale
   std::vector<std::unique_ptr<TlsProtocol>> held;
   for (int i = 0; i < 2049; ++i) {
     held.push_back(std::make_unique<TlsProtocol>(ctx, limits, app, "192.0.2.7", stats));
     std::string out;
-    held.back()->receive(hello, out, at());
+    held.back()->receive(hello, out, now);
   }
   CHECK(stats.evicted == 1);
   CHECK(held.front()->state(0).closing);  // the oldest, closed to make room
@@ -238,8 +239,21 @@ TEST_CASE("TLS: handshakes under way past the bound evict the oldest") {
   held.clear();  // each leaves the count of those under way
   TlsProtocol p(ctx, limits, app, "192.0.2.7", stats);
   std::string out;
-  p.receive(hello, out, at());
+  p.receive(hello, out, now);
   CHECK(stats.evicted == 1);
+
+  // 64 under way on this loop, the oldest waiting over a second: a new one takes its place.
+  for (int i = 0; i < 63; ++i) {
+    held.push_back(std::make_unique<TlsProtocol>(ctx, limits, app, "192.0.2.7", stats));
+    held.back()->receive(hello, out, now);
+  }
+  CHECK(stats.evicted == 1);
+  auto later = now;
+  later.steady += std::chrono::milliseconds(1500);
+  TlsProtocol q(ctx, limits, app, "192.0.2.7", stats);
+  q.receive(hello, out, later);
+  CHECK(stats.evicted == 2);
+  CHECK(p.state(0).closing);  // the one from `now`, the oldest
 }
 
 TEST_CASE("TLS contexts: a bad, mismatched, expired or half-written pair is refused with the reason") {
