@@ -221,7 +221,8 @@ class TlsTest(unittest.TestCase):
             reply = s.recv(4096)
         self.assertTrue(reply.startswith(b"HTTP/1.1 400 "), reply)
         self.assertIn(b"use https://", reply)
-        for garbage in (b"\x16\x03\x01\x00\x05hello" + b"\x00" * 64, os.urandom(512), b"\x00" * 100):
+        # (Random bytes after a first one that is no capital letter, which would read as plain HTTP.)
+        for garbage in (b"\x16\x03\x01\x00\x05hello" + b"\x00" * 64, b"\x01" + os.urandom(511), b"\x00" * 100):
             with socket.create_connection(("127.0.0.1", self.server.tls_port), timeout=5) as s:
                 s.sendall(garbage)
                 s.settimeout(5)
