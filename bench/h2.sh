@@ -77,19 +77,7 @@ run() {
   before=$(ticks "${PID[$name]}")
   h2load -c 50 -m 10 -t "$H2LOAD_THREADS" -D "$DURATION" "$@" "http://127.0.0.1:${PORT[$name]}$path" >"$log" 2>&1
   after=$(ticks "${PID[$name]}")
-  $PY - "$log" "$before" "$after" "$HZ" <<'PYEOF'
-import re, sys
-text = open(sys.argv[1]).read()
-before, after, hz = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rps = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", text).group(1))
-done = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", text).group(2))
-failed, errored, timeout = (int(x) for x in re.search(r"(\d+) failed, (\d+) errored, (\d+) timeout", text).groups())
-# With -D, requests still in flight at the deadline count as failed: at most
-# 50 connections x 10 streams of them. More is a real error.
-if failed > 500 or timeout > 0 or re.search(r"status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx", text) is None:
-    sys.exit(f"h2load reported errors in {sys.argv[1]}: {failed} failed, {errored} errored, {timeout} timeout")
-print(f"{rps:.0f} {(after - before) / hz * 1e6 / max(done, 1):.2f}")
-PYEOF
+  h2load_numbers "$log" "$before" "$after"
 }
 
 declare -A rows

@@ -40,3 +40,21 @@ ticks() {
   echo "$total"
 }
 HZ=$(getconf CLK_TCK)
+
+# h2load_numbers LOG BEFORE AFTER: "req/s cpu-us-per-request" of one h2load
+# run, from its log and the server's CPU ticks before and after it; fails on
+# errors. With -D, requests still in flight at the deadline count as failed:
+# at most 50 connections x 10 streams of them. More is a real error.
+h2load_numbers() {
+  $PY - "$1" "$2" "$3" "$HZ" <<'PYEOF'
+import re, sys
+text = open(sys.argv[1]).read()
+before, after, hz = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rps = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", text).group(1))
+done = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done", text).group(1))
+failed, errored, timeout = (int(x) for x in re.search(r"(\d+) failed, (\d+) errored, (\d+) timeout", text).groups())
+if failed > 500 or timeout > 0 or re.search(r"status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx", text) is None:
+    sys.exit(f"h2load reported errors in {sys.argv[1]}: {failed} failed, {errored} errored, {timeout} timeout")
+print(f"{rps:.0f} {(after - before) / hz * 1e6 / max(done, 1):.2f}")
+PYEOF
+}
