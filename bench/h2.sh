@@ -52,13 +52,25 @@ PORT[ours]=$(free_port)
 "$BIN" serve --host 127.0.0.1 --port "${PORT[ours]}" --threads "$THREADS" --log-level warning >"$OUT/ours.log" 2>&1 &
 PID[ours]=$!
 wait_healthy "${PORT[ours]}" || { echo "h2: serve did not start" >&2; exit 1; }
-# nginx's / is our own / as it is now, quotes escaped for nginx's string.
-root_body=$($PY -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${PORT[ours]}/').read().decode())")
-escaped=$(printf '%s' "$root_body" | sed "s/[\\\\']/\\\\&/g; s/[|&]/\\\\&/g")
+# nginx's / is our own / as it is now, backslashes and quotes escaped for
+# nginx's string (by Python: a sed replacement would take the escapes back,
+# as it did once "The request's header fields" came into the document).
 PORT[nginx]=$(free_port)
 mkdir -p "$OUT/nginx"
-sed "s|@DIR@|$OUT/nginx|g; s|@PORT@|${PORT[nginx]}|g; s|@WORKERS@|$WORKERS|g; s|@ROOT_BODY@|$escaped|" \
-  "$HERE/peers/nginx-h2.conf.in" >"$OUT/nginx/nginx.conf"
+$PY - "$HERE/peers/nginx-h2.conf.in" "$OUT/nginx/nginx.conf" "$OUT/nginx" "${PORT[nginx]}" "$WORKERS" \
+  "http://127.0.0.1:${PORT[ours]}/" <<'PYEOF'
+import sys, urllib.request
+src, dst, directory, port, workers, url = sys.argv[1:7]
+body = urllib.request.urlopen(url).read().decode().replace("\\", "\\\\").replace("'", "\\'")
+lines = open(src).read().splitlines(keepends=True)
+for i, line in enumerate(lines):
+    if line.lstrip().startswith("#"):
+        continue  # the comments name the placeholders
+    for key, value in (("@DIR@", directory), ("@PORT@", port), ("@WORKERS@", workers), ("@ROOT_BODY@", body.strip())):
+        line = line.replace(key, value)
+    lines[i] = line
+open(dst, "w").write("".join(lines))
+PYEOF
 nginx -e "$OUT/nginx/error.log" -c "$OUT/nginx/nginx.conf" &
 PID[nginx]=$!
 # nginx's h2c listener speaks HTTP/2 only: wait with curl's prior knowledge.
