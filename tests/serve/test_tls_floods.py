@@ -88,11 +88,12 @@ class TlsFloodTest(unittest.TestCase):
             self.assertLess(plain, P99_LIMIT, f"plain /health p99 {plain * 1000:.1f} ms")
             self.assertLess(tls, P99_LIMIT, f"https /health p99 {tls * 1000:.1f} ms (a handshake each)")
             # At most 2,048 handshakes under way hold OpenSSL's state (46 KiB each
-            # in 3.0), the rest wait as bytes: 106 MiB measured, 534 without the bound.
+            # in 3.0, more in 3.5 with its post-quantum key shares), the rest wait
+            # as bytes: 106 MiB measured on Debian 12 and 145 on 13; 534 without the bound.
             # (Under a sanitizer, its quarantine keeps every evicted handshake's
             # memory: only the latency and the eviction are checked there.)
             if not SANITIZED:
-                self.assertLess(rss, 128 << 20, f"RSS {rss >> 20} MiB with {n} handshakes under way")
+                self.assertLess(rss, 192 << 20, f"RSS {rss >> 20} MiB with {n} handshakes under way")
             families = parse_exposition(self.server.get("/metrics").body.decode())
             self.assertGreater(sample_value(families, "devops_info_tls_handshakes_total", result="evicted"), 0)
         finally:
