@@ -45,7 +45,7 @@ RUN sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.s
  && apt-get update -q \
  && apt-get install -y -q --no-install-recommends \
       g++ cmake ninja-build dpkg-dev busybox-static \
-      libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev libnghttp2-dev libssl-dev zlib1g-dev \
+      libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev libnghttp2-dev libssl-dev zlib1g-dev libzstd-dev \
  && mkdir -p /opt/src && chown _apt /opt/src && cd /opt/src \
  && apt-get source -q fmtlib \
  && mv fmtlib-*/ /opt/fmt-src && test -f /opt/fmt-src/src/format.cc \
@@ -64,7 +64,7 @@ RUN native=$(dpkg --print-architecture) && arch=${TARGETARCH:-$native} && cxx=g+
       && cross=(-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR="$(dpkg-architecture -qDEB_HOST_GNU_CPU -a"$arch")") \
       && dpkg --add-architecture "$arch" \
       && apt-get update -q \
-      && apt-get install -y -q --no-install-recommends "g++-$gnu" "libnghttp2-dev:$arch" "libssl-dev:$arch" "zlib1g-dev:$arch" \
+      && apt-get install -y -q --no-install-recommends "g++-$gnu" "libnghttp2-dev:$arch" "libssl-dev:$arch" "zlib1g-dev:$arch" "libzstd-dev:$arch" \
       && mkdir -p /opt/cross && chown _apt /opt/cross && cd /opt/cross \
       && apt-get download -q "busybox-static:$arch" \
       && dpkg-deb -x busybox-static_*.deb /opt/cross/busybox \
