@@ -22,6 +22,11 @@ if [ "$arch" != "$native" ]; then
   cross=(-DCMAKE_SYSTEM_NAME=Linux
     -DCMAKE_SYSTEM_PROCESSOR="$(dpkg-architecture -qDEB_HOST_GNU_CPU -a"$arch")"
     -DCMAKE_CXX_COMPILER="$gnu-g++"
+    # The target's static OpenSSL and zlib by path: CMake's FindOpenSSL asks
+    # pkg-config first, which answers with the build machine's.
+    -DOPENSSL_SSL_LIBRARY="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH -a"$arch")/libssl.a"
+    -DOPENSSL_CRYPTO_LIBRARY="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH -a"$arch")/libcrypto.a"
+    -DZLIB_LIBRARY="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH -a"$arch")/libz.a"
     -DCMAKE_PREFIX_PATH="/usr/lib/$(dpkg-architecture -qDEB_BUILD_MULTIARCH)/cmake")
 fi
 
