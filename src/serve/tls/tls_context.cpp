@@ -10,8 +10,6 @@
 #include <ctime>
 #include <memory>
 
-#include "core/config_file.hpp"
-
 namespace devops::serve {
 
 namespace {
@@ -143,18 +141,6 @@ std::variant<std::shared_ptr<const TlsContext>, std::string> TlsContext::build(c
     c->mutual_ = true;
   }
   return std::shared_ptr<const TlsContext>(std::move(c));
-}
-
-std::variant<std::shared_ptr<const TlsContext>, std::string> TlsContext::load(const TlsFiles& paths) {
-  TlsFiles pem;
-  for (auto [path, text] : {std::pair{&paths.cert, &pem.cert}, std::pair{&paths.key, &pem.key},
-                            std::pair{&paths.client_ca, &pem.client_ca}}) {
-    if (path->empty()) continue;
-    auto read = core::read_config_text(*path);
-    if (auto* e = std::get_if<core::ReadError>(&read)) return e->message;
-    *text = std::move(std::get<std::string>(read));
-  }
-  return build(pem);
 }
 
 }  // namespace devops::serve

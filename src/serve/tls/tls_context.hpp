@@ -30,8 +30,6 @@ class TlsContext {
   // set. Checks that the key matches the certificate, that the chain parses
   // and that the certificate has not expired. The error says what is wrong.
   static std::variant<std::shared_ptr<const TlsContext>, std::string> build(const TlsFiles& pem);
-  // The same, from the files named (read here).
-  static std::variant<std::shared_ptr<const TlsContext>, std::string> load(const TlsFiles& paths);
 
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
