@@ -29,16 +29,12 @@ THREADS=${THREADS:-2}
 PY=/usr/bin/python3
 mkdir -p "$OUT"
 
-pkgs=""
-command -v wrk >/dev/null || pkgs="$pkgs wrk"
-command -v nginx >/dev/null || pkgs="$pkgs nginx-light"
-if [ -n "$pkgs" ]; then
-  # shellcheck disable=SC2086 # one word per package
-  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >/dev/null
-fi
-BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
+need wrk wrk
+need nginx nginx-light
+install_missing
+BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
 
 trap cleanup EXIT
 

@@ -34,17 +34,13 @@ PY=/usr/bin/python3
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)  # nginx resolves relative paths against its own prefix
 
-pkgs=""
-command -v h2load >/dev/null || pkgs="$pkgs nghttp2-client"
-command -v nginx >/dev/null || pkgs="$pkgs nginx-light"
-command -v curl >/dev/null || pkgs="$pkgs curl"
-if [ -n "$pkgs" ]; then
-  # shellcheck disable=SC2086 # one word per package
-  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >/dev/null
-fi
-BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
+need h2load nghttp2-client
+need nginx nginx-light
+need curl curl
+install_missing
+BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
 trap cleanup EXIT
 
 

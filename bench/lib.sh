@@ -2,6 +2,17 @@
 # bench/lib.sh: what the benchmark scripts share; sourced, after PY is set.
 # Servers they start go in PID and PORT (by name); `cleanup` stops them all.
 
+# need COMMAND PACKAGE: PACKAGE goes on the list install_missing installs
+# when COMMAND is not there.
+MISSING=""
+need() { command -v "$1" >/dev/null || MISSING="$MISSING $2"; }
+# install_missing: apt-get installs the packages need() listed, if any.
+install_missing() {
+  [ -n "$MISSING" ] || return 0
+  # shellcheck disable=SC2086 # one word per package
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $MISSING >/dev/null
+}
+
 # A loopback port free now.
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

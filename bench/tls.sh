@@ -31,17 +31,13 @@ PY=/usr/bin/python3
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-pkgs=""
-command -v h2load >/dev/null || pkgs="$pkgs nghttp2-client"
-command -v nginx >/dev/null || pkgs="$pkgs nginx-light"
-command -v openssl >/dev/null || pkgs="$pkgs openssl"
-if [ -n "$pkgs" ]; then
-  # shellcheck disable=SC2086 # one word per package
-  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >/dev/null
-fi
-BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
+need h2load nghttp2-client
+need nginx nginx-light
+need openssl openssl
+install_missing
+BIN=${BIN:-$ROOT/$("$ROOT/scripts/build-static.sh" | tail -1)}
 trap cleanup EXIT
 
 # One certificate for both, P-256 as cert-manager issues by the chart.
