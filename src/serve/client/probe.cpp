@@ -1,5 +1,5 @@
-// The health probe's HTTP/1.1 client: one GET on a ClientSocket, the answer
-// read by the bounded ResponseReader.
+// The HTTP/1.1 client of the health probe and the span exporter: one request
+// on a ClientSocket, the answer read by the bounded ResponseReader.
 #include "serve/client/probe.hpp"
 
 #include <array>
@@ -14,6 +14,11 @@
 namespace devops::serve {
 
 ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds timeout, const TlsClientOptions& tls) {
+  return http_request(target, HttpCall{}, timeout, tls);
+}
+
+ProbeResult http_request(const core::HttpTarget& target, const HttpCall& call, std::chrono::milliseconds timeout,
+                         const TlsClientOptions& tls) {
   // A server that hangs up before reading the request is an error to report, not a death by SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
   ProbeResult out;
@@ -29,17 +34,25 @@ ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds t
   }
   // Host: the port only when it is not HTTP's own (as curl writes it).
   const auto host = target.host.find(':') != std::string::npos ? fmt::format("[{}]", target.host) : target.host;
-  const auto request = fmt::format(
-      "GET {} HTTP/1.1\r\nHost: {}{}\r\nUser-Agent: devops-info-health/{}\r\nAccept: application/json\r\n"
-      "Connection: close\r\n\r\n",
-      target.path, host, target.port == (target.tls ? 443 : 80) ? std::string() : fmt::format(":{}", target.port),
-      core::build_info().version);
+  std::string request =
+      fmt::format("{} {} HTTP/1.1\r\nHost: {}{}\r\nUser-Agent: {}\r\nAccept: application/json\r\nConnection: close\r\n",
+                  call.method, target.path, host,
+                  target.port == (target.tls ? 443 : 80) ? std::string() : fmt::format(":{}", target.port),
+                  call.user_agent.empty() ? fmt::format("devops-info-health/{}", core::build_info().version)
+                                          : std::string(call.user_agent));
+  if (call.method != "GET") {
+    if (!call.content_type.empty()) request += fmt::format("Content-Type: {}\r\n", call.content_type);
+    request += fmt::format("Content-Length: {}\r\n", call.body.size());
+  }
+  request += call.headers;
+  request += "\r\n";
+  request += call.body;
   // Sending may fail while the answer is already there (a server that
   // answers and closes before reading): read it all the same.
   const bool sent = conn.send_all(request);
   const auto send_error = conn.error();
 
-  ResponseReader reader(kMaxProbeBody);
+  ResponseReader reader(call.max_body);
   auto progress = ResponseReader::Progress::More;
   std::array<char, 16384> buf{};
   while (progress == ResponseReader::Progress::More) {

@@ -1,7 +1,8 @@
 #pragma once
 
-// One HTTP GET, for `devops-info health --url`, bounded in time and size
-// whatever the server does.
+// One HTTP request, for `devops-info health --url` (a GET) and the span
+// exporter (a POST of OTLP/JSON), bounded in time and size whatever the
+// server does.
 
 #include <chrono>
 #include <cstddef>
@@ -26,11 +27,24 @@ struct ProbeResult {
   std::string problem;         // with NetError::Read or Tls: what was wrong
 };
 
+// What to send besides the target.
+struct HttpCall {
+  std::string_view method{"GET"};
+  std::string_view body;          // sent with Content-Length when the method is not GET
+  std::string_view content_type;  // of the body
+  std::string_view user_agent;    // empty: devops-info-health/VERSION
+  std::string_view headers;       // more fields, each "Name: value\r\n"
+  std::size_t max_body{kMaxProbeBody};
+};
+
 // GET target.path from target.host:target.port. `timeout` bounds the whole
 // attempt: connecting, sending, the headers and the body; a server that
 // drips its answer is cut off at the deadline (NetError::TimedOut).
 // `tls`: for https://.
 ProbeResult http_get(const core::HttpTarget& target, std::chrono::milliseconds timeout,
                      const TlsClientOptions& tls = {});
+// The same for any call.
+ProbeResult http_request(const core::HttpTarget& target, const HttpCall& call, std::chrono::milliseconds timeout,
+                         const TlsClientOptions& tls = {});
 
 }  // namespace devops::serve
