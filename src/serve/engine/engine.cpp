@@ -21,6 +21,7 @@ Engine::Loop::Loop(Engine& engine) : e_(engine), cfg_(engine.config_) {
   for (const auto& l : engine.listeners_) listeners_.push_back(l.get());
   reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   watch_listener(true);
+  if (cfg_.side) side_ = cfg_.side(reactor_);
 }
 
 Engine::Loop::~Loop() {
@@ -38,6 +39,7 @@ void Engine::Loop::watch_listener(bool on) {
 }
 
 void Engine::Loop::run() {
+  if (side_) side_->started();
   while (!(draining_ && conns_.empty())) {
     try {
       reactor_.poll(next_timeout());
@@ -50,9 +52,19 @@ void Engine::Loop::run() {
                 return;
               }
             }
-            on_event(static_cast<Conn*>(tag), events);
+            auto* t = static_cast<EventTag*>(tag);
+            if (t->side) {
+              side_->on_event(t, events);
+            } else {
+              on_event(static_cast<Conn*>(t), events);
+            }
           },
           [this] { on_wake(); });
+      release_woken();
+      if (side_) {
+        side_->expire(now_);
+        release_woken();
+      }
       expire();
       idle_published_.store(idle_.size, std::memory_order_relaxed);
     } catch (const std::exception& ex) {  // out of memory, most likely: keep serving the others
@@ -115,6 +127,7 @@ int Engine::Loop::next_timeout() const {
     if (l->head != nullptr) next = std::min(next, l->head->deadline);
   }
   if (!holds_.empty()) next = std::min(next, holds_.begin()->first);
+  if (side_) next = std::min(next, side_->next_deadline());
   if (!listening_ && !draining_) next = std::min(next, accept_paused_until_);
   if (next == SteadyClock::time_point::max()) return -1;
   if (next <= now_) return 0;

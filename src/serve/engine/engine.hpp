@@ -24,6 +24,7 @@
 #include "serve/http/conn_protocol.hpp"
 #include "serve/http/http_service.hpp"
 #include "serve/net/connection_stats.hpp"
+#include "serve/net/loop_side.hpp"
 #include "serve/net/net_error.hpp"
 
 namespace devops::serve {
@@ -37,6 +38,8 @@ inline constexpr std::size_t kConnectionsOverLimit = 8;
 
 // Makes the protocol of a new connection from its peer's address.
 using ProtocolFactory = std::function<std::unique_ptr<ConnProtocol>(const HttpLimits&, HttpService&, std::string peer)>;
+// Makes what else lives on a loop (the upstream client), given its Reactor.
+using SideFactory = std::function<std::unique_ptr<LoopSide>(Reactor&)>;
 
 struct EngineConfig {
   std::size_t loops{1};
@@ -44,10 +47,13 @@ struct EngineConfig {
   std::size_t max_connections{10'000};
   HttpLimits limits{};
   ConnTimeouts timeouts{};
+  SideFactory side{};  // none: the loops serve and call nothing
 };
 
 class Engine {
  public:
+  class Loop;  // one event loop (engine_loop.hpp)
+
   Engine(HttpService& service, ConnectionStats& stats, const Logger& logger, EngineConfig config);
   ~Engine();
   Engine(const Engine&) = delete;
@@ -79,7 +85,6 @@ class Engine {
   void join();
 
  private:
-  class Loop;
   friend class Loop;
 
   HttpService& service_;

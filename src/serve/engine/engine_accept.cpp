@@ -71,7 +71,7 @@ void Engine::Loop::accept_ready(const Listener& l) {
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto conn = std::make_unique<Conn>(std::move(fd), l.protocol(cfg_.limits, e_.service_, peer_address(ss)));
     Conn* c = conn.get();
-    if (!reactor_.add(c->fd.get(), EPOLLIN, c)) {
+    if (!reactor_.add(c->fd.get(), EPOLLIN, tag_of(c))) {
       e_.stats_.open.fetch_sub(1, std::memory_order_relaxed);
       continue;
     }
@@ -160,6 +160,7 @@ bool Engine::Loop::ask_another_loop_to_make_room() {
 void Engine::Loop::close_conn(Conn* c) {
   if (c->closed) return;
   c->closed = true;
+  if (c->token) c->token->conn = nullptr;  // a deferred answer ready later finds it gone
   if (c->hold_armed) holds_.erase(c->hold);
   unlink(c);
   // The socket closes now; the connection itself lives to the end of the

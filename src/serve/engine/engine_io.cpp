@@ -6,12 +6,38 @@
 #include <exception>
 
 #include "serve/engine/engine_loop.hpp"
+#include "serve/http/deferred.hpp"
 #include "serve/log/log.hpp"
 
 namespace devops::serve {
 
+namespace {
+
+std::shared_ptr<void> mint_token(void* /*loop*/, void* conn) {
+  auto* c = static_cast<Conn*>(conn);
+  if (!c->token) c->token = std::make_shared<ConnToken>(ConnToken{c});
+  return c->token;
+}
+
+void wake_conn(void* loop, const std::shared_ptr<void>& token) {
+  static_cast<Engine::Loop*>(loop)->woken(std::static_pointer_cast<ConnToken>(token));
+}
+
+// While the loop calls into one connection's protocol: a Deferred made then
+// (a handler that answers later) knows whom to wake.
+class CurrentConnection {
+ public:
+  CurrentConnection(Engine::Loop* loop, Conn* c) { set_current_connection(loop, c, &mint_token, &wake_conn); }
+  ~CurrentConnection() { set_current_connection(nullptr, nullptr, nullptr, nullptr); }
+  CurrentConnection(const CurrentConnection&) = delete;
+  CurrentConnection& operator=(const CurrentConnection&) = delete;
+};
+
+}  // namespace
+
 void Engine::Loop::on_event(Conn* c, std::uint32_t events) {
   if (c->closed) return;  // earlier in this turn
+  const CurrentConnection current(this, c);
   try {
     if ((events & EPOLLERR) != 0) {
       close_conn(c);
@@ -64,6 +90,7 @@ template <typename Fill>
 void Engine::Loop::produce(Conn* c, Fill&& fill) {
   // Answers go to the loop's scratch buffer when nothing is queued (the usual
   // case); settle() keeps only what the socket does not take.
+  const CurrentConnection current(this, c);
   const bool own = c->out.empty();
   std::string& out = own ? scratch_ : c->out;
   std::size_t scratch_pos = 0;
@@ -132,7 +159,7 @@ void Engine::Loop::apply(Conn* c, const Step& step) {
   }
   const std::uint32_t want = (step.read ? EPOLLIN : 0U) | (step.write ? EPOLLOUT : 0U);
   if (want != c->events) {
-    reactor_.modify(c->fd.get(), want, c);
+    reactor_.modify(c->fd.get(), want, tag_of(c));
     c->events = want;
   }
   switch (step.deadline) {
@@ -170,6 +197,27 @@ void Engine::Loop::drain(Conn* c) {
 
 void Engine::Loop::release(Conn* c) {
   produce(c, [&](std::string& out) { c->proto->release(out, moment()); });
+}
+
+void Engine::Loop::release_woken() {
+  while (!woken_.empty()) {
+    const auto batch = std::move(woken_);
+    woken_.clear();
+    for (const auto& t : batch) {
+      Conn* c = t->conn;
+      if (c == nullptr || c->closed) continue;
+      if (c->hold_armed) {
+        holds_.erase(c->hold);
+        c->hold_armed = false;
+      }
+      try {
+        release(c);
+      } catch (const std::exception& ex) {
+        e_.logger_.log(core::LogLevel::Error, "connection failed", {{"error_type", "engine"}, {"error", ex.what()}});
+        close_conn(c);
+      }
+    }
+  }
 }
 
 }  // namespace devops::serve

@@ -41,7 +41,13 @@ inline constexpr auto kEvictRequestsOlderThan = std::chrono::seconds(1);
 inline constexpr auto kIdleAMoment = std::chrono::milliseconds(100);
 inline constexpr int kEvictLookAhead = 8;  // idle connections looked at for one without a request waiting
 
-struct Conn : TimerNode {
+// A connection's token for deferred answers (serve/http/deferred.hpp): the
+// connection while it is open, null once it closed.
+struct ConnToken {
+  struct Conn* conn;
+};
+
+struct Conn : EventTag, TimerNode {
   Conn(core::Fd f, std::unique_ptr<ConnProtocol> p) : fd(std::move(f)), proto(std::move(p)) {}
   core::Fd fd;
   std::unique_ptr<ConnProtocol> proto;  // its peer's address, and held answers' exchanges
@@ -53,12 +59,17 @@ struct Conn : TimerNode {
   std::uint32_t events{0};
   bool eof{false};
   bool lingering{false};
-  bool closed{false};     // by close_conn(); freed at the end of the turn
-  bool streaming{false};  // a long-lived answer is open: told of the service's changes
+  bool closed{false};                // by close_conn(); freed at the end of the turn
+  bool streaming{false};             // a long-lived answer is open: told of the service's changes
+  std::shared_ptr<ConnToken> token;  // made when a deferred answer first asks
 };
 
 inline Conn* as_conn(TimerNode* n) {
   return static_cast<Conn*>(n);
+}
+// The tag a connection's descriptor carries in the reactor.
+inline void* tag_of(Conn* c) {
+  return static_cast<EventTag*>(c);
 }
 
 class Engine::Loop final {
@@ -69,6 +80,8 @@ class Engine::Loop final {
   Loop& operator=(const Loop&) = delete;
 
   void run();
+  // A deferred answer of the connection is ready (on this loop's thread).
+  void woken(const std::shared_ptr<ConnToken>& token) { woken_.push_back(token); }
   void request_drain() {
     drain_requested_.store(true);
     reactor_.wake();
@@ -110,6 +123,8 @@ class Engine::Loop final {
   void on_readable(Conn* c);
   // Sends a held answer whose time has come.
   void release(Conn* c);
+  // Sends the deferred answers that became ready.
+  void release_woken();
   // The service changed: the connection's open streams say what they say now.
   void notify(Conn* c);
   // The drain reaches the connection: it closes, or finishes what is in flight.
@@ -151,6 +166,8 @@ class Engine::Loop final {
   TimerList write_;
   TimerList linger_;
   std::multimap<SteadyClock::time_point, Conn*> holds_;
+  std::vector<std::shared_ptr<ConnToken>> woken_;
+  std::unique_ptr<LoopSide> side_;
   std::string scratch_;  // answers are built here; only what the socket does not take is kept
   std::array<char, kReadBuffer> read_buf_{};
   HttpDate date_;

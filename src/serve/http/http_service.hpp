@@ -5,6 +5,7 @@
 // to its answer being sent. The Service implements HttpService; the engine
 // and the protocol know no more of it than this.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,17 @@ namespace devops::serve {
 
 class HttpService;
 
+// The trace an exchange belongs to (W3C trace context, as bytes): the
+// service sets it when the exchange begins and reads it for the log line,
+// the span and the calls it makes.
+struct ExchangeTrace {
+  std::array<std::uint8_t, 16> trace{};
+  std::array<std::uint8_t, 8> span{};
+  std::array<std::uint8_t, 8> parent{};  // zeros: the trace began here
+  bool sampled{false};
+  std::uint64_t start_unix_ns{0};
+};
+
 // One request, from the moment the service took it to its answer leaving:
 // the route the service resolved for it (once), when it started, and whether
 // it counts as in progress. Move-only. One that ends without
@@ -30,7 +42,11 @@ class Exchange {
   Exchange() = default;
   ~Exchange();
   Exchange(Exchange&& o) noexcept
-      : owner_(std::exchange(o.owner_, nullptr)), route_(o.route_), start_(o.start_), held_(o.held_) {}
+      : owner_(std::exchange(o.owner_, nullptr)),
+        route_(o.route_),
+        start_(o.start_),
+        held_(o.held_),
+        trace_(o.trace_) {}
   Exchange& operator=(Exchange&& o) noexcept;
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -49,6 +65,9 @@ class Exchange {
   void hold() { held_ = true; }
   bool held() const { return held_; }
 
+  ExchangeTrace& trace() { return trace_; }
+  const ExchangeTrace& trace() const { return trace_; }
+
   bool in_progress() const { return owner_ != nullptr; }
   std::size_t route() const { return route_; }
   Clock::time_point start() const { return start_; }
@@ -58,6 +77,7 @@ class Exchange {
   std::size_t route_{0};
   Clock::time_point start_{};
   bool held_{false};
+  ExchangeTrace trace_{};
 };
 
 // What a request needs kept beyond the few fields every request keeps;
@@ -122,6 +142,7 @@ inline Exchange& Exchange::operator=(Exchange&& o) noexcept {
     route_ = o.route_;
     start_ = o.start_;
     held_ = o.held_;
+    trace_ = o.trace_;
   }
   return *this;
 }

@@ -74,6 +74,7 @@ std::string_view reason_phrase(int status) {
     case 429: return "Too Many Requests";
     case 502: return "Bad Gateway";
     case 504: return "Gateway Timeout";
+    case 508: return "Loop Detected";
     case 101: return "Switching Protocols";
     case 200: return "OK";
     case 400: return "Bad Request";

@@ -4,11 +4,14 @@
 // library: the transport fills the one and writes the other.
 
 #include <chrono>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
 namespace devops::serve {
+
+class Deferred;
 
 // One header field as received.
 struct HeaderField {
@@ -38,6 +41,10 @@ struct HttpRequest {
   // a trusted proxy (--trusted-proxies).
   std::string_view forwarded_for{};
   std::string_view forwarded{};
+  // W3C trace context, as received: the first traceparent ("-" when it came
+  // more than once, which makes it invalid), the tracestate fields joined.
+  std::string_view traceparent{};
+  std::string_view tracestate{};
 };
 
 // What a gRPC call ends with (HTTP/2 only): a status and its message, sent
@@ -64,7 +71,26 @@ struct HttpResponse {
   // asks HttpService::follow() for what it says next whenever
   // HttpService::changes() moves.
   bool open_stream{false};
+  // The answer comes later (deferred.hpp): this one is held, up to `delay`,
+  // and sent only if the deferred one is not ready by then.
+  std::shared_ptr<Deferred> deferred{};
 };
+
+// Keeps a traceparent field: the first one; a second makes it "-", which no
+// parser takes (W3C Trace Context: a field sent twice is invalid).
+inline void keep_traceparent(std::string& to, std::string_view value) {
+  if (to.empty()) {
+    to.assign(value);
+  } else {
+    to.assign("-");
+  }
+}
+// Keeps a tracestate field: several are one list, joined with ",".
+inline void keep_tracestate(std::string& to, std::string_view value) {
+  if (to.size() > 1024) return;  // more than anyone propagates (512 at least): the rest is not kept
+  if (!to.empty()) to.push_back(',');
+  to.append(value);
+}
 
 // "OK", "Not Found", ...: the reason phrase of a status code.
 std::string_view reason_phrase(int status);

@@ -1,5 +1,7 @@
 #include "serve/http1/http_protocol.hpp"
 
+#include "serve/http/deferred.hpp"
+
 // Boost 1.74's Asio headers miss this include under C++20 with GCC 12.
 #include <utility>
 
@@ -69,6 +71,7 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
   int h2_settings_fields{0};
   std::string forwarded_for;  // X-Forwarded-For, joined
   std::string forwarded;      // Forwarded, joined
+  std::string traceparent, tracestate;
   // Every field, and the body, for a route that asked for them (HttpService::needs).
   const HttpService& service;
   std::uint64_t max_kept_bodies;
@@ -94,6 +97,8 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
     r.fields = field_views;
     r.forwarded_for = forwarded_for;
     r.forwarded = forwarded;
+    r.traceparent = traceparent;
+    r.tracestate = tracestate;
     r.body = body.view();
     return r;
   }
@@ -132,7 +137,13 @@ struct HttpProtocol::Parser final : http::basic_parser<true> {
       case http::field::upgrade: join(upgrade, v); break;
       case http::field::forwarded: join(forwarded, v); break;
       case http::field::unknown:
-        if (boost::beast::iequals(name, "X-Forwarded-For")) join(forwarded_for, v);
+        if (boost::beast::iequals(name, "X-Forwarded-For")) {
+          join(forwarded_for, v);
+        } else if (boost::beast::iequals(name, "traceparent")) {
+          keep_traceparent(traceparent, {v.data(), v.size()});
+        } else if (boost::beast::iequals(name, "tracestate")) {
+          keep_tracestate(tracestate, {v.data(), v.size()});
+        }
         break;
       case http::field::connection: join(connection, v); break;
       case http::field::http2_settings:
@@ -431,7 +442,7 @@ void HttpProtocol::dispatch(std::string& out, const HttpNow& now) {
   const auto req = parser_->request(peer_);
   auto resp = service_.handle(req, ex);
   state_ = State::Idle;
-  if (resp.delay.count() > 0) {
+  if (resp.delay.count() > 0 || resp.deferred != nullptr) {
     const auto release = now.steady + resp.delay;
     held_ = std::make_unique<Held>(Held{std::move(parser_), req, std::move(ex), std::move(resp), close, release});
     return;
@@ -441,9 +452,10 @@ void HttpProtocol::dispatch(std::string& out, const HttpNow& now) {
 }
 
 void HttpProtocol::release(std::string& out, const HttpNow& now) {
-  if (held_ == nullptr) return;
+  if (held_ == nullptr || !held_answer_due(held_->response, held_->release, now.steady)) return;
   const auto held = std::move(held_);
-  answer(*held->parser, held->request, held->exchange, held->response, held->close || service_.draining(), out, now);
+  const auto resp = held_answer(held->response);
+  answer(*held->parser, held->request, held->exchange, resp, held->close || service_.draining(), out, now);
   go_on(out, now);
 }
 

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <vector>
 
+#include "serve/http/deferred.hpp"
 #include "serve/http2/grpc_wire.hpp"
 #include "serve/http2/http2_stream.hpp"
 
@@ -156,11 +157,12 @@ void Http2Protocol::release(std::string& out, const HttpNow& now) {
   now_ = &now;
   std::vector<Stream*> due;
   for (const auto& [id, s] : streams_) {
-    if (s->held && s->release <= now.steady) due.push_back(s.get());
+    if (s->held && held_answer_due(s->held_response, s->release, now.steady)) due.push_back(s.get());
   }
   for (Stream* s : due) {
     s->held = false;
-    answer(*s, s->held_response);
+    const auto resp = held_answer(s->held_response);
+    answer(*s, resp);
   }
   resume(out, now);
 }

@@ -77,6 +77,10 @@ struct Http2Protocol::Callbacks {
       }
     } else if (name == "grpc-encoding") {
       s->grpc_encoding = value;
+    } else if (name == "traceparent") {
+      keep_traceparent(s->traceparent, value);
+    } else if (name == "tracestate") {
+      keep_tracestate(s->tracestate, value);
     } else if (name == "x-forwarded-for" || name == "forwarded") {
       auto& to = name == "forwarded" ? s->forwarded : s->forwarded_for;
       if (!to.empty()) to.append(", ");
@@ -341,7 +345,7 @@ void Http2Protocol::dispatch(Stream& s) {
     req.body = message;
   }
   resp = service_.handle(req, s.exchange);
-  if (resp.delay.count() > 0) {
+  if (resp.delay.count() > 0 || resp.deferred != nullptr) {
     s.held = true;
     s.release = now + resp.delay;
     s.held_response = std::move(resp);

@@ -43,7 +43,8 @@ struct Http2Protocol::Stream {
   // The request, as received (owned: a held answer outlives the input).
   std::string method, target, path, user_agent, accept, content_type, grpc_encoding, body;
   std::string forwarded_for, forwarded;  // X-Forwarded-For and Forwarded, joined
-  bool path_ok{false};                   // `path` is `target` decoded
+  std::string traceparent, tracestate;
+  bool path_ok{false};  // `path` is `target` decoded
   // Every regular field, and the body up to body_limit, for a route that
   // asked for them (HttpService::needs).
   bool want_fields{false};
@@ -83,6 +84,8 @@ struct Http2Protocol::Stream {
     r.fields = field_views;
     r.forwarded_for = forwarded_for;
     r.forwarded = forwarded;
+    r.traceparent = traceparent;
+    r.tracestate = tracestate;
     r.body = kept.view();
     return r;
   }
