@@ -74,12 +74,12 @@ _devops_info() {
       return
       ;;
     health:--timeout | health:--wait | health:--interval | serve:--shutdown-timeout | serve:--shutdown-delay | serve:--flush-interval | \
-      serve:--request-timeout | serve:--idle-timeout | serve:--write-timeout | serve:--max-delay)
+      serve:--request-timeout | serve:--idle-timeout | serve:--write-timeout | serve:--max-delay | serve:--upstream-timeout)
       values='500ms 1s 5s 10s 30s 1m'
       ;;
     serve:--introspection) values='on off' ;;
-    serve:--max-body) values='64KiB 256KiB 1MiB 4MiB 16MiB' ;;
-    health:--url | serve:--port | serve:--tls-port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error | serve:--env-allow | serve:--trusted-proxies) return ;;
+    serve:--max-body | serve:--upstream-max-body) values='64KiB 256KiB 1MiB 4MiB 16MiB' ;;
+    health:--url | serve:--port | serve:--tls-port | serve:--threads | serve:--max-connections | serve:--fault-delay | serve:--fault-error | serve:--env-allow | serve:--trusted-proxies | serve:--upstream) return ;;
   esac
   if [[ -n $values ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
@@ -99,6 +99,7 @@ _devops_info() {
       opts+=' --shutdown-timeout --data-dir --flush-interval --unready --unhealthy --fault-delay --fault-error'
       opts+=' --config --request-timeout --idle-timeout --write-timeout --introspection --max-delay --max-body'
       opts+=' --env-allow --trusted-proxies --tls-cert --tls-key --tls-port --tls-client-ca'
+      opts+=' --upstream --upstream-timeout --upstream-max-body'
       ;;
     *)
       if [[ $cur == -* ]]; then

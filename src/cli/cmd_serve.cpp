@@ -48,6 +48,9 @@ struct ServeOptions {
   std::string tls_client_ca;
   std::string flush_interval;
   std::string config;
+  std::vector<std::string> upstream;
+  std::string upstream_timeout;
+  std::string upstream_max_body;
 };
 
 int run_serve(const ServeOptions& o, const CLI::App& sub) {
@@ -75,6 +78,9 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   if (given("--trusted-proxies")) flags.trusted_proxies = o.trusted_proxies;
   flags.delay_path = o.delay_path;
   if (given("--data-dir")) flags.data_dir = o.data_dir;
+  flags.upstream = o.upstream;
+  if (given("--upstream-timeout")) flags.upstream_timeout = o.upstream_timeout;
+  if (given("--upstream-max-body")) flags.upstream_max_body = o.upstream_max_body;
   if (given("--tls-cert")) flags.tls_cert = o.tls_cert;
   if (given("--tls-key")) flags.tls_key = o.tls_key;
   if (given("--tls-port")) flags.tls_port = o.tls_port;
@@ -205,16 +211,32 @@ Runner setup_serve(CLI::App& sub) {
                  "(10.0.0.0/8,fd00::/8): the client is the rightmost address that is not one of them "
                  "(default: none, the peer is the client; env TRUSTED_PROXIES)")
       ->option_text("CIDRS");
+  sub.add_option("--upstream", o->upstream,
+                 "An upstream GET /upstreams calls, http://HOST[:PORT][/PATH]; repeat it for more, at most 16 "
+                 "(env UPSTREAM_URIS, comma-separated)")
+      ->option_text("URL")
+      ->allow_extra_args(false);
+  sub.add_option("--upstream-timeout", o->upstream_timeout,
+                 "How long each upstream call may take, from its start to its answer's last byte (10ms to 1m; "
+                 "default 2s; env UPSTREAM_TIMEOUT)")
+      ->option_text("DURATION");
+  sub.add_option("--upstream-max-body", o->upstream_max_body,
+                 "The largest answer an upstream may give; larger is an error (up to 16MiB; default 1MiB; env "
+                 "UPSTREAM_MAX_BODY)")
+      ->option_text("SIZE");
   // Kept for the lifecycle tests, hidden: the answer to PATH is held back
   // for a second (as --fault-delay does), without blocking the event loop.
   sub.add_option("--delay-path", o->delay_path, "")->group("");
   sub.footer(
       "Routes: GET / (report), /health, /ready, /metrics (Prometheus), /visits, /status/{code}, "
-      "/delay/{duration}, /env, /headers, POST|PUT /echo; HEAD works wherever GET does. gRPC health over HTTP/2 on the "
+      "/delay/{duration}, /env, /headers, POST|PUT /echo, /upstreams; HEAD works wherever GET does. gRPC health over "
+      "HTTP/2 on the "
       "same port.\n"
+      "Traces: OTLP/HTTP JSON to OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) when set; OTEL_SERVICE_NAME, "
+      "OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_*, OTEL_SDK_DISABLED (see the man page).\n"
       "Examples:\n"
       "  devops-info serve\n"
-      "  PORT=8080 devops-info serve --log-format text --data-dir /data --shutdown-delay 5s\n"
+      "  PORT=8080 devops-info serve --log-format text --data-dir /data --upstream http://backend:5000/\n"
       "  devops-info serve --host 127.0.0.1 --port 0 --fault-error /=0.1 --fault-delay '*=100ms-2s'");
   const CLI::App* self = &sub;
   return [o, self] { return run_serve(*o, *self); };

@@ -32,6 +32,9 @@ constexpr std::array kSettings{
     SettingKey{"max_body", true},
     SettingKey{"env_allow", true},
     SettingKey{"trusted_proxies", true},
+    SettingKey{"upstreams", true},
+    SettingKey{"upstream_timeout", true},
+    SettingKey{"upstream_max_body", true},
     SettingKey{"host", false},
     SettingKey{"port", false},
     SettingKey{"threads", false},
@@ -180,6 +183,11 @@ std::variant<ConfigFile, ConfigError> parse_config_file(std::string_view text, s
       const bool rules = key == "fault_delay" || key == "fault_error";
       if (auto t = scalar_text(value)) {
         s.values.push_back(*t);
+      } else if (key == "upstreams" && value.is_array()) {
+        for (const auto& url : value) {
+          if (!url.is_string()) return ConfigError{fmt::format("{}: each upstream must be a URL string", s.where)};
+          s.values.push_back(url.get<std::string>());
+        }
       } else if (rules && value.is_array()) {
         for (const auto& rule : value) {
           if (!rule.is_string())

@@ -26,6 +26,8 @@ constexpr std::array kEndpoints{
     Endpoint{"/env", "GET", "Environment variables that --env-allow admits, secrets redacted"},
     Endpoint{"/headers", "GET", "The request's header fields, as received"},
     Endpoint{"/echo", "POST, PUT", "The request itself: method, path, query, headers, body (at most --max-body)"},
+    // Calls every upstream (--upstream) at once and nests their answers.
+    Endpoint{"/upstreams", "GET", "Calls each upstream (--upstream) and nests its answer"},
 };
 }  // namespace
 

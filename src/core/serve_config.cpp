@@ -10,6 +10,7 @@
 #include "core/cidr.hpp"
 #include "core/config_file.hpp"
 #include "core/endpoints.hpp"
+#include "core/probe_url.hpp"
 
 namespace devops::core {
 
@@ -323,6 +324,54 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
   }
   if (c.tls.enabled() && c.tls.port == c.port && c.port != 0) {
     return ConfigError{fmt::format("--tls-port {} is the plain port too: give them different ports", c.port)};
+  }
+
+  // Upstreams: the flags' when any is given, else UPSTREAM_URIS, else the file's.
+  {
+    std::vector<std::string> urls;
+    std::string name = "--upstream";
+    if (!flags.upstream.empty()) {
+      urls = flags.upstream;
+    } else if (auto v = from_env("UPSTREAM_URIS")) {
+      name = v->name;
+      urls = comma_list(v->text);
+    } else if (file != nullptr) {
+      if (const auto it = file->settings.find("upstreams"); it != file->settings.end()) {
+        name = it->second.where;
+        for (const auto& value : it->second.values) {
+          for (auto& u : comma_list(value)) urls.push_back(std::move(u));
+        }
+      }
+    }
+    if (urls.size() > kMaxUpstreams) {
+      return ConfigError{fmt::format("{}: at most {} upstreams, not {}", name, kMaxUpstreams, urls.size())};
+    }
+    for (const auto& u : urls) {
+      if (u.size() > kMaxUpstreamUrl)
+        return invalid_value(name, u.substr(0, 60) + "...", "a URL of at most 2048 characters");
+      const auto target = parse_http_url(u);
+      const auto* error = std::get_if<ConfigError>(&target);
+      const auto* t = std::get_if<HttpTarget>(&target);
+      if (error != nullptr || t->tls || t->scheme != ProbeScheme::Http) {
+        return invalid_value(name, u,
+                             error != nullptr ? "an http:// URL (" + error->message + ")"
+                                              : std::string("an http:// URL (https:// and grpc:// upstreams are not "
+                                                            "supported yet)"));
+      }
+    }
+    c.upstreams.urls = std::move(urls);
+  }
+  if (auto e = duration(pick(flags.upstream_timeout, "--upstream-timeout", "UPSTREAM_TIMEOUT", "upstream_timeout"),
+                        c.upstreams.timeout, Range{kMinUpstreamTimeout, kMaxUpstreamTimeout})) {
+    return *e;
+  }
+  if (auto g = pick(flags.upstream_max_body, "--upstream-max-body", "UPSTREAM_MAX_BODY", "upstream_max_body")) {
+    const auto n = parse_size(g->text);
+    if (!n || *n == 0 || *n > kMaxMaxBody) {
+      return invalid_value(g->name, g->text,
+                           fmt::format("a size from 1 to {} (64KiB, 1MiB)", format_size(kMaxMaxBody)));
+    }
+    c.upstreams.max_body = *n;
   }
 
   if (auto d = pick(flags.data_dir, "--data-dir", "DATA_DIR", "data_dir")) {

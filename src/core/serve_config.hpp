@@ -30,6 +30,18 @@ struct TlsSettings {
   bool enabled() const { return !cert.empty(); }
   bool operator==(const TlsSettings&) const = default;
 };
+// The upstreams GET /upstreams calls (--upstream, UPSTREAM_URIS, upstreams),
+// each http://HOST[:PORT][/PATH]; live.
+struct UpstreamSettings {
+  std::vector<std::string> urls;
+  std::chrono::milliseconds timeout{2'000};            // each call, from its start
+  std::uint64_t max_body{std::uint64_t{1024} * 1024};  // an answer larger is an error
+  bool operator==(const UpstreamSettings&) const = default;
+};
+inline constexpr std::size_t kMaxUpstreams = 16;
+inline constexpr std::size_t kMaxUpstreamUrl = 2048;
+inline constexpr std::chrono::milliseconds kMinUpstreamTimeout{10};
+inline constexpr std::chrono::milliseconds kMaxUpstreamTimeout{60'000};
 inline constexpr std::size_t kMaxThreads = 64;  // event loops
 inline constexpr std::size_t kDefaultMaxConnections = 10'000;
 inline constexpr std::size_t kMaxMaxConnections = 1'000'000;
@@ -97,6 +109,7 @@ struct ServeConfig {
   std::chrono::milliseconds write_timeout{kDefaultWriteTimeout};      // an answer the client does not read
   Switches switches;
   TlsSettings tls;
+  UpstreamSettings upstreams;
   std::string data_dir;                                             // the visit counter's directory; empty: no counter
   std::chrono::milliseconds flush_interval{kDefaultFlushInterval};  // how often the count is written
   bool operator==(const ServeConfig&) const = default;
@@ -131,6 +144,9 @@ struct ServeFlags {
   std::optional<std::string> tls_key;
   std::optional<std::string> tls_port;
   std::optional<std::string> tls_client_ca;
+  std::vector<std::string> upstream;  // --upstream, repeated
+  std::optional<std::string> upstream_timeout;
+  std::optional<std::string> upstream_max_body;
 };
 
 struct ConfigFile;

@@ -21,12 +21,13 @@ TIMEOUT = float(os.environ.get("DEVOPS_INFO_TEST_TIMEOUT", "20"))
 
 
 # What the binary reads from the environment, which a test sets itself or not at all.
-SERVICE_VARIABLES = ("HOST", "PORT", "DEBUG", "NO_COLOR", "DATA_DIR", "CONFIG_FILE")
+SERVICE_VARIABLES = ("HOST", "PORT", "DEBUG", "NO_COLOR", "DATA_DIR", "CONFIG_FILE", "UPSTREAM_URIS",
+                     "UPSTREAM_TIMEOUT", "UPSTREAM_MAX_BODY", "POD_NAME")
 
 
 def clean_env(extra=None):
     """The test's environment without the variables the binary reads, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES and not k.startswith("OTEL_")}
     env.update(extra or {})
     return env
 

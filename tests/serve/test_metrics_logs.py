@@ -137,7 +137,7 @@ class LogTest(unittest.TestCase):
             s.get("/health", headers={"User-Agent": "two words"})
             line = s.proc.stdout.readline().decode()
             self.assertRegex(line, r' INFO +request method=GET path=/health protocol=HTTP/1\.1 status=200 client_ip=127\.0\.0\.1 '
-                                   r'user_agent="two words" duration_ms=\d+\.\d{3}\n$')
+                                   r'user_agent="two words" duration_ms=\d+\.\d{3} trace_id=[0-9a-f]{32} span_id=[0-9a-f]{16}\n$')
             with self.assertRaises(ValueError):
                 json.loads(line)
         finally:

@@ -64,7 +64,8 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual([(e["path"], e["method"]) for e in doc["endpoints"]],
                          [(p, "GET") for p in ROUTES] + [(p, "POST") for p in GRPC_ROUTES]
                          + [(p, "GET") for p in TEMPLATES] + [("/env", "GET"), ("/headers", "GET"),
-                                                                          ("/echo", "POST, PUT")])
+                                                                          ("/echo", "POST, PUT"),
+                                                                          ("/upstreams", "GET")])
         self.assertEqual(list(doc), ["service", "system", "runtime", "request", "container", "build",
                                      "endpoints", "notes"])
 

@@ -465,3 +465,51 @@ TEST_CASE(
                       bad));
   }
 }
+
+TEST_CASE("upstreams: the flags over UPSTREAM_URIS over the file; http:// only, at most 16; the timeout and size") {
+  auto resolved = std::get<ServeConfig>(resolve_serve_config({}, env_of({})));
+  CHECK(resolved.upstreams.urls.empty());
+  CHECK(resolved.upstreams.timeout == 2s);
+  CHECK(resolved.upstreams.max_body == 1024 * 1024);
+
+  const auto file = std::get<ConfigFile>(parse_config_file(
+      R"({"upstreams": ["http://c/", "http://d:8080/x?y=1"], "upstream_timeout": "500ms", "upstream_max_body": "64KiB"})",
+      "c.json"));
+  resolved = std::get<ServeConfig>(resolve_serve_config({}, env_of({}), &file));
+  CHECK(resolved.upstreams.urls == std::vector<std::string>{"http://c/", "http://d:8080/x?y=1"});
+  CHECK(resolved.upstreams.timeout == 500ms);
+  CHECK(resolved.upstreams.max_body == 64 * 1024);
+  const auto one = std::get<ConfigFile>(parse_config_file(R"({"upstreams": "http://only/"})", "c.json"));
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({}), &one)).upstreams.urls ==
+        std::vector<std::string>{"http://only/"});
+
+  resolved = std::get<ServeConfig>(resolve_serve_config(
+      {}, env_of({{"UPSTREAM_URIS", "http://a:9090, http://b/"}, {"UPSTREAM_TIMEOUT", "1s"}}), &file));
+  CHECK(resolved.upstreams.urls == std::vector<std::string>{"http://a:9090", "http://b/"});
+  CHECK(resolved.upstreams.timeout == 1s);
+
+  ServeFlags f;
+  f.upstream = {"http://flag/"};
+  f.upstream_timeout = "10ms";
+  resolved = std::get<ServeConfig>(resolve_serve_config(f, env_of({{"UPSTREAM_URIS", "http://a/"}}), &file));
+  CHECK(resolved.upstreams.urls == std::vector<std::string>{"http://flag/"});
+  CHECK(resolved.upstreams.timeout == 10ms);
+
+  for (const char* bad : {"https://secure/", "grpc://g:5000/", "ftp://x/", "http://", "http://h:99999/"}) {
+    INFO(bad);
+    ServeFlags g;
+    g.upstream = {bad};
+    CHECK(error_of(resolve_serve_config(g, env_of({}))).starts_with(fmt::format("--upstream: '{}'", bad)));
+  }
+  ServeFlags many;
+  for (int i = 0; i < 17; ++i) many.upstream.push_back(fmt::format("http://h{}/", i));
+  CHECK(error_of(resolve_serve_config(many, env_of({}))) == "--upstream: at most 16 upstreams, not 17");
+  ServeFlags longer;
+  longer.upstream = {"http://h/" + std::string(2100, 'a')};
+  CHECK(error_of(resolve_serve_config(longer, env_of({}))).find("at most 2048 characters") != std::string::npos);
+  CHECK(error_of(resolve_serve_config({}, env_of({{"UPSTREAM_TIMEOUT", "2m"}}))).starts_with("UPSTREAM_TIMEOUT: '2m'"));
+  CHECK(error_of(resolve_serve_config({}, env_of({{"UPSTREAM_MAX_BODY", "0"}}))).starts_with("UPSTREAM_MAX_BODY: '0'"));
+  const auto bad_file = parse_config_file(R"({"upstreams": [1]})", "c.json");
+  REQUIRE(std::holds_alternative<ConfigError>(bad_file));
+  CHECK(std::get<ConfigError>(bad_file).message.find("each upstream must be a URL string") != std::string::npos);
+}

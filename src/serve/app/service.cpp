@@ -80,6 +80,7 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
       {"/env", &Service::env, OnDemand},
       {"/headers", &Service::headers, OnDemand},
       {"/echo", &Service::echo, OnDemand},
+      {"/upstreams", nullptr, Upstream},
   };
   for (const auto& e : core::endpoints()) {
     const auto* h =
@@ -97,6 +98,7 @@ Service::Service(InfoDocument& info, Metrics& metrics, const Logger& logger, Clo
   metrics_route_ = endpoint_index("/metrics");
   echo_route_ = endpoint_index("/echo");
   headers_route_ = endpoint_index("/headers");
+  upstreams_route_ = endpoint_index("/upstreams");
 
   for (const auto& f : switches.faults) {
     if (endpoint_index(f.route) == routes_.size()) throw std::logic_error("fault for an unknown route " + f.route);
@@ -232,10 +234,11 @@ void Service::log_failure(std::string_view method, std::string_view path, const 
 HttpResponse Service::handle(const HttpRequest& req, Exchange& ex) noexcept {
   const auto route = endpoint_index(req.path);
   ex.begin(route == metrics_route_ ? nullptr : this, route, clock_.steady());
+  begin_trace(req, ex);
   if (ex.in_progress()) metrics_.started();
   std::chrono::milliseconds delay{0};
   try {
-    auto r = dispatch(req, route, delay);
+    auto r = dispatch(req, route, ex, delay);
     r.delay += delay;  // a fault's delay on top of what the route asks for (/delay)
     if (r.delay.count() > 0 && ex.in_progress()) hold(r, ex);
     return r;
@@ -262,7 +265,8 @@ HttpResponse Service::handle(const HttpRequest& req, Exchange& ex) noexcept {
   }
 }
 
-HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chrono::milliseconds& delay) {
+HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, const Exchange& ex,
+                               std::chrono::milliseconds& delay) {
   // The hidden --delay-path: the answer is held back, on a timer.
   if (!delay_path_.empty() && req.path == delay_path_) delay = core::kTestDelay;
   if (i == routes_.size()) return error(404, req.path);
@@ -281,6 +285,7 @@ HttpResponse Service::dispatch(const HttpRequest& req, std::size_t i, std::chron
     // Through the same path as a handler that fails for real: 500 and an ERROR line.
     if (fault_error(table.routes[i], i)) throw std::runtime_error("injected fault (--fault-error)");
   }
+  if (route.kind == RouteKind::Upstream) return upstreams(req, ex);
   return (this->*routes_[i].handler)(req);
 }
 
@@ -365,6 +370,8 @@ HttpResponse Service::metrics(const HttpRequest&) {
   render_build_info(out, core::build_info());
   render_config_reloads(out, metrics_.config);
   render_tls(out, metrics_.tls);
+  upstream_metrics_.render(out);
+  render_trace_export(out, export_stats_);
   if (visits_) {
     out += "# HELP devops_info_visits Visits of GET / counted in the data directory, across restarts.\n";
     out += "# TYPE devops_info_visits gauge\n";
@@ -376,6 +383,7 @@ HttpResponse Service::metrics(const HttpRequest&) {
 
 HttpResponse Service::refuse(int status, const HttpRequest& req, Exchange& ex) {
   ex.begin(nullptr, endpoint_index(req.path), clock_.steady());
+  begin_trace(req, ex);
   return error(status, req.path);
 }
 
@@ -403,6 +411,7 @@ void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept 
   const auto took = clock_.steady() - ex.start();
   if (ex.end()) metrics_.finished();
   if (ex.route() != metrics_route_) metrics_.observe(method_index(req.method), ex.route(), status, took);
+  export_span(ex, req, status);
   if (!logger_.enabled(core::LogLevel::Info)) return;
   // No copy unless a trusted proxy forwarded the request.
   std::string forwarded;
@@ -412,6 +421,10 @@ void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept 
     client = forwarded;
   }
   const double ms = std::chrono::duration<double, std::milli>(took).count();
+  std::array<char, 32> trace_id{};
+  std::array<char, 16> span_id{};
+  trace::hex_into(ex.trace().trace, trace_id.data());
+  trace::hex_into(ex.trace().span, span_id.data());
   try {
     logger_.log(core::LogLevel::Info, "request",
                 {{"method", req.method},
@@ -420,7 +433,9 @@ void Service::finish(Exchange& ex, const HttpRequest& req, int status) noexcept 
                  {"status", status},
                  {"client_ip", client},
                  {"user_agent", req.user_agent},
-                 {"duration_ms", ms}});
+                 {"duration_ms", ms},
+                 {"trace_id", std::string_view(trace_id.data(), trace_id.size())},
+                 {"span_id", std::string_view(span_id.data(), span_id.size())}});
   } catch (...) {  // out of memory for the line: the answer goes out all the same
   }
 }

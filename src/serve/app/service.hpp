@@ -24,10 +24,14 @@
 #include "serve/app/info_document.hpp"
 #include "serve/app/metrics.hpp"
 #include "serve/app/published.hpp"
+#include "serve/app/upstream_metrics.hpp"
 #include "serve/app/visits.hpp"
 #include "serve/http/http_service.hpp"
 #include "serve/http/http_types.hpp"
 #include "serve/log/log.hpp"
+#include "serve/trace/span_exporter.hpp"
+#include "serve/trace/trace_context.hpp"
+#include "serve/upstream/upstream_client.hpp"
 
 namespace devops::serve {
 
@@ -35,6 +39,18 @@ inline constexpr std::string_view kUnknownEndpoint = "unknown";
 // Answers held back at once (/delay, --fault-delay) in the whole process;
 // past it, a request that would be held is answered 503 at once.
 inline constexpr std::size_t kMaxHeld = 10'000;
+// A request that has come through this many calls already (kHopsHeader) is
+// refused with 508: a chain that loops (A -> B -> A) stops there.
+inline constexpr int kMaxHops = 8;
+
+// What GET /upstreams calls, and how (live: a reloaded config file replaces it).
+struct UpstreamSettings {
+  std::vector<std::shared_ptr<const UpstreamTarget>> targets;
+  std::chrono::milliseconds timeout{2000};
+  std::size_t max_body{std::size_t{1024} * 1024};
+};
+// The configuration's upstreams (their URLs checked already) as targets.
+UpstreamSettings upstream_settings(const core::UpstreamSettings& config);
 
 // The clocks the service reads: the wall clock for the documents' times,
 // the steady one for durations. Tests give fixed ones.
@@ -134,12 +150,31 @@ class Service final : public HttpService {
 
   const Logger& logger() const { return logger_; }
 
+  // The upstreams GET /upstreams calls; from any thread.
+  void set_upstreams(UpstreamSettings s) { upstreams_.publish(std::move(s)); }
+  // The name and pod GET /upstreams answers with (OTEL_SERVICE_NAME or
+  // "devops-info"; POD_NAME or the host name). Before any thread starts.
+  void set_identity(std::string name, std::string pod) {
+    name_ = std::move(name);
+    pod_ = std::move(pod);
+  }
+  // Tracing: the sampler, and where finished spans go (none: spans are not
+  // recorded, but trace context is still read, logged and sent on).
+  // Before any thread starts.
+  void set_tracing(const trace::Sampler& sampler, trace::SpanExporter* exporter, const trace::ExportStats* stats) {
+    sampler_ = sampler;
+    exporter_ = exporter;
+    export_stats_ = stats;
+  }
+  UpstreamMetrics& upstream_metrics() { return upstream_metrics_; }
+
  private:
   using Handler = HttpResponse (Service::*)(const HttpRequest&);
   enum class RouteKind {
     Plain,
     OnDemand,  // asked by a person on demand: off (404) with --introspection off
     Grpc,      // answers gRPC calls only
+    Upstream,  // GET /upstreams: answered later, by the upstreams' answers
   };
   struct Route {
     core::Endpoint endpoint;
@@ -163,6 +198,12 @@ class Service final : public HttpService {
   HttpResponse env(const HttpRequest& req);
   HttpResponse headers(const HttpRequest& req);
   HttpResponse echo(const HttpRequest& req);
+  // GET /upstreams: a call to each upstream, the answer deferred until all have ended.
+  HttpResponse upstreams(const HttpRequest& req, const Exchange& ex);
+  // The trace context of a new exchange: the caller's (traceparent), or a new trace.
+  void begin_trace(const HttpRequest& req, Exchange& ex) const;
+  // The server span of an answered exchange, to the exporter (when sampled).
+  void export_span(const Exchange& ex, const HttpRequest& req, int status) const noexcept;
   // The 400 of an on-demand route given a value it does not take.
   HttpResponse bad_value(const HttpRequest& req, std::string_view detail) const;
   HttpResponse grpc_check(const HttpRequest& req);
@@ -173,7 +214,8 @@ class Service final : public HttpService {
     changes_.fetch_add(1, std::memory_order_relaxed);
     if (on_change_) on_change_();
   }
-  HttpResponse dispatch(const HttpRequest& req, std::size_t route, std::chrono::milliseconds& delay);
+  HttpResponse dispatch(const HttpRequest& req, std::size_t route, const Exchange& ex,
+                        std::chrono::milliseconds& delay);
   void abandon(const Exchange& ex) noexcept override;
   // Counts an answer held back (HttpResponse::delay), or makes it a 503 when
   // kMaxHeld are held already.
@@ -209,6 +251,7 @@ class Service final : public HttpService {
   std::size_t metrics_route_;
   std::size_t echo_route_;
   std::size_t headers_route_;
+  std::size_t upstreams_route_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> draining_{false};
   std::atomic<bool> ready_{true};
@@ -227,6 +270,13 @@ class Service final : public HttpService {
   std::atomic<bool> ever_faulted_{false};  // the fault counters are rendered from then on
   Counters delays_injected_{};
   Counters errors_injected_{};
+  Published<UpstreamSettings> upstreams_{UpstreamSettings{}};
+  UpstreamMetrics upstream_metrics_;
+  std::string name_{"devops-info"};
+  std::string pod_;
+  trace::Sampler sampler_{};
+  trace::SpanExporter* exporter_{nullptr};
+  const trace::ExportStats* export_stats_{nullptr};
 };
 
 }  // namespace devops::serve

@@ -96,6 +96,7 @@ HttpResponse Service::echo(const HttpRequest& req) {
 RequestNeeds Service::needs(std::string_view path) const noexcept {
   // Asked for every request: two comparisons, no lookup.
   if (path == routes_[headers_route_].endpoint.path) return {true, std::nullopt};
+  if (path == routes_[upstreams_route_].endpoint.path) return {true, std::nullopt};  // the hop count
   if (path == routes_[echo_route_].endpoint.path && introspection_.load(std::memory_order_relaxed)) {
     return {true, max_body_.load(std::memory_order_relaxed)};
   }

@@ -160,6 +160,12 @@ std::optional<std::string> LiveConfig::apply(const std::string& text) {
       service_->set_env_allow(next.switches.env_allow);
       changed.emplace_back("env_allow");
     }
+    if (next.upstreams != current_.upstreams) {
+      service_->set_upstreams(upstream_settings(next.upstreams));
+      if (next.upstreams.urls != current_.upstreams.urls) changed.emplace_back("upstreams");
+      if (next.upstreams.timeout != current_.upstreams.timeout) changed.emplace_back("upstream_timeout");
+      if (next.upstreams.max_body != current_.upstreams.max_body) changed.emplace_back("upstream_max_body");
+    }
   }
   if (next.shutdown_delay != current_.shutdown_delay) changed.emplace_back("shutdown_delay");
   if (next.shutdown_timeout != current_.shutdown_timeout) changed.emplace_back("shutdown_timeout");

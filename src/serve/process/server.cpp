@@ -34,7 +34,10 @@
 #include "serve/process/file_watch.hpp"
 #include "serve/process/signals.hpp"
 #include "serve/process/tls_port.hpp"
+#include "serve/process/tracing.hpp"
 #include "serve/serve.hpp"
+#include "serve/upstream/resolver.hpp"
+#include "serve/upstream/upstream_client.hpp"
 
 namespace devops::serve {
 
@@ -48,6 +51,9 @@ constexpr auto kLogFlushTimeout = std::chrono::seconds(1);    // for the last li
 // Short-lived descriptors besides the connections: control clients, /proc
 // reads, the visit count's temporary file, a config reload.
 constexpr std::size_t kTransientDescriptors = 16;
+constexpr std::size_t kMaxUpstreamDescriptors = 1024;
+constexpr std::chrono::milliseconds kMinSpanFlush{500};
+constexpr std::chrono::milliseconds kMaxSpanFlush{5000};
 
 std::string bind_error_text(const std::string& host, int port, NetError e) {
   const bool v6 = host.find(':') != std::string::npos;  // [::1]:5000, as in a URL
@@ -82,12 +88,13 @@ std::size_t open_descriptors() {
 
 // Raises the soft limit of open files to the hard one; returns how many
 // connections fit under it, besides what the process itself needs: what is
-// open now, the listener and the control socket, three per event loop
+// open now, the listener and the control socket, four per event loop
 // (epoll, its wake-up eventfd, the spare one it gives up when out of
-// descriptors), the short-lived ones and the few connections a loop may
+// descriptors, the upstream client's mailbox), `upstream` for the
+// connections to upstreams, the short-lived ones and the few connections a loop may
 // admit over --max-connections while another makes room.
-std::size_t raise_file_limit(std::size_t wanted, std::size_t loops) {
-  const std::size_t own = open_descriptors() + 2 + 3 * loops + kTransientDescriptors + kConnectionsOverLimit;
+std::size_t raise_file_limit(std::size_t wanted, std::size_t loops, std::size_t upstream) {
+  const std::size_t own = open_descriptors() + 2 + 4 * loops + upstream + kTransientDescriptors + kConnectionsOverLimit;
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
   if (rl.rlim_cur != rl.rlim_max) {
@@ -98,6 +105,15 @@ std::size_t raise_file_limit(std::size_t wanted, std::size_t loops) {
   if (rl.rlim_cur == RLIM_INFINITY) return wanted;
   const auto fit = rl.rlim_cur > own + 1 ? static_cast<std::size_t>(rl.rlim_cur) - own : 1;
   return std::min(wanted, fit);
+}
+
+// Who answers GET /upstreams: POD_NAME (the chart sets it from the
+// downward API), else the host name.
+std::string pod_name() {
+  const auto& host = core::real_host();
+  if (auto v = host.getenv("POD_NAME"); v && !v->empty()) return *v;
+  const auto u = host.uname ? host.uname() : std::nullopt;
+  return u ? u->nodename : std::string();
 }
 
 // Ends the process now, after giving the log a moment: requests are still in
@@ -140,6 +156,14 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
       info, metrics, logger, started, cfg.switches,
       cfg.data_dir.empty() ? nullptr : std::make_unique<VisitCounter>(cfg.data_dir, logger, cfg.flush_interval));
   if (live) live->attach(service, info);
+  service.set_upstreams(upstream_settings(cfg.upstreams));
+  static trace::ExportStats export_stats;
+  const auto& build = core::build_info();
+  auto tracing = setup_tracing(core::real_host().getenv, build.version, export_stats);
+  for (const auto& w : tracing.warnings)
+    logger.log(core::LogLevel::Warning, "tracing setting ignored", {{"error_type", "config"}, {"error", w}});
+  service.set_identity(tracing.service_name, pod_name());
+  service.set_tracing(tracing.sampler, tracing.exporter.get(), tracing.exporter ? &export_stats : nullptr);
   SignalWatch signals;  // before bind: a SIGTERM from now on is not lost
 
   EngineConfig ec;
@@ -147,8 +171,17 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
   ec.protocol = [](const HttpLimits& limits, HttpService& s, std::string peer) -> std::unique_ptr<ConnProtocol> {
     return std::make_unique<CleartextProtocol>(limits, s, std::move(peer));
   };
+  // Each loop's client of the upstreams, on the loop's own reactor.
+  ec.side = [agent = "devops-info/" + build.version](Reactor& reactor) -> std::unique_ptr<LoopSide> {
+    return std::make_unique<UpstreamClient>(reactor, shared_resolver(), agent);
+  };
   ec.loops = cfg.threads != 0 ? cfg.threads : usable_cpus();
-  ec.max_connections = raise_file_limit(cfg.max_connections, ec.loops);
+  // Upstream calls (when there are upstreams, or a config file may add
+  // them) take descriptors too: past these, a call fails to connect and
+  // says so, and clients keep theirs.
+  const std::size_t upstream_fds =
+      cfg.upstreams.urls.empty() && !live ? 0 : std::min<std::size_t>(ec.loops * 64, kMaxUpstreamDescriptors);
+  ec.max_connections = raise_file_limit(cfg.max_connections, ec.loops, upstream_fds);
   ec.timeouts.request = cfg.request_timeout;
   ec.timeouts.idle = cfg.idle_timeout;
   ec.timeouts.write = cfg.write_timeout;
@@ -194,7 +227,6 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
   // and a signal from then on finds only the main thread waiting for it.
   engine.start([&signals] { signals.wake(); });
 
-  const auto& build = core::build_info();
   std::vector<LogField> listening{{"host", cfg.host},
                                   {"port", bound.port},
                                   {"service", core::kServiceName},
@@ -203,6 +235,8 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
                                   {"threads", ec.loops},
                                   {"max_connections", ec.max_connections}};
   if (tls) listening.push_back({"tls_port", tls_bound.port});
+  if (!cfg.upstreams.urls.empty()) listening.push_back({"upstreams", cfg.upstreams.urls.size()});
+  if (tracing.exporter) listening.push_back({"traces_endpoint", tracing.endpoint});
   logger.log(core::LogLevel::Info, "listening", listening);
   logger.log(core::LogLevel::Debug, "limits",
              {{"request_timeout", core::format_duration(ec.timeouts.request)},
@@ -295,6 +329,17 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
     }
   }
   engine.join();
+  if (tracing.exporter) {
+    // The spans still queued go out within what is left of the timeout:
+    // half a second at least (the last requests' spans are the ones someone
+    // is looking for), 5 seconds at most (a hanging collector must not hold
+    // the exit).
+    const auto left = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()),
+                                 kMinSpanFlush, kMaxSpanFlush);
+    if (!tracing.exporter->shutdown(left))
+      logger.log(core::LogLevel::Warning, "spans not exported at exit",
+                 {{"error_type", "tracing"}, {"endpoint", tracing.endpoint}});
+  }
   watch.reset();  // no reload after the last request
   if (tls) tls->stop();
   // The last visit count to disk. If it cannot be written (a full disk, a
