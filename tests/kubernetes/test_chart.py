@@ -21,6 +21,7 @@ import yaml
 import manifests as m
 
 CHART = m.ROOT / "deploy" / "helm" / "devops-info"
+EXAMPLE = m.ROOT / "deploy" / "examples" / "frontend-backend"
 HELM = os.environ.get("HELM", str(m.HERE / ".tools" / "bin" / "helm"))
 RELEASE = "devops-info"  # the release name that gives the kustomize base's object names
 sys_path = str(m.ROOT / "tests" / "serve")
@@ -45,6 +46,10 @@ MODES = {
                           "--set", "autoscaling.enabled=false"],
     "monitoring-route": ["--set", "kind=Rollout", "--set", "monitoring.enabled=true",
                          "--set", "httpRoute.enabled=true", "--set-json", 'monitoring.labels={"release":"kps"}'],
+    "example-backend": ["-f", str(EXAMPLE / "backend.yaml")],
+    "example-frontend": ["-f", str(EXAMPLE / "frontend.yaml")],
+    "upstreams-tracing": ["--set-json", 'upstreams=["http://backend/upstreams","http://db.data:8080/health"]',
+                          "--set", "tracing.endpoint=https://tempo.monitoring:4318", "--set", "kind=StatefulSet"],
     "deployment-persistent": ["--set", "persistence.enabled=true", "--set", "autoscaling.enabled=false",
                               "--set", "replicaCount=1"],
     "everything": ["-f", str(CHART / "values-dev.yaml"), "--set", "ingress.enabled=true",
@@ -162,6 +167,14 @@ class ChartTest(unittest.TestCase):
             ("--set", "tls.certManager.duration=90 days"): "duration",
             ("--set", "tls.secretName=My_Secret"): "secretName",
             ("--set", "tls.sslPort=443"): "sslPort",
+            ("--set-json", 'upstreams=["https://backend/"]'): "upstreams",
+            ("--set-json", 'upstreams=["backend:5000"]'): "upstreams",
+            ("--set-json", f'upstreams={json.dumps([f"http://h{i}/" for i in range(17)])}'): "upstreams",
+            ("--set", "upstreamTimeout=soon"): "upstreamTimeout",
+            ("--set", "tracing.sampler=sometimes"): "sampler",
+            ("--set", "tracing.samplerArg=2"): "samplerArg",
+            ("--set", "tracing.endpoint=tempo:4318"): "endpoint",
+            ("--set", "networkPolicy.upstreamPorts[0]=0"): "upstreamPorts",
         }
         for args, key in cases.items():
             with self.subTest(args=args):
@@ -198,6 +211,58 @@ class ChartTest(unittest.TestCase):
         from harness import Server
         with Server("--trusted-proxies", args[i + 1]) as s:
             self.assertEqual(s.get("/health").status, 200)
+
+    def test_upstreams_and_tracing_become_flags_variables_and_egress(self):
+        objs = rendered("upstreams-tracing")
+        c = workload(objs)["spec"]["template"]["spec"]["containers"][0]
+        args = c["args"]
+        self.assertEqual([args[i + 1] for i, a in enumerate(args) if a == "--upstream"],
+                         ["http://backend/upstreams", "http://db.data:8080/health"])
+        self.assertEqual(args[args.index("--upstream-timeout") + 1], "2s")
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        self.assertEqual(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "https://tempo.monitoring:4318")
+        self.assertEqual(env["OTEL_TRACES_SAMPLER"], "parentbased_always_on")
+        self.assertNotIn("OTEL_TRACES_SAMPLER_ARG", env)
+        self.assertEqual(env["OTEL_SERVICE_NAME"], RELEASE)
+        # $(VAR) refers to variables defined before it, which the kubelet expands.
+        names = [e["name"] for e in c["env"]]
+        self.assertLess(names.index("POD_NAMESPACE"), names.index("OTEL_RESOURCE_ATTRIBUTES"))
+        self.assertIn("k8s.pod.name=$(POD_NAME)", env["OTEL_RESOURCE_ATTRIBUTES"])
+        policy = next(o for o in objs if o["kind"] == "NetworkPolicy")
+        egress = policy["spec"]["egress"]
+        self.assertEqual(egress[0]["ports"], [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}])
+        self.assertEqual([p["port"] for p in egress[1]["ports"]], [80, 8080, 5000, 4318])
+        self.assertTrue(all("to" not in rule for rule in egress))
+        # Without upstreams or a collector: nothing goes out, and no OTEL_* variable is set.
+        default = rendered("default")
+        self.assertEqual(next(o for o in default if o["kind"] == "NetworkPolicy")["spec"]["egress"], [])
+        self.assertFalse([e for e in workload(default)["spec"]["template"]["spec"]["containers"][0]["env"]
+                          if e["name"].startswith("OTEL_")])
+
+    def test_the_example_frontend_calls_the_example_backend_through_the_rendered_arguments(self):
+        import sys
+        sys.path.insert(0, sys_path)
+        from harness import Server
+        back = workload(rendered("example-backend"))["spec"]["template"]["spec"]["containers"][0]
+        front = workload(rendered("example-frontend"))["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual([o["metadata"]["name"] for o in rendered("example-backend") if o["kind"] == "Service"][0],
+                         "backend")
+        args = front["args"][1:]
+        i = args.index("--upstream")
+        self.assertEqual(args[i + 1], "http://backend/upstreams")
+        policy = next(o for o in rendered("example-frontend") if o["kind"] == "NetworkPolicy")
+        self.assertIn({"port": 5000, "protocol": "TCP"}, policy["spec"]["egress"][1]["ports"])
+        def plain_env(container):
+            return {e["name"]: e["value"] for e in container["env"] if "value" in e and "$(" not in e["value"]
+                    and not e["name"].startswith("OTEL_EXPORTER")}
+        with Server(*back["args"][1:], env=plain_env(back) | {"PORT": "0"}) as b:
+            args[i + 1] = f"http://127.0.0.1:{b.port}/upstreams"
+            with Server(*args, env=plain_env(front) | {"PORT": "0"}) as f:
+                r = f.get("/upstreams")
+                self.assertEqual(r.status, 200, r.body)
+                doc = r.json()
+                self.assertEqual(doc["name"], "frontend")
+                self.assertEqual(doc["upstreams"][0]["answer"]["name"], "backend")
 
     def test_impossible_combinations_are_refused_with_a_reason(self):
         r = template("--set", "persistence.enabled=true", "--set", "autoscaling.enabled=false", check=False)

@@ -43,7 +43,8 @@ class DashboardTest(test_prometheus.ScrapeTest):
             self.assertTrue(p["targets"], p["title"])
         titles = " ".join(p["title"] for p in dash["panels"]).lower()
         for want in ("requests/s by endpoint", "5xx ratio", "p50", "p99", "in progress", "connections",
-                     "log lines dropped", "visits", "build info", "config reload"):
+                     "log lines dropped", "visits", "build info", "config reload", "upstream calls/s",
+                     "upstream error ratio", "upstream latency"):
             self.assertIn(want, titles)
         loki = [t["expr"] for p in dash["panels"] for t in p["targets"] if p["datasource"]["type"] == "loki"]
         self.assertEqual(loki, ['{app="devops-info"} | json | level="ERROR"'])
@@ -56,11 +57,14 @@ class DashboardTest(test_prometheus.ScrapeTest):
         config = Path(self.tmp.name, "config.json")
         config.write_text(json.dumps({"appName": "dashboard-test", "fault_error": {"/readyz": 1}}))
         env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "DEBUG", "CONFIG_FILE", "DATA_DIR")}
+        # Its own /health as an upstream, so that the upstream metrics exist.
         self.spawn([m.BIN, "serve", "--host", "127.0.0.1", "--port", str(app_port), "--data-dir", str(data),
-                    "--config", str(config), "--log-level", "warning"], env=env)
+                    "--config", str(config), "--log-level", "warning",
+                    "--upstream", f"http://127.0.0.1:{app_port}/health"], env=env)
         self.assertTrue(rollout.wait_for(app_port, "/health", 200, 10), self.log("devops-info"))
 
-        # The metrics the dashboard names are ones the binary exposes.
+        # The metrics the dashboard names are ones the binary exposes (the upstream metrics once a call was made).
+        rollout.get(app_port, "/upstreams")
         exposed = set(re.findall(r"^# TYPE (\S+)", rollout_text(app_port, "/metrics"), re.M))
         for title, expr in prometheus_targets(dash):
             for name in re.findall(r"\b(http_[a-z_]+|devops_info_[a-z_]+)\b", expr):
@@ -79,7 +83,7 @@ class DashboardTest(test_prometheus.ScrapeTest):
         def traffic():  # bounded: until stop, at most 60 s
             deadline = time.monotonic() + 60
             while not stop.is_set() and time.monotonic() < deadline:
-                for path in ("/", "/health", "/readyz", "/nope"):
+                for path in ("/", "/health", "/readyz", "/nope", "/upstreams"):
                     rollout.get(app_port, path)
                 time.sleep(0.01)
 
@@ -97,6 +101,36 @@ class DashboardTest(test_prometheus.ScrapeTest):
             stop.set()
             t.join()
         self.assertEqual(missing, [], self.log("prometheus"))
+
+
+class DerivedFieldTest(unittest.TestCase):
+    def test_the_loki_derived_field_finds_the_trace_id_of_a_real_log_line(self):
+        """datasources.yaml's derived field (a Go regular expression Python reads alike) takes the trace_id
+        of serve's JSON line and of its text line, and links it to the Tempo data source."""
+        import subprocess
+        provisioning = yaml.safe_load((DASHBOARD.parent / "datasources.yaml").read_text())
+        sources = {d["name"]: d for d in provisioning["datasources"]}
+        self.assertEqual(sources["Tempo"]["type"], "tempo")
+        loki = sources["Loki"]
+        self.assertEqual(loki["type"], "loki")
+        (field,) = loki["jsonData"]["derivedFields"]
+        self.assertEqual(field["datasourceUid"], sources["Tempo"]["uid"])
+        self.assertEqual(field["url"], "$${__value.raw}")
+        # Tempo's own trace-to-logs link back, on the same label.
+        self.assertEqual(sources["Tempo"]["jsonData"]["tracesToLogsV2"]["datasourceUid"], loki["uid"])
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        for fmt in ("json", "text"):
+            with self.subTest(format=fmt):
+                out = subprocess.run(
+                    ["timeout", "-s", "TERM", "1", m.BIN, "serve", "--host", "127.0.0.1", "--port", "0",
+                     "--log-format", fmt, "--delay-path", "/never"],
+                    capture_output=True, text=True, timeout=30)
+                self.assertIn("listening", out.stdout)
+                line = next(l for l in out.stdout.splitlines() if "listening" in l)
+                self.assertIsNone(re.search(field["matcherRegex"], line))
+                request = ('{"msg":"request","trace_id":"%s","span_id":"00f067aa0ba902b7"}' % trace if fmt == "json"
+                           else "INFO    request method=GET trace_id=%s span_id=00f067aa0ba902b7" % trace)
+                self.assertEqual(re.search(field["matcherRegex"], request).group(1), trace)
 
 
 def rollout_text(port: int, path: str) -> str:

@@ -144,6 +144,14 @@ spec:
         - --trusted-proxies
         - {{ join "," . | quote }}
         {{- end }}
+        {{- range .Values.upstreams }}
+        - --upstream
+        - {{ . | quote }}
+        {{- end }}
+        {{- if .Values.upstreams }}
+        - --upstream-timeout
+        - {{ .Values.upstreamTimeout | quote }}
+        {{- end }}
         {{- if .Values.tls.enabled }}
         - --tls-cert
         - /var/run/secrets/devops-info/tls/tls.crt
@@ -178,6 +186,23 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: spec.nodeName
+        {{- if or .Values.upstreams .Values.tracing.endpoint }}
+        # The name in traces and in GET /upstreams, and the pod as OpenTelemetry's resource names it.
+        - name: OTEL_SERVICE_NAME
+          value: {{ .Values.tracing.serviceName | default (include "devops-info.fullname" .) | quote }}
+        - name: OTEL_RESOURCE_ATTRIBUTES
+          value: "k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),k8s.node.name=$(NODE_NAME),service.instance.id=$(POD_NAME)"
+        {{- end }}
+        {{- with .Values.tracing.endpoint }}
+        - name: OTEL_EXPORTER_OTLP_ENDPOINT
+          value: {{ . | quote }}
+        - name: OTEL_TRACES_SAMPLER
+          value: {{ $.Values.tracing.sampler | quote }}
+        {{- with $.Values.tracing.samplerArg }}
+        - name: OTEL_TRACES_SAMPLER_ARG
+          value: {{ . | quote }}
+        {{- end }}
+        {{- end }}
         {{- with .Values.env }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -298,3 +323,19 @@ around the kubelet's gRPC health probe of `service` on the container port
 {{- toYaml .probe -}}
 {{- end -}}
 {{- end }}
+
+{{/*
+The port of an http:// or https:// URL: the one it names, else 80 or 443.
+*/}}
+{{- define "devops-info.urlPort" -}}
+{{- $rest := . | trimPrefix "http://" | trimPrefix "https://" -}}
+{{- $authority := regexReplaceAll "[/?#].*$" $rest "" -}}
+{{- $port := regexFind ":[0-9]+$" (regexReplaceAll "^.*\\]" $authority "") -}}
+{{- if $port -}}
+{{- trimPrefix ":" $port -}}
+{{- else if hasPrefix "https://" . -}}
+443
+{{- else -}}
+80
+{{- end -}}
+{{- end -}}
