@@ -28,7 +28,7 @@ USAGE
 PACKAGES=(g++ cmake ninja-build pkg-config git
   libcli11-dev libfmt-dev nlohmann-json3-dev libboost-dev libnghttp2-dev libssl-dev catch2
   python3 python3-jsonschema wrk
-  curl nghttp2-client python3-h2 python3-grpcio openssl testssl.sh dnsmasq-base util-linux
+  curl nghttp2-client python3-h2 python3-grpcio openssl testssl.sh dnsmasq-base util-linux iproute2
   scdoc mandoc groff-base bash-completion zsh fish dpkg-dev file)
 
 missing_packages() {

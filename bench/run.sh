@@ -14,7 +14,8 @@
 # latency and the connections evicted; server CPU per /health request against
 # nginx, with and without an access log (cost.sh); HTTP/2 in clear text against
 # nginx's h2c, and gRPC health Check calls (h2.sh); HTTPS against nginx's
-# ssl http2 (tls.sh); idle and peak RSS; exec to
+# ssl http2 (tls.sh); /upstreams against Go and tracing on against off
+# (upstreams.sh); idle and peak RSS; exec to
 # first healthy response; a one-shot `info` against /bin/true. All traffic
 # goes to 127.0.0.1; every load run is bounded by DURATION.
 #
@@ -206,6 +207,8 @@ echo "== HTTP/2 in clear text against nginx, and gRPC health Check (h2.sh)"
 BIN=$BIN "$HERE/h2.sh" "$OUT/h2" | head -8
 echo "== HTTPS against nginx's ssl http2 (tls.sh)"
 BIN=$BIN "$HERE/tls.sh" "$OUT/tls" | head -10
+echo "== GET /upstreams against Go, tracing on against off (upstreams.sh)"
+BIN=$BIN "$HERE/upstreams.sh" "$OUT/upstreams" | tail -4
 echo "loadavg after: $(cat /proc/loadavg)" | tee -a "$OUT/env.txt"
 gzip -f "$OUT"/logs/*.log
 $PY "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"

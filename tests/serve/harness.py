@@ -407,6 +407,19 @@ def _check_histogram(name, samples):
             raise AssertionError(f"{name}{key}: _count {s['count']} != +Inf bucket {counts[-1]}, or no _sum")
 
 
+def health_p99(server, n=200):
+    """The 99th percentile, in seconds, of `n` GET /health on fresh connections, one after another
+    (each must answer 200)."""
+    times = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        status = server.get("/health").status
+        assert status == 200, status
+        times.append(time.monotonic() - t0)
+    times.sort()
+    return times[max(0, int(n * 0.99) - 1)]
+
+
 def sample_value(families, family, name=None, **labels):
     """The value of the sample of `family` whose labels include `labels` (0 when absent)."""
     for sample, sample_labels, value in families.get(family, {}).get("samples", []):

@@ -17,7 +17,7 @@ import unittest
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, TIMEOUT, Server, clean_env, wait_until  # noqa: E402
+from harness import BIN, TIMEOUT, Server, clean_env, health_p99, wait_until  # noqa: E402
 
 SEARCH = "demo.svc.cluster.local svc.cluster.local cluster.local"
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
@@ -109,7 +109,7 @@ def scenario_silent():
             with ThreadPoolExecutor(5) as pool:
                 calls = [pool.submit(_timed_get, a, "/upstreams") for _ in range(5)]  # 5 x 4 = 20 calls
                 time.sleep(0.1)
-                health = [_timed_get(a, "/health")[1] for _ in range(100)]
+                p99 = health_p99(a, 100)
                 results = [c.result() for c in calls]
             # A second round: the lookups still hang on their threads; the calls end at their timeout all the same.
             again = _timed_get(a, "/upstreams")
@@ -118,7 +118,7 @@ def scenario_silent():
     tcp.close()
     return {"results": [(r.status, r.json(), took) for r, took in results],
             "again": [again[0].status, again[0].json(), again[1]],
-            "health": health, "numeric": numeric}
+            "health_p99": p99, "numeric": numeric}
 
 
 def _timed_get(server, path):
@@ -138,6 +138,19 @@ def run_inside(scenario):
 
 
 class ResolverTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # A container without CAP_SYS_ADMIN (the Debian 13 stage's) cannot make namespaces: there the
+        # scenarios cannot run, and say so; CI's test stage sets DEVOPS_INFO_REQUIRE_NAMESPACES so that
+        # they never go quietly missing on the host.
+        probe = subprocess.run(["unshare", "--mount", "--net", "true"], capture_output=True, text=True,
+                               timeout=TIMEOUT)
+        if probe.returncode != 0:
+            why = f"unshare --mount --net is not permitted here: {probe.stderr.strip()}"
+            if os.environ.get("DEVOPS_INFO_REQUIRE_NAMESPACES"):
+                raise AssertionError(why)
+            raise unittest.SkipTest(why)
+
     def test_search_domains_ndots_hosts_and_address_order_as_kubernetes_writes_them(self):
         got = run_inside("search")
         entries = {e["url"]: e for e in got["doc"]["upstreams"]}
@@ -162,8 +175,8 @@ class ResolverTest(unittest.TestCase):
             for e in doc["upstreams"]:
                 self.assertIsNone(e["status"])
                 self.assertIn("timed out after 1s", e["error"])
-        health = sorted(got["health"])
-        self.assertLess(health[98], 0.05, f"/health p99 {health[98] * 1000:.1f} ms while lookups hang")
+        p99 = got["health_p99"]
+        self.assertLess(p99, 0.05, f"/health p99 {p99 * 1000:.1f} ms while lookups hang")
         # A numeric upstream needs no lookup: it is answered while names hang.
         first, second = got["numeric"]["upstreams"]
         self.assertEqual(first["status"], 200)

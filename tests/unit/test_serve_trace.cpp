@@ -287,7 +287,8 @@ TEST_CASE("the exporter: a full queue drops and counts, never blocks; a shutdown
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 1000; ++i) e.push(sample_span(1));
   CHECK(std::chrono::steady_clock::now() - t0 < 500ms);
-  CHECK(stats.dropped.load() >= 975);
+  // The queue's 20, and at most 20 more the thread took out to send.
+  CHECK(stats.dropped.load() >= 960);
   const auto t1 = std::chrono::steady_clock::now();
   CHECK_FALSE(e.shutdown(100ms));  // a POST was under way: not waited for past the deadline
   CHECK(std::chrono::steady_clock::now() - t1 < 1s);

@@ -1,6 +1,8 @@
 // The same service in Go's standard library, as a benchmark peer: GET / (the
 // Flask service's keys, with go_version for python_version), GET /health,
-// JSON 404, one log line per request; HOST and PORT from the environment.
+// GET /upstreams (each of UPSTREAM_URIS called at once with net/http, the
+// answers nested as devops-info nests them), JSON 404, one log line per
+// request; HOST and PORT from the environment.
 //
 //	CGO_ENABLED=0 GOPROXY=off go build -trimpath -ldflags='-s -w' -o peer .
 //
@@ -11,11 +13,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -98,6 +103,85 @@ func health(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "healthy", "timestamp": now(), "uptime_seconds": seconds})
 }
 
+// The upstreams' client: connections kept alive, as many idle per upstream as
+// the benchmark's clients (Go's default of 2 would make it reconnect), the
+// same 2 s timeout and 1 MiB bound as devops-info's defaults.
+var (
+	upstreams = splitURIs(os.Getenv("UPSTREAM_URIS"))
+	client    = &http.Client{
+		Timeout:   2 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second},
+	}
+)
+
+const maxUpstreamBody = 1 << 20
+
+func splitURIs(s string) []string {
+	var out []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+type upstreamEntry struct {
+	URL        string          `json:"url"`
+	Status     *int            `json:"status"`
+	DurationMs float64         `json:"duration_ms"`
+	Answer     json.RawMessage `json:"answer,omitempty"`
+	Error      string          `json:"error,omitempty"`
+}
+
+func call(url string, e *upstreamEntry) {
+	start := time.Now()
+	defer func() { e.DurationMs = float64(time.Since(start).Microseconds()) / 1000 }()
+	e.URL = url
+	resp, err := client.Get(url)
+	if err != nil {
+		e.Error = err.Error()
+		return
+	}
+	defer resp.Body.Close()
+	e.Status = &resp.StatusCode
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody+1))
+	switch {
+	case err != nil:
+		e.Error = err.Error()
+	case len(body) > maxUpstreamBody:
+		e.Error = "answer too large"
+	case json.Valid(body):
+		e.Answer = body
+	default:
+		quoted, _ := json.Marshal(string(body))
+		e.Answer = quoted
+	}
+}
+
+func upstreamsHandler(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	entries := make([]upstreamEntry, len(upstreams))
+	var wg sync.WaitGroup
+	for i, u := range upstreams {
+		wg.Add(1)
+		go func(i int, u string) {
+			defer wg.Done()
+			call(u, &entries[i])
+		}(i, u)
+	}
+	wg.Wait()
+	status := http.StatusOK
+	for _, e := range entries {
+		if e.Error != "" || e.Status == nil || *e.Status/100 != 2 {
+			status = http.StatusBadGateway
+		}
+	}
+	host, _ := os.Hostname()
+	writeJSON(w, status, map[string]any{"name": "go-nethttp", "version": "1.0.0", "pod": host,
+		"duration_ms": float64(time.Since(start).Microseconds()) / 1000, "upstreams": entries})
+}
+
 // logged writes one line per request, as the Flask service does.
 func logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -110,6 +194,7 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", index)
 	mux.HandleFunc("/health", health)
+	mux.HandleFunc("/upstreams", upstreamsHandler)
 	host, port := os.Getenv("HOST"), os.Getenv("PORT")
 	if host == "" {
 		host = "0.0.0.0"

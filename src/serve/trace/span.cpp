@@ -1,6 +1,8 @@
 #include "serve/trace/span.hpp"
 
-#include <nlohmann/json.hpp>
+#include <string>
+
+#include "serve/log/json_text.hpp"
 
 namespace devops::serve::trace {
 
@@ -37,10 +39,6 @@ std::string_view trimmed(std::string_view s) {
   return s;
 }
 
-nlohmann::json string_attribute(std::string_view key, std::string_view value) {
-  return {{"key", key}, {"value", {{"stringValue", value}}}};
-}
-
 }  // namespace
 
 Resource parse_resource_attributes(std::string_view text) {
@@ -75,42 +73,84 @@ Resource make_resource(std::string_view service_name, std::string_view version, 
 }
 
 std::string encode_otlp_json(const Resource& resource, std::span<const Span> spans, std::string_view scope_version) {
-  using nlohmann::json;
-  json attrs = json::array();
-  for (const auto& [k, v] : resource) attrs.push_back(string_attribute(k, v));
-  json list = json::array();
-  for (const auto& s : spans) {
-    json a = json::array();
-    for (const auto& at : s.attributes) {
-      if (const auto* text = std::get_if<std::string>(&at.value)) {
-        a.push_back(string_attribute(at.key, *text));
-      } else {
-        a.push_back({{"key", at.key}, {"value", {{"intValue", std::to_string(std::get<std::int64_t>(at.value))}}}});
-      }
-    }
-    json span = {
-        {"traceId", hex(s.context.trace)},
-        {"spanId", hex(s.context.span)},
-        {"name", s.name},
-        {"kind", static_cast<int>(s.kind)},
-        {"startTimeUnixNano", std::to_string(s.start_unix_ns)},
-        {"endTimeUnixNano", std::to_string(s.end_unix_ns)},
-        {"attributes", std::move(a)},
-        {"flags", s.context.sampled ? 1 : 0},
-    };
-    if (s.parent != SpanId{}) span["parentSpanId"] = hex(s.parent);
-    if (s.error) {
-      span["status"] = {{"code", 2}};
-      if (!s.status_message.empty()) span["status"]["message"] = s.status_message;
-    }
-    list.push_back(std::move(span));
+  // Written straight into one string: the exporter's thread encodes every
+  // span the service answers, and a JSON tree per span cost more than the
+  // request it describes. Text goes through append_json_string, which
+  // escapes control characters and replaces invalid UTF-8.
+  std::string out;
+  out.reserve(256 + spans.size() * 640);
+  const auto key_value = [&out](std::string_view key) {
+    out += "{\"key\":";
+    append_json_string(out, key);
+    out += ",\"value\":{";
+  };
+  out += R"({"resourceSpans":[{"resource":{"attributes":[)";
+  bool first = true;
+  for (const auto& [k, v] : resource) {
+    if (!first) out += ',';
+    first = false;
+    key_value(k);
+    out += "\"stringValue\":";
+    append_json_string(out, v);
+    out += "}}";
   }
-  json doc = {
-      {"resourceSpans",
-       json::array({{{"resource", {{"attributes", std::move(attrs)}}},
-                     {"scopeSpans", json::array({{{"scope", {{"name", "devops-info"}, {"version", scope_version}}},
-                                                  {"spans", std::move(list)}}})}}})}};
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += R"(]},"scopeSpans":[{"scope":{"name":"devops-info","version":)";
+  append_json_string(out, scope_version);
+  out += R"(},"spans":[)";
+  char id[32];
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    const auto& s = spans[i];
+    if (i != 0) out += ',';
+    out += R"({"traceId":")";
+    hex_into(s.context.trace, id);
+    out.append(id, 32);
+    out += R"(","spanId":")";
+    hex_into(s.context.span, id);
+    out.append(id, 16);
+    out += '"';
+    if (s.parent != SpanId{}) {
+      out += R"(,"parentSpanId":")";
+      hex_into(s.parent, id);
+      out.append(id, 16);
+      out += '"';
+    }
+    out += R"(,"name":)";
+    append_json_string(out, s.name);
+    out += R"(,"kind":)";
+    out += std::to_string(static_cast<int>(s.kind));
+    out += R"(,"startTimeUnixNano":")";
+    out += std::to_string(s.start_unix_ns);
+    out += R"(","endTimeUnixNano":")";
+    out += std::to_string(s.end_unix_ns);
+    out += R"(","attributes":[)";
+    for (std::size_t a = 0; a < s.attributes.size(); ++a) {
+      const auto& at = s.attributes[a];
+      if (a != 0) out += ',';
+      key_value(at.key);
+      if (const auto* text = std::get_if<std::string>(&at.value)) {
+        out += "\"stringValue\":";
+        append_json_string(out, *text);
+      } else {
+        out += "\"intValue\":\"";
+        out += std::to_string(std::get<std::int64_t>(at.value));
+        out += '"';
+      }
+      out += "}}";
+    }
+    out += R"(],"flags":)";
+    out += s.context.sampled ? '1' : '0';
+    if (s.error) {
+      out += R"(,"status":{"code":2)";
+      if (!s.status_message.empty()) {
+        out += R"(,"message":)";
+        append_json_string(out, s.status_message);
+      }
+      out += '}';
+    }
+    out += '}';
+  }
+  out += "]}]}]}";
+  return out;
 }
 
 }  // namespace devops::serve::trace

@@ -1,6 +1,8 @@
 #include "serve/trace/span_exporter.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <random>
 
 #include "serve/net/worker_thread.hpp"
@@ -17,6 +19,12 @@ bool retryable(const PostResult& r) {
 
 }  // namespace
 
+// The queue is sharded: each pushing thread has a shard of its own (by a
+// number it draws once), so that the event loops never wait for one another,
+// and the exporter's thread takes a shard's spans whole by swapping vectors.
+// `queued` counts the spans in all shards: a full queue drops without a lock.
+constexpr std::size_t kShards = 8;
+
 struct SpanExporter::State {
   State(BatchConfig c, Resource r, std::string v, PostFn p, ExportStats& s)
       : config(c), resource(std::move(r)), version(std::move(v)), post(std::move(p)), stats(s) {}
@@ -25,20 +33,52 @@ struct SpanExporter::State {
   std::string version;
   PostFn post;
   ExportStats& stats;
-  std::mutex mu;
-  std::condition_variable cv;       // the thread waits on it for spans and the stop
-  std::condition_variable done_cv;  // shutdown() waits on it for the thread's end
-  std::vector<Span> queue;
+  struct Shard {
+    std::mutex mu;
+    std::vector<Span> spans;
+  };
+  std::array<Shard, kShards> shards;
+  std::atomic<std::size_t> queued{0};
+  std::atomic<bool> stopping{false};  // push() drops from the shutdown on
+  std::mutex mu;                      // the stop, the thread's wait
+  std::condition_variable cv;         // the thread waits on it for spans and the stop
+  std::condition_variable done_cv;    // shutdown() waits on it for the thread's end
   bool stop{false};
   bool done{false};
   Clock::time_point give_up_at{Clock::time_point::max()};
+
+  // Moves every queued span to the end of `out`.
+  void take_all(std::vector<Span>& out) {
+    for (auto& shard : shards) {
+      std::vector<Span> taken;
+      {
+        const std::lock_guard lock(shard.mu);
+        taken.swap(shard.spans);
+      }
+      queued.fetch_sub(taken.size(), std::memory_order_relaxed);
+      if (out.empty()) {
+        out.swap(taken);
+      } else {
+        out.insert(out.end(), std::make_move_iterator(taken.begin()), std::make_move_iterator(taken.end()));
+      }
+    }
+  }
 };
+
+namespace {
+
+std::size_t shard_of_this_thread() {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t shard = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  return shard;
+}
+
+}  // namespace
 
 SpanExporter::SpanExporter(BatchConfig config, Resource resource, std::string version, PostFn post,
                            ExportStats& stats) {
   config.max_batch = std::clamp<std::size_t>(config.max_batch, 1, std::max<std::size_t>(config.max_queue, 1));
   state_ = std::make_shared<State>(config, std::move(resource), std::move(version), std::move(post), stats);
-  state_->queue.reserve(std::min<std::size_t>(config.max_queue, 4096));
   thread_ = worker_thread([st = state_] { run(st); });
 }
 
@@ -48,70 +88,85 @@ SpanExporter::~SpanExporter() {
 
 void SpanExporter::push(Span span) noexcept {
   auto& st = *state_;
-  bool wake = false;
-  {
-    const std::lock_guard lock(st.mu);
-    if (st.stop || st.queue.size() >= st.config.max_queue) {
-      st.stats.dropped.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    try {
-      st.queue.push_back(std::move(span));
-    } catch (...) {
-      st.stats.dropped.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    wake = st.queue.size() == st.config.max_batch;
+  // Room is taken before the span goes in, so that the queue never holds
+  // more than max_queue; a stopped exporter takes nothing.
+  const auto before = st.queued.fetch_add(1, std::memory_order_relaxed);
+  if (before >= st.config.max_queue || st.stopping.load(std::memory_order_relaxed)) {
+    st.queued.fetch_sub(1, std::memory_order_relaxed);
+    st.stats.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
   }
-  if (wake) st.cv.notify_one();
+  auto& shard = st.shards[shard_of_this_thread()];
+  try {
+    const std::lock_guard lock(shard.mu);
+    shard.spans.push_back(std::move(span));
+  } catch (...) {
+    st.queued.fetch_sub(1, std::memory_order_relaxed);
+    st.stats.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (before + 1 == st.config.max_batch) {  // a batch is full: wake the thread (once per batch)
+    const std::lock_guard lock(st.mu);
+    st.cv.notify_one();
+  }
 }
 
 bool SpanExporter::shutdown(std::chrono::milliseconds timeout) {
   auto& st = *state_;
   std::unique_lock lock(st.mu);
-  if (!thread_.joinable()) return st.queue.empty();
+  if (!thread_.joinable()) return st.queued.load() == 0;
+  const auto failed_before = st.stats.failed.load();
   st.stop = true;
+  st.stopping.store(true, std::memory_order_relaxed);
   st.give_up_at = Clock::now() + timeout;
   st.cv.notify_all();
   // A little past the deadline: the thread gives up at it, unless a POST holds it.
   const bool ended =
       st.done_cv.wait_until(lock, st.give_up_at + std::chrono::milliseconds(100), [&] { return st.done; });
-  const bool all = st.queue.empty();
-  st.stats.failed.fetch_add(st.queue.size(), std::memory_order_relaxed);
-  st.queue.clear();
   lock.unlock();
+  bool all = true;
   if (ended) {
     thread_.join();
+    // What the thread left queued at the deadline.
+    std::vector<Span> left;
+    st.take_all(left);
+    all = left.empty();
+    st.stats.failed.fetch_add(left.size(), std::memory_order_relaxed);
   } else {
     thread_.detach();  // in a POST that has not timed out yet; it holds the state it needs
   }
-  return all && ended;
+  return all && ended && st.stats.failed.load() == failed_before;
 }
 
 void SpanExporter::run(const std::shared_ptr<State>& sp) {
   auto& st = *sp;
   auto next = Clock::now() + st.config.schedule_delay;
+  std::vector<Span> taken;
   std::vector<Span> batch;
   std::unique_lock lock(st.mu);
   for (;;) {
-    st.cv.wait_until(lock, next, [&] { return st.stop || st.queue.size() >= st.config.max_batch; });
+    st.cv.wait_until(lock, next,
+                     [&] { return st.stop || st.queued.load(std::memory_order_relaxed) >= st.config.max_batch; });
     const bool stopping = st.stop;
-    if (st.queue.empty() || (stopping && Clock::now() >= st.give_up_at)) {
-      if (stopping) break;
-      next = Clock::now() + st.config.schedule_delay;
-      continue;
-    }
-    const auto n = std::min(st.queue.size(), st.config.max_batch);
-    const auto first = st.queue.begin();
-    const auto last = first + static_cast<std::ptrdiff_t>(n);
-    batch.assign(std::make_move_iterator(first), std::make_move_iterator(last));
-    st.queue.erase(first, last);
     const auto deadline = stopping ? st.give_up_at : Clock::now() + st.config.export_timeout;
     lock.unlock();
-    export_batch(st, batch, deadline);
-    batch.clear();
+    st.take_all(taken);
+    // In batches of max_batch, until the deadline; what is left then failed.
+    std::size_t at = 0;
+    while (at < taken.size()) {
+      if (stopping && Clock::now() >= deadline) break;
+      const auto n = std::min(taken.size() - at, st.config.max_batch);
+      const auto first = taken.begin() + static_cast<std::ptrdiff_t>(at);
+      batch.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(n)));
+      at += n;
+      export_batch(st, batch, deadline);
+      batch.clear();
+    }
+    st.stats.failed.fetch_add(taken.size() - at, std::memory_order_relaxed);
+    taken.clear();
     lock.lock();
-    if (st.queue.size() < st.config.max_batch) next = Clock::now() + st.config.schedule_delay;
+    if (stopping) break;
+    next = Clock::now() + st.config.schedule_delay;
   }
   st.done = true;
   st.done_cv.notify_all();

@@ -37,8 +37,10 @@ struct BatchConfig {
   std::chrono::milliseconds schedule_delay{5000};
   std::chrono::milliseconds export_timeout{30000};   // one export, retries included
   std::chrono::milliseconds request_timeout{10000};  // one POST
+  // Spans queued at most; the thread holds at most as many more that it
+  // took out of the queue to send.
   std::size_t max_queue{2048};
-  std::size_t max_batch{512};
+  std::size_t max_batch{512};  // spans in one POST
 };
 
 // Counters for /metrics.
