@@ -68,7 +68,7 @@ _devops_info() {
       mapfile -t COMPREPLY < <(compgen -d -- "$cur")
       return
       ;;
-    info:--config | serve:--config | serve:--tls-cert | serve:--tls-key | serve:--tls-client-ca | \
+    info:--config | serve:--config | serve:--tls-cert | serve:--tls-key | serve:--tls-client-ca | serve:--upstream-cacert | \
       health:--cacert | health:--cert | health:--key)
       mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       return
@@ -99,7 +99,7 @@ _devops_info() {
       opts+=' --shutdown-timeout --data-dir --flush-interval --unready --unhealthy --fault-delay --fault-error'
       opts+=' --config --request-timeout --idle-timeout --write-timeout --introspection --max-delay --max-body'
       opts+=' --env-allow --trusted-proxies --tls-cert --tls-key --tls-port --tls-client-ca'
-      opts+=' --upstream --upstream-timeout --upstream-max-body'
+      opts+=' --upstream --upstream-timeout --upstream-max-body --upstream-cacert'
       ;;
     *)
       if [[ $cur == -* ]]; then

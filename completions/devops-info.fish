@@ -91,4 +91,5 @@ complete -c devops-info -n $serve -l env-allow -x -d 'Environment variables /env
 complete -c devops-info -n $serve -l trusted-proxies -x -d 'Ranges whose X-Forwarded-For is believed'
 complete -c devops-info -n $serve -l upstream -x -d 'An upstream /upstreams calls (repeatable)'
 complete -c devops-info -n $serve -l upstream-timeout -x -a $durations -d 'How long each upstream call may take'
+complete -c devops-info -n $serve -l upstream-cacert -r -F -d 'PEM CAs of https:// upstreams'
 complete -c devops-info -n $serve -l upstream-max-body -x -a '64KiB 256KiB 1MiB 4MiB 16MiB' -d 'Largest answer an upstream may give'

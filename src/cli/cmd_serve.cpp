@@ -51,6 +51,7 @@ struct ServeOptions {
   std::vector<std::string> upstream;
   std::string upstream_timeout;
   std::string upstream_max_body;
+  std::string upstream_cacert;
 };
 
 int run_serve(const ServeOptions& o, const CLI::App& sub) {
@@ -81,6 +82,7 @@ int run_serve(const ServeOptions& o, const CLI::App& sub) {
   flags.upstream = o.upstream;
   if (given("--upstream-timeout")) flags.upstream_timeout = o.upstream_timeout;
   if (given("--upstream-max-body")) flags.upstream_max_body = o.upstream_max_body;
+  if (given("--upstream-cacert")) flags.upstream_cacert = o.upstream_cacert;
   if (given("--tls-cert")) flags.tls_cert = o.tls_cert;
   if (given("--tls-key")) flags.tls_key = o.tls_key;
   if (given("--tls-port")) flags.tls_port = o.tls_port;
@@ -212,7 +214,7 @@ Runner setup_serve(CLI::App& sub) {
                  "(default: none, the peer is the client; env TRUSTED_PROXIES)")
       ->option_text("CIDRS");
   sub.add_option("--upstream", o->upstream,
-                 "An upstream GET /upstreams calls, http://HOST[:PORT][/PATH]; repeat it for more, at most 16 "
+                 "An upstream GET /upstreams calls, http(s)://HOST[:PORT][/PATH]; repeat it for more, at most 16 "
                  "(env UPSTREAM_URIS, comma-separated)")
       ->option_text("URL")
       ->allow_extra_args(false);
@@ -224,6 +226,10 @@ Runner setup_serve(CLI::App& sub) {
                  "The largest answer an upstream may give; larger is an error (up to 16MiB; default 1MiB; env "
                  "UPSTREAM_MAX_BODY)")
       ->option_text("SIZE");
+  sub.add_option("--upstream-cacert", o->upstream_cacert,
+                 "PEM CAs that https:// upstreams' certificates must chain to (default: the system's, which a "
+                 "scratch image does not have; env UPSTREAM_CACERT)")
+      ->option_text("FILE");
   // Kept for the lifecycle tests, hidden: the answer to PATH is held back
   // for a second (as --fault-delay does), without blocking the event loop.
   sub.add_option("--delay-path", o->delay_path, "")->group("");

@@ -35,6 +35,7 @@ constexpr std::array kSettings{
     SettingKey{"upstreams", true},
     SettingKey{"upstream_timeout", true},
     SettingKey{"upstream_max_body", true},
+    SettingKey{"upstream_cacert", true},
     SettingKey{"host", false},
     SettingKey{"port", false},
     SettingKey{"threads", false},

@@ -352,10 +352,10 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
       const auto target = parse_http_url(u);
       const auto* error = std::get_if<ConfigError>(&target);
       const auto* t = std::get_if<HttpTarget>(&target);
-      if (error != nullptr || t->tls || t->scheme != ProbeScheme::Http) {
+      if (error != nullptr || t->scheme != ProbeScheme::Http) {
         return invalid_value(name, u,
-                             error != nullptr ? "an http:// URL (" + error->message + ")"
-                                              : std::string("an http:// URL (https:// and grpc:// upstreams are not "
+                             error != nullptr ? "an http:// or https:// URL (" + error->message + ")"
+                                              : std::string("an http:// or https:// URL (grpc:// upstreams are not "
                                                             "supported yet)"));
       }
     }
@@ -363,6 +363,10 @@ std::variant<ServeConfig, ConfigError> resolve_serve_config(const ServeFlags& fl
   }
   if (auto e = duration(pick(flags.upstream_timeout, "--upstream-timeout", "UPSTREAM_TIMEOUT", "upstream_timeout"),
                         c.upstreams.timeout, Range{kMinUpstreamTimeout, kMaxUpstreamTimeout})) {
+    return *e;
+  }
+  if (auto e =
+          path(flags.upstream_cacert, "--upstream-cacert", "UPSTREAM_CACERT", "upstream_cacert", c.upstreams.cacert)) {
     return *e;
   }
   if (auto g = pick(flags.upstream_max_body, "--upstream-max-body", "UPSTREAM_MAX_BODY", "upstream_max_body")) {

@@ -31,9 +31,10 @@ struct TlsSettings {
   bool operator==(const TlsSettings&) const = default;
 };
 // The upstreams GET /upstreams calls (--upstream, UPSTREAM_URIS, upstreams),
-// each http://HOST[:PORT][/PATH]; live.
+// each http:// or https://HOST[:PORT][/PATH]; live.
 struct UpstreamSettings {
   std::vector<std::string> urls;
+  std::string cacert;  // https:// upstreams are verified against these PEM CAs; empty: the system's
   std::chrono::milliseconds timeout{2'000};            // each call, from its start
   std::uint64_t max_body{std::uint64_t{1024} * 1024};  // an answer larger is an error
   bool operator==(const UpstreamSettings&) const = default;
@@ -147,6 +148,7 @@ struct ServeFlags {
   std::vector<std::string> upstream;  // --upstream, repeated
   std::optional<std::string> upstream_timeout;
   std::optional<std::string> upstream_max_body;
+  std::optional<std::string> upstream_cacert;
 };
 
 struct ConfigFile;

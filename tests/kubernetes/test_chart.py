@@ -167,7 +167,7 @@ class ChartTest(unittest.TestCase):
             ("--set", "tls.certManager.duration=90 days"): "duration",
             ("--set", "tls.secretName=My_Secret"): "secretName",
             ("--set", "tls.sslPort=443"): "sslPort",
-            ("--set-json", 'upstreams=["https://backend/"]'): "upstreams",
+            ("--set-json", 'upstreams=["grpc://backend/"]'): "upstreams",
             ("--set-json", 'upstreams=["backend:5000"]'): "upstreams",
             ("--set-json", f'upstreams={json.dumps([f"http://h{i}/" for i in range(17)])}'): "upstreams",
             ("--set", "upstreamTimeout=soon"): "upstreamTimeout",

@@ -227,6 +227,38 @@ class SamplingTest(unittest.TestCase):
             r.stop()
 
 
+class HttpsCollectorTest(unittest.TestCase):
+    def test_an_https_endpoint_is_verified_against_otel_exporter_otlp_certificate(self):
+        import ssl
+        import tempfile
+        from test_tls import Pki
+        with tempfile.TemporaryDirectory() as d:
+            pki = Pki(d)
+            cert, key = pki.issue("collector")
+            r = Receiver()
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            r.httpd.socket = ctx.wrap_socket(r.httpd.socket, server_side=True)
+            try:
+                url = r.url.replace("http://", "https://")
+                env = {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_BSP_SCHEDULE_DELAY": "50",
+                       "OTEL_EXPORTER_OTLP_CERTIFICATE": pki.ca}
+                with Server("--threads", "1", env=env) as s:
+                    s.get("/health")
+                    self.assertEqual(r.wait_for(1)[0]["name"], "GET /health")
+                # Without the CA: nothing arrives, the failure is counted.
+                env.pop("OTEL_EXPORTER_OTLP_CERTIFICATE")
+                env["OTEL_BSP_EXPORT_TIMEOUT"] = "300"
+                before = len(r.spans())
+                with Server("--threads", "1", env=env) as s:
+                    s.get("/health")
+                    wait_until(lambda: sample_value(s.metrics(), "devops_info_trace_spans_total",
+                                                    result="failed") >= 1, what="the failed export to be counted")
+                self.assertEqual(len(r.spans()), before)
+            finally:
+                r.stop()
+
+
 class CollectorTroubleTest(unittest.TestCase):
     def test_a_dead_collector_costs_a_counter_only(self):
         with reserved_port() as port:

@@ -344,10 +344,77 @@ class BadUpstreamTest(unittest.TestCase):
             up.stop()
 
 
+class TlsUpstreamTest(unittest.TestCase):
+    """https:// upstreams: a serve with --tls-cert as the backend, its certificate from a test CA."""
+
+    @classmethod
+    def setUpClass(cls):
+        from test_tls import Pki
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.pki = Pki(cls.tmp.name)
+        cert, key = cls.pki.issue("backend", san="IP:127.0.0.1,DNS:localhost")
+        cls.backend = Server("--threads", "1", "--tls-port", "0", "--tls-cert", cert, "--tls-key", key).start()
+        cls.other = Pki(cls.tmp.name, name="other-ca")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.backend.kill()
+        cls.tmp.cleanup()
+
+    def test_an_https_upstream_is_verified_against_the_ca_and_kept_alive(self):
+        url = f"https://127.0.0.1:{self.backend.tls_port}/health"
+        named = f"https://localhost:{self.backend.tls_port}/"
+        with Server("--threads", "1", "--upstream", url, "--upstream", named,
+                    "--upstream-cacert", self.pki.ca) as a:
+            for _ in range(5):
+                r = a.get("/upstreams")
+                self.assertEqual(r.status, 200, r.body)
+            got = entries(r.json())
+            self.assertEqual(got[url]["answer"]["status"], "healthy")
+            self.assertEqual(got[named]["answer"]["request"]["path"], "/")
+            # Five calls to each, on one connection each: the TLS port accepted two.
+            fam = self.backend.metrics()
+            self.assertEqual(sample_value(fam, "http_requests_total", method="GET", endpoint="/health",
+                                          status="200"), 5)
+
+    def test_an_unknown_ca_or_a_wrong_name_is_a_tls_error(self):
+        url = f"https://127.0.0.1:{self.backend.tls_port}/health"
+        with Server("--threads", "1", "--upstream", url, "--upstream-cacert", self.other.ca) as a:
+            r = a.get("/upstreams")
+            self.assertEqual(r.status, 502)
+            e = r.json()["upstreams"][0]
+            self.assertIsNone(e["status"])
+            self.assertIn("certificate verify failed", e["error"])
+            self.assertEqual(sample_value(a.metrics(), "devops_info_upstream_requests_total", upstream=url,
+                                          status="tls"), 1)
+        # A certificate for another name, from the right CA.
+        cert, key = self.pki.issue("elsewhere", san="DNS:elsewhere.example")
+        with Server("--threads", "1", "--tls-port", "0", "--tls-cert", cert, "--tls-key", key) as elsewhere:
+            wrong = f"https://127.0.0.1:{elsewhere.tls_port}/health"
+            with Server("--threads", "1", "--upstream", wrong, "--upstream-cacert", self.pki.ca) as a:
+                e = a.get("/upstreams").json()["upstreams"][0]
+                self.assertIn("certificate verify failed", e["error"])
+        # Plain HTTP spoken to the TLS port, or TLS to the plain port, ends with an error, not a hang.
+        plain_as_tls = f"https://127.0.0.1:{self.backend.port}/health"
+        with Server("--threads", "1", "--upstream", plain_as_tls, "--upstream-cacert", self.pki.ca,
+                    "--upstream-timeout", "2s") as a:
+            t0 = time.monotonic()
+            e = a.get("/upstreams").json()["upstreams"][0]
+            self.assertLess(time.monotonic() - t0, 1.5)
+            self.assertIn("TLS", e["error"])
+
+    def test_an_unreadable_ca_file_refuses_the_start(self):
+        r = run_cli("serve", "--port", "0", "--upstream", "https://x/", "--upstream-cacert",
+                    os.path.join(self.tmp.name, "missing.pem"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot read --upstream-cacert", r.stderr)
+
+
 class ConfigTest(unittest.TestCase):
     def test_bad_values_are_refused_at_start(self):
         cases = [
             (["--upstream", "ftp://x/"], {}, "--upstream"),
+            (["--upstream", "grpc://x/"], {}, "--upstream"),
             (["--upstream", "http://"], {}, "--upstream"),
             (["--upstream-timeout", "5ms"], {}, "--upstream-timeout"),
             (["--upstream-timeout", "2m"], {}, "--upstream-timeout"),

@@ -495,7 +495,15 @@ TEST_CASE("upstreams: the flags over UPSTREAM_URIS over the file; http:// only, 
   CHECK(resolved.upstreams.urls == std::vector<std::string>{"http://flag/"});
   CHECK(resolved.upstreams.timeout == 10ms);
 
-  for (const char* bad : {"https://secure/", "grpc://g:5000/", "ftp://x/", "http://", "http://h:99999/"}) {
+  ServeFlags secure;
+  secure.upstream = {"https://secure/", "https://[fd00::1]:8443/x"};
+  secure.upstream_cacert = "/etc/ca.pem";
+  resolved = std::get<ServeConfig>(resolve_serve_config(secure, env_of({})));
+  CHECK(resolved.upstreams.urls == secure.upstream);
+  CHECK(resolved.upstreams.cacert == "/etc/ca.pem");
+  CHECK(std::get<ServeConfig>(resolve_serve_config({}, env_of({{"UPSTREAM_CACERT", "/ca.pem"}}))).upstreams.cacert ==
+        "/ca.pem");
+  for (const char* bad : {"grpc://g:5000/", "grpcs://g/", "ftp://x/", "http://", "http://h:99999/"}) {
     INFO(bad);
     ServeFlags g;
     g.upstream = {bad};

@@ -48,6 +48,7 @@ struct UpstreamSettings {
   std::vector<std::shared_ptr<const UpstreamTarget>> targets;
   std::chrono::milliseconds timeout{2000};
   std::size_t max_body{std::size_t{1024} * 1024};
+  std::string cacert;  // for https:// upstreams; empty: the system's CAs
 };
 // The configuration's upstreams (their URLs checked already) as targets.
 UpstreamSettings upstream_settings(const core::UpstreamSettings& config);

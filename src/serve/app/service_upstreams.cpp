@@ -75,6 +75,7 @@ UpstreamSettings upstream_settings(const core::UpstreamSettings& config) {
   UpstreamSettings out;
   out.timeout = config.timeout;
   out.max_body = static_cast<std::size_t>(config.max_body);
+  out.cacert = config.cacert;
   for (const auto& url : config.urls) {
     auto parsed = parse_upstream(url);
     if (auto* t = std::get_if<UpstreamTarget>(&parsed))
@@ -172,6 +173,7 @@ HttpResponse Service::upstreams(const HttpRequest& req, const Exchange& ex) {
     call.hops = hops + 1;
     call.timeout = settings->timeout;
     call.max_body = settings->max_body;
+    call.cacert = settings->cacert;
     const auto trace_id = t.trace;
     const auto server_span = t.span;
     client->call(std::move(call), [this, gather, i, client_span, trace_id, server_span, exporting](CallResult r) {

@@ -165,6 +165,7 @@ std::optional<std::string> LiveConfig::apply(const std::string& text) {
       if (next.upstreams.urls != current_.upstreams.urls) changed.emplace_back("upstreams");
       if (next.upstreams.timeout != current_.upstreams.timeout) changed.emplace_back("upstream_timeout");
       if (next.upstreams.max_body != current_.upstreams.max_body) changed.emplace_back("upstream_max_body");
+      if (next.upstreams.cacert != current_.upstreams.cacert) changed.emplace_back("upstream_cacert");
     }
   }
   if (next.shutdown_delay != current_.shutdown_delay) changed.emplace_back("shutdown_delay");

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -156,6 +157,12 @@ RunResult run(const core::ServeConfig& cfg, std::optional<ConfigSource> config_f
       info, metrics, logger, started, cfg.switches,
       cfg.data_dir.empty() ? nullptr : std::make_unique<VisitCounter>(cfg.data_dir, logger, cfg.flush_interval));
   if (live) live->attach(service, info);
+  if (!cfg.upstreams.cacert.empty() && ::access(cfg.upstreams.cacert.c_str(), R_OK) != 0) {
+    std::string text = fmt::format("cannot read --upstream-cacert {}: {}", cfg.upstreams.cacert, std::strerror(errno));
+    logger.log(core::LogLevel::Error, "cannot start", {{"error_type", "config"}, {"error", text}});
+    writer.close(kLogFlushTimeout);
+    return {kExitFailure, std::move(text)};
+  }
   service.set_upstreams(upstream_settings(cfg.upstreams));
   static trace::ExportStats export_stats;
   const auto& build = core::build_info();

@@ -17,6 +17,9 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "core/probe_url.hpp"
 #include "serve/http1/response_reader.hpp"
@@ -36,7 +39,16 @@ std::uint64_t unix_ns() {
 }
 
 std::string pool_key(const UpstreamTarget& t) {
-  return t.host + ' ' + std::to_string(t.port);
+  return (t.tls ? "https " : "http ") + t.host + ' ' + std::to_string(t.port);
+}
+
+std::string openssl_error(std::string_view what) {
+  const auto code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return std::string(what);
+  std::array<char, 256> buf{};
+  ERR_error_string_n(code, buf.data(), buf.size());
+  return fmt::format("{}: {}", what, buf.data());
 }
 
 std::string describe_ms(std::chrono::milliseconds d) {
@@ -59,16 +71,17 @@ std::variant<UpstreamTarget, std::string> parse_upstream(std::string_view url) {
   auto parsed = core::parse_http_url(url);
   if (auto* e = std::get_if<core::ConfigError>(&parsed)) return e->message;
   auto& h = std::get<core::HttpTarget>(parsed);
-  if (h.tls || h.scheme != core::ProbeScheme::Http) {
-    return std::string("only http:// upstreams are supported (https:// and grpc:// not yet)");
+  if (h.scheme != core::ProbeScheme::Http) {
+    return std::string("only http:// and https:// upstreams are supported (grpc:// not yet)");
   }
   UpstreamTarget t;
   t.url = std::string(url);
   t.host = std::move(h.host);
+  t.tls = h.tls;
   t.port = h.port;
   t.path = std::move(h.path);
   t.host_header = t.host.find(':') != std::string::npos ? fmt::format("[{}]", t.host) : t.host;
-  if (t.port != 80) t.host_header += fmt::format(":{}", t.port);
+  if (t.port != (t.tls ? 443 : 80)) t.host_header += fmt::format(":{}", t.port);
   return t;
 }
 
@@ -90,8 +103,14 @@ struct UpstreamClient::Call {
 struct UpstreamClient::Conn : EventTag {
   explicit Conn(core::Fd f) : EventTag{true}, fd(std::move(f)) {}
   core::Fd fd;
+  ~Conn() {
+    if (ssl != nullptr) SSL_free(ssl);
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
   std::string key;  // pool_key
-  enum class State { Connecting, Sending, Receiving, Idle } state{State::Connecting};
+  enum class State { Connecting, Handshaking, Sending, Receiving, Idle } state{State::Connecting};
+  SSL* ssl{nullptr};  // https://
   std::uint32_t events{0};
   std::string out;
   std::size_t out_pos{0};
@@ -115,6 +134,7 @@ UpstreamClient::~UpstreamClient() {
   // Calls still open end unanswered (the loop is going): their callers' connections are gone too.
   for (auto& [k, conn] : conns_) reactor_.remove(conn->fd.get());
   reactor_.remove(mail_->event.get());
+  for (auto& [path, ctx] : tls_contexts_) SSL_CTX_free(ctx);
 }
 
 UpstreamClient* UpstreamClient::here() {
@@ -230,7 +250,7 @@ void UpstreamClient::connect_next(Call& c) {
     }
     k.events = EPOLLOUT;
     if (rc == 0) {
-      send_request(k);
+      start_tls(k);
     } else {
       k.state = Conn::State::Connecting;
     }
@@ -293,16 +313,18 @@ void UpstreamClient::on_conn(Conn& k, std::uint32_t events) {
         connect_next(c);
         return;
       }
-      send_request(k);
+      start_tls(k);
       return;
     }
+    case Conn::State::Handshaking: handshake(k); return;
     case Conn::State::Sending: {
       while (k.out_pos < k.out.size()) {
-        const auto n = ::send(k.fd.get(), k.out.data() + k.out_pos, k.out.size() - k.out_pos, MSG_NOSIGNAL);
+        std::uint32_t wants = EPOLLOUT;
+        const auto n = io_send(k, k.out.data() + k.out_pos, k.out.size() - k.out_pos, wants);
         if (n > 0) {
           k.out_pos += static_cast<std::size_t>(n);
         } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-          watch(k, EPOLLOUT);
+          watch(k, wants);
           return;
         } else {
           if (retry(k)) return;
@@ -323,9 +345,15 @@ void UpstreamClient::on_conn(Conn& k, std::uint32_t events) {
 
 void UpstreamClient::read_answer(Conn& k) {
   std::array<char, 16384> buf{};
-  for (int round = 0; round < 16; ++round) {  // then back to the loop: a fast upstream shares it too
-    const auto n = ::recv(k.fd.get(), buf.data(), buf.size(), 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  // Then back to the loop, so that a fast upstream shares it too; TLS reads on
+  // until it wants more, as what it has decrypted wakes no epoll.
+  for (int round = 0; round < 16 || k.ssl != nullptr; ++round) {
+    std::uint32_t wants = EPOLLIN;
+    const auto n = io_recv(k, buf.data(), buf.size(), wants);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      watch(k, wants);
+      return;
+    }
     auto progress = ResponseReader::Progress::More;
     if (n <= 0) {
       if (!k.got_bytes && retry(k)) return;
@@ -493,6 +521,130 @@ void UpstreamClient::expire(Clock::time_point now) {
   }
   for (Conn* k : stale) close(*k);
   tell_ended();
+}
+
+SSL_CTX* UpstreamClient::tls_context(const std::string& cacert, std::string& why) {
+  if (const auto it = tls_contexts_.find(cacert); it != tls_contexts_.end()) return it->second;
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) {
+    why = openssl_error("cannot make a TLS context");
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);  // idle pooled connections keep no buffers
+  const bool loaded = cacert.empty() ? SSL_CTX_set_default_verify_paths(ctx) == 1
+                                     : SSL_CTX_load_verify_locations(ctx, cacert.c_str(), nullptr) == 1;
+  if (!loaded) {
+    why = openssl_error("cannot read the CA file " + cacert);
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  tls_contexts_.emplace(cacert, ctx);
+  return ctx;
+}
+
+void UpstreamClient::start_tls(Conn& k) {
+  Call& c = *k.call;
+  const auto& t = *c.req.target;
+  if (!t.tls) {
+    send_request(k);
+    return;
+  }
+  std::string why;
+  SSL_CTX* ctx = tls_context(c.req.cacert, why);
+  k.ssl = ctx != nullptr ? SSL_new(ctx) : nullptr;
+  if (k.ssl == nullptr || SSL_set_fd(k.ssl, k.fd.get()) != 1) {
+    if (why.empty()) why = openssl_error("cannot start TLS");
+    close(k);
+    fail(c, "tls", std::move(why));
+    return;
+  }
+  // The certificate must name the host as the URL does: a name, or an address.
+  in6_addr addr{};
+  const bool numeric =
+      ::inet_pton(AF_INET, t.host.c_str(), &addr) == 1 || ::inet_pton(AF_INET6, t.host.c_str(), &addr) == 1;
+  X509_VERIFY_PARAM* param = SSL_get0_param(k.ssl);
+  if (numeric ? X509_VERIFY_PARAM_set1_ip_asc(param, t.host.c_str()) != 1 : SSL_set1_host(k.ssl, t.host.c_str()) != 1) {
+    why = openssl_error("cannot verify for " + t.host);
+    close(k);
+    fail(c, "tls", std::move(why));
+    return;
+  }
+  if (!numeric) SSL_set_tlsext_host_name(k.ssl, t.host.c_str());
+  static constexpr unsigned char kAlpn[] = "\x08http/1.1";
+  SSL_set_alpn_protos(k.ssl, kAlpn, sizeof kAlpn - 1);
+  k.state = Conn::State::Handshaking;
+  handshake(k);
+}
+
+void UpstreamClient::handshake(Conn& k) {
+  ERR_clear_error();
+  const int r = SSL_connect(k.ssl);
+  if (r == 1) {
+    send_request(k);
+    return;
+  }
+  const int e = SSL_get_error(k.ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    watch(k, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+    return;
+  }
+  std::string why;
+  if (const auto v = SSL_get_verify_result(k.ssl); v != X509_V_OK) {
+    ERR_clear_error();
+    why = std::string("TLS: certificate verify failed: ") + X509_verify_cert_error_string(v);
+  } else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+    why = "TLS: the upstream closed the connection in the handshake";
+  } else {
+    why = openssl_error("TLS: no handshake");
+  }
+  Call& c = *k.call;
+  close(k);
+  fail(c, "tls", std::move(why));
+}
+
+ssize_t UpstreamClient::io_send(Conn& k, const char* data, std::size_t size, std::uint32_t& wants) {
+  if (k.ssl == nullptr) {
+    wants = EPOLLOUT;
+    return ::send(k.fd.get(), data, size, MSG_NOSIGNAL);
+  }
+  ERR_clear_error();
+  std::size_t n = 0;
+  if (SSL_write_ex(k.ssl, data, size, &n) == 1) return static_cast<ssize_t>(n);
+  const int e = SSL_get_error(k.ssl, 0);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    wants = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+    errno = EAGAIN;
+    return -1;
+  }
+  ERR_clear_error();
+  errno = EPIPE;
+  return -1;
+}
+
+ssize_t UpstreamClient::io_recv(Conn& k, char* data, std::size_t size, std::uint32_t& wants) {
+  if (k.ssl == nullptr) {
+    wants = EPOLLIN;
+    return ::recv(k.fd.get(), data, size, 0);
+  }
+  ERR_clear_error();
+  std::size_t n = 0;
+  if (SSL_read_ex(k.ssl, data, size, &n) == 1) return static_cast<ssize_t>(n);
+  const int e = SSL_get_error(k.ssl, 0);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    wants = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+    errno = EAGAIN;
+    return -1;
+  }
+  ERR_clear_error();
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify: the end of the stream
+  if (e == SSL_ERROR_SYSCALL && errno == ECONNRESET) return -1;
+  // A TCP close without close_notify reads as the end too (HTTP frames its own answers).
+  if (e == SSL_ERROR_SYSCALL) return 0;
+  errno = EPROTO;
+  return -1;
 }
 
 }  // namespace devops::serve

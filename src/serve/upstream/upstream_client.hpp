@@ -8,6 +8,8 @@
 // tried again once on a new one. An answer is read by http1's bounded
 // ResponseReader. One UpstreamClient per loop (a LoopSide).
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -25,20 +27,24 @@
 #include "serve/net/loop_side.hpp"
 #include "serve/upstream/resolver.hpp"
 
+using SSL = struct ssl_st;
+using SSL_CTX = struct ssl_ctx_st;
+
 namespace devops::serve {
 
 class Reactor;
 
-// An upstream, as configured: http://HOST[:PORT][/PATH].
+// An upstream, as configured: http://HOST[:PORT][/PATH] or https://.
 struct UpstreamTarget {
   std::string url;   // as given: the metrics' label and the answer's "url"
   std::string host;  // a name or a numeric address (without brackets)
+  bool tls{false};   // https://: the server's certificate verified for `host`
   int port{80};
   std::string path{"/"};  // with the query
   std::string host_header;
 };
-// Parses an upstream's URL; an error says why (a scheme other than http://,
-// no host, a bad port).
+// Parses an upstream's URL; an error says why (a scheme other than http://
+// or https://, no host, a bad port).
 std::variant<UpstreamTarget, std::string> parse_upstream(std::string_view url);
 
 struct CallResult {
@@ -46,7 +52,7 @@ struct CallResult {
   std::string body;   // its body, whole, when status is set and error empty
   std::string error;  // what went wrong: empty when an answer was read whole
   // The kind of failure, for the metrics' status label: "timeout",
-  // "connect", "resolve", "too_large", "bad_answer", "closed", "busy".
+  // "connect", "resolve", "tls", "too_large", "bad_answer", "closed", "busy".
   std::string_view failure{};
   std::chrono::nanoseconds took{0};
   std::uint64_t start_unix_ns{0};
@@ -58,6 +64,9 @@ struct CallRequest {
   std::string traceparent;  // sent on, when not empty
   std::string tracestate;
   int hops{1};  // the hop count this call carries (kHopsHeader)
+  // https://: the PEM CAs to verify the server against; empty: the
+  // system's (a scratch image has none).
+  std::string cacert;
   std::chrono::milliseconds timeout{2000};
   std::size_t max_body{std::size_t{1024} * 1024};
 };
@@ -113,6 +122,16 @@ class UpstreamClient final : public LoopSide {
   void close(Conn& k);
   void pool(Conn& k);
   void watch(Conn& k, std::uint32_t events);
+  // https://: TLS on a connected socket, then the request.
+  void start_tls(Conn& k);
+  void handshake(Conn& k);
+  // The TLS context for `cacert` ("" for the system's CAs), made on first
+  // use; none (with `why`) when the CA file cannot be read.
+  SSL_CTX* tls_context(const std::string& cacert, std::string& why);
+  // The socket's bytes, through TLS when there is: > 0 bytes, 0 at the
+  // end of the stream, -1 with errno EAGAIN (watch `wants`) or an error.
+  ssize_t io_send(Conn& k, const char* data, std::size_t size, std::uint32_t& wants);
+  ssize_t io_recv(Conn& k, char* data, std::size_t size, std::uint32_t& wants);
 
   Reactor& reactor_;
   Resolver& resolver_;
@@ -125,6 +144,7 @@ class UpstreamClient final : public LoopSide {
   std::unordered_map<Conn*, std::unique_ptr<Conn>> conns_;
   std::map<std::string, std::vector<Conn*>> idle_;           // per "host port", the most recent last
   std::vector<std::pair<std::uint64_t, CallResult>> ended_;  // told to their callers after the event
+  std::map<std::string, SSL_CTX*> tls_contexts_;             // per CA file, this loop's
   void tell_ended();
 };
 
