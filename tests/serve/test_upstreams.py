@@ -16,6 +16,8 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
+import h2.connection
+
 from harness import TIMEOUT, Server, health_p99, reserved_port, run_cli, sample_value, wait_until
 
 
@@ -327,6 +329,32 @@ class BadUpstreamTest(unittest.TestCase):
                     self.assertEqual([c.result().status for c in calls], [502] * 16)
                 # Room again once they ended.
                 self.assertEqual(s.get("/upstreams").status, 502)
+        finally:
+            up.stop()
+
+    def test_clients_that_leave_before_the_answer_leave_nothing_behind(self):
+        up = BadUpstream("hang")
+        try:
+            with Server("--threads", "1", "--upstream-timeout", "500ms", "--upstream", up.url) as s:
+                for proto in ("http/1.1", "h2"):
+                    for _ in range(20):
+                        sock = socket.create_connection(("127.0.0.1", s.port), timeout=TIMEOUT)
+                        if proto == "h2":
+                            conn = h2.connection.H2Connection()
+                            conn.initiate_connection()
+                            conn.send_headers(1, [(":method", "GET"), (":path", "/upstreams"), (":scheme", "http"),
+                                                  (":authority", "x")], end_stream=True)
+                            sock.sendall(conn.data_to_send())
+                        else:
+                            sock.sendall(b"GET /upstreams HTTP/1.1\r\nHost: x\r\n\r\n")
+                        sock.close()
+                wait_until(lambda: up.accepted >= 40, what="the calls to start")
+                time.sleep(0.8)  # their timeouts pass, with their connections gone
+                self.assertEqual(s.get("/health").status, 200)
+                fam = s.metrics()
+                self.assertEqual(sample_value(fam, "devops_info_upstream_requests_total", upstream=up.url,
+                                              status="timeout"), 40)
+                self.assertEqual(sample_value(fam, "http_requests_in_progress"), 0)
         finally:
             up.stop()
 
