@@ -48,7 +48,8 @@ MODES = {
                          "--set", "httpRoute.enabled=true", "--set-json", 'monitoring.labels={"release":"kps"}'],
     "example-backend": ["-f", str(EXAMPLE / "backend.yaml")],
     "example-frontend": ["-f", str(EXAMPLE / "frontend.yaml")],
-    "upstreams-tracing": ["--set-json", 'upstreams=["http://backend/upstreams","http://db.data:8080/health"]',
+    "upstreams-tracing": ["--set-json", 'upstreams=["http://backend/upstreams","https://db.data:8443/health"]',
+                          "--set", "upstreamCASecret=db-ca",
                           "--set", "tracing.endpoint=https://tempo.monitoring:4318", "--set", "kind=StatefulSet"],
     "deployment-persistent": ["--set", "persistence.enabled=true", "--set", "autoscaling.enabled=false",
                               "--set", "replicaCount=1"],
@@ -175,6 +176,7 @@ class ChartTest(unittest.TestCase):
             ("--set", "tracing.samplerArg=2"): "samplerArg",
             ("--set", "tracing.endpoint=tempo:4318"): "endpoint",
             ("--set", "networkPolicy.upstreamPorts[0]=0"): "upstreamPorts",
+            ("--set", "upstreamCASecret=Not_A_Name"): "upstreamCASecret",
         }
         for args, key in cases.items():
             with self.subTest(args=args):
@@ -217,8 +219,14 @@ class ChartTest(unittest.TestCase):
         c = workload(objs)["spec"]["template"]["spec"]["containers"][0]
         args = c["args"]
         self.assertEqual([args[i + 1] for i, a in enumerate(args) if a == "--upstream"],
-                         ["http://backend/upstreams", "http://db.data:8080/health"])
+                         ["http://backend/upstreams", "https://db.data:8443/health"])
         self.assertEqual(args[args.index("--upstream-timeout") + 1], "2s")
+        # The CA of https:// upstreams: a Secret's ca.crt, mounted whole.
+        cacert = args[args.index("--upstream-cacert") + 1]
+        mount = next(v for v in c["volumeMounts"] if v["name"] == "upstream-ca")
+        self.assertEqual(cacert, mount["mountPath"] + "/ca.crt")
+        volumes = workload(objs)["spec"]["template"]["spec"]["volumes"]
+        self.assertIn({"name": "upstream-ca", "secret": {"secretName": "db-ca"}}, volumes)
         env = {e["name"]: e.get("value") for e in c["env"]}
         self.assertEqual(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "https://tempo.monitoring:4318")
         self.assertEqual(env["OTEL_TRACES_SAMPLER"], "parentbased_always_on")
@@ -231,7 +239,7 @@ class ChartTest(unittest.TestCase):
         policy = next(o for o in objs if o["kind"] == "NetworkPolicy")
         egress = policy["spec"]["egress"]
         self.assertEqual(egress[0]["ports"], [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}])
-        self.assertEqual([p["port"] for p in egress[1]["ports"]], [80, 8080, 5000, 4318])
+        self.assertEqual([p["port"] for p in egress[1]["ports"]], [80, 8443, 5000, 4318])
         self.assertTrue(all("to" not in rule for rule in egress))
         # Without upstreams or a collector: nothing goes out, and no OTEL_* variable is set.
         default = rendered("default")

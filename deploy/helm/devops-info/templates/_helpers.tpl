@@ -151,6 +151,10 @@ spec:
         {{- if .Values.upstreams }}
         - --upstream-timeout
         - {{ .Values.upstreamTimeout | quote }}
+        {{- if .Values.upstreamCASecret }}
+        - --upstream-cacert
+        - /var/run/secrets/devops-info/upstream-ca/ca.crt
+        {{- end }}
         {{- end }}
         {{- if .Values.tls.enabled }}
         - --tls-cert
@@ -235,7 +239,7 @@ spec:
         {{- toYaml .Values.resources | nindent 8 }}
       securityContext:
         {{- toYaml .Values.securityContext | nindent 8 }}
-      {{- if or .Values.config .Values.persistence.enabled .Values.tls.enabled }}
+      {{- if or .Values.config .Values.persistence.enabled .Values.tls.enabled .Values.upstreamCASecret }}
       volumeMounts:
         {{- if .Values.config }}
         # The whole directory, not a subPath: the kubelet's updates reach the
@@ -260,8 +264,13 @@ spec:
           readOnly: true
         {{- end }}
         {{- end }}
+        {{- if .Values.upstreamCASecret }}
+        - name: upstream-ca
+          mountPath: /var/run/secrets/devops-info/upstream-ca
+          readOnly: true
+        {{- end }}
       {{- end }}
-  {{- if or .Values.config (and .Values.persistence.enabled (eq .Values.kind "Deployment")) .Values.tls.enabled }}
+  {{- if or .Values.config (and .Values.persistence.enabled (eq .Values.kind "Deployment")) .Values.tls.enabled .Values.upstreamCASecret }}
   volumes:
     {{- if .Values.config }}
     - name: config
@@ -282,6 +291,11 @@ spec:
       secret:
         secretName: {{ .Values.tls.clientCASecret }}
     {{- end }}
+    {{- end }}
+    {{- with .Values.upstreamCASecret }}
+    - name: upstream-ca
+      secret:
+        secretName: {{ . }}
     {{- end }}
   {{- end }}
   {{- with .Values.nodeSelector }}
