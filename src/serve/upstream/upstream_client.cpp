@@ -51,6 +51,31 @@ std::string openssl_error(std::string_view what) {
   return fmt::format("{}: {}", what, buf.data());
 }
 
+// What an SSL_read_ex or SSL_write_ex that failed means, as recv and send
+// would say it: -1 with errno EAGAIN (and in `wants` the events to wait
+// for), 0 at the end of the stream (close_notify, or a TCP close without it:
+// HTTP frames its own answers), -1 with errno set on an error.
+ssize_t tls_failure(SSL* ssl, std::uint32_t& wants) {
+  const int e = SSL_get_error(ssl, 0);
+  const int err = errno;
+  ERR_clear_error();
+  switch (e) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      wants = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+      errno = EAGAIN;
+      return -1;
+    case SSL_ERROR_ZERO_RETURN: return 0;
+    case SSL_ERROR_SYSCALL:
+      if (err == ECONNRESET || err == EPIPE) {
+        errno = err;
+        return -1;
+      }
+      return 0;
+    default: errno = EPROTO; return -1;
+  }
+}
+
 std::string describe_ms(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
   return fmt::format("{}ms", d.count());
@@ -606,45 +631,21 @@ void UpstreamClient::handshake(Conn& k) {
 }
 
 ssize_t UpstreamClient::io_send(Conn& k, const char* data, std::size_t size, std::uint32_t& wants) {
-  if (k.ssl == nullptr) {
-    wants = EPOLLOUT;
-    return ::send(k.fd.get(), data, size, MSG_NOSIGNAL);
-  }
+  wants = EPOLLOUT;
+  if (k.ssl == nullptr) return ::send(k.fd.get(), data, size, MSG_NOSIGNAL);
   ERR_clear_error();
   std::size_t n = 0;
   if (SSL_write_ex(k.ssl, data, size, &n) == 1) return static_cast<ssize_t>(n);
-  const int e = SSL_get_error(k.ssl, 0);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-    wants = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
-    errno = EAGAIN;
-    return -1;
-  }
-  ERR_clear_error();
-  errno = EPIPE;
-  return -1;
+  return tls_failure(k.ssl, wants);
 }
 
 ssize_t UpstreamClient::io_recv(Conn& k, char* data, std::size_t size, std::uint32_t& wants) {
-  if (k.ssl == nullptr) {
-    wants = EPOLLIN;
-    return ::recv(k.fd.get(), data, size, 0);
-  }
+  wants = EPOLLIN;
+  if (k.ssl == nullptr) return ::recv(k.fd.get(), data, size, 0);
   ERR_clear_error();
   std::size_t n = 0;
   if (SSL_read_ex(k.ssl, data, size, &n) == 1) return static_cast<ssize_t>(n);
-  const int e = SSL_get_error(k.ssl, 0);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-    wants = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
-    errno = EAGAIN;
-    return -1;
-  }
-  ERR_clear_error();
-  if (e == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify: the end of the stream
-  if (e == SSL_ERROR_SYSCALL && errno == ECONNRESET) return -1;
-  // A TCP close without close_notify reads as the end too (HTTP frames its own answers).
-  if (e == SSL_ERROR_SYSCALL) return 0;
-  errno = EPROTO;
-  return -1;
+  return tls_failure(k.ssl, wants);
 }
 
 }  // namespace devops::serve
