@@ -23,8 +23,9 @@ void wake_conn(void* loop, const std::shared_ptr<void>& token) {
   static_cast<Engine::Loop*>(loop)->woken(std::static_pointer_cast<ConnToken>(token));
 }
 
-// While the loop calls into one connection's protocol: a Deferred made then
-// (a handler that answers later) knows whom to wake.
+// While the loop calls into one connection's protocol (always through
+// produce()): a Deferred made then (a handler that answers later) knows whom
+// to wake.
 class CurrentConnection {
  public:
   CurrentConnection(Engine::Loop* loop, Conn* c) { set_current_connection(loop, c, &mint_token, &wake_conn); }
@@ -37,7 +38,6 @@ class CurrentConnection {
 
 void Engine::Loop::on_event(Conn* c, std::uint32_t events) {
   if (c->closed) return;  // earlier in this turn
-  const CurrentConnection current(this, c);
   try {
     if ((events & EPOLLERR) != 0) {
       close_conn(c);
