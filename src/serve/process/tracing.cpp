@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <csignal>
 #include <optional>
 #include <string_view>
 
@@ -186,8 +185,6 @@ Tracing setup_tracing(const core::EnvLookup& env, const std::string& version, tr
     batch.max_batch = batch.max_queue;
   }
 
-  // Posting to a collector that hangs up must not end the process.
-  std::signal(SIGPIPE, SIG_IGN);
   auto post = [target, tls, headers, agent = "devops-info/" + version](const std::string& body,
                                                                        std::chrono::milliseconds timeout) {
     HttpCall call;
