@@ -142,7 +142,6 @@ void SpanExporter::run(const std::shared_ptr<State>& sp) {
   auto& st = *sp;
   auto next = Clock::now() + st.config.schedule_delay;
   std::vector<Span> taken;
-  std::vector<Span> batch;
   std::unique_lock lock(st.mu);
   for (;;) {
     st.cv.wait_until(lock, next,
@@ -156,11 +155,8 @@ void SpanExporter::run(const std::shared_ptr<State>& sp) {
     while (at < taken.size()) {
       if (stopping && Clock::now() >= deadline) break;
       const auto n = std::min(taken.size() - at, st.config.max_batch);
-      const auto first = taken.begin() + static_cast<std::ptrdiff_t>(at);
-      batch.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(n)));
+      export_batch(st, std::span<const Span>(taken).subspan(at, n), deadline);
       at += n;
-      export_batch(st, batch, deadline);
-      batch.clear();
     }
     st.stats.failed.fetch_add(taken.size() - at, std::memory_order_relaxed);
     taken.clear();
@@ -172,7 +168,7 @@ void SpanExporter::run(const std::shared_ptr<State>& sp) {
   st.done_cv.notify_all();
 }
 
-void SpanExporter::export_batch(State& st, std::vector<Span>& batch, Clock::time_point deadline) {
+void SpanExporter::export_batch(State& st, std::span<const Span> batch, Clock::time_point deadline) {
   std::string body;
   try {
     body = encode_otlp_json(st.resource, batch, st.version);

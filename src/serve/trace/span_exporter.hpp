@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -72,7 +73,7 @@ class SpanExporter {
   static void run(const std::shared_ptr<State>& st);
   // Sends one batch, retrying what the collector asks to be retried (429,
   // 502, 503, 504, no answer) until `deadline`.
-  static void export_batch(State& st, std::vector<Span>& batch, std::chrono::steady_clock::time_point deadline);
+  static void export_batch(State& st, std::span<const Span> batch, std::chrono::steady_clock::time_point deadline);
 
   std::shared_ptr<State> state_;  // shared with the thread
   std::thread thread_;
