@@ -1,11 +1,11 @@
 #pragma once
 
 // The server's own threads (event loops, log writer, flusher, control
-// channel, config watcher) take no signal: SIGTERM and its kind reach the
-// main thread, which waits for them (SignalWatch). A signal the kernel hands
-// to a thread asleep in a blocking call is handled there at once normally,
-// but under ThreadSanitizer it can wait until that call returns, which for
-// an idle event loop is never: the shutdown would not start.
+// channel, config watcher) take no signal. SIGTERM and its kind are blocked
+// in every thread and read from a signalfd by the main thread (SignalWatch);
+// one thread that left them open would be handed them by the kernel and
+// die of the default action, or, with a handler, take them out of the
+// signalfd's sight.
 
 #include <pthread.h>
 

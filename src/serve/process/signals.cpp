@@ -2,30 +2,35 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <csignal>
-#include <iterator>
+#include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace devops::serve {
 
 namespace {
 
-constexpr int kRecheckMs = 250;
-volatile std::sig_atomic_t g_write_fd = -1;
 // The signals that end the server, gracefully and logged: SIGTERM and SIGINT,
 // and those whose default would kill it without a word.
 constexpr int kWatched[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
-struct sigaction g_old[std::size(kWatched)]{};
 struct sigaction g_old_pipe {};
 
-extern "C" void on_signal(int sig) {
-  const int saved = errno;
-  const auto byte = static_cast<unsigned char>(sig);
-  if (g_write_fd >= 0) (void)!::write(g_write_fd, &byte, 1);
-  errno = saved;
+sigset_t watched_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (const int sig : kWatched) sigaddset(&set, sig);
+  return set;
+}
+
+// The next watched signal already pending, or 0.
+int take_signal(int fd) {
+  signalfd_siginfo info{};
+  if (::read(fd, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return 0;
+  return static_cast<int>(info.ssi_signo);
 }
 
 }  // namespace
@@ -43,16 +48,17 @@ const char* signal_name(int sig) {
 
 SignalWatch::SignalWatch() {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("cannot create the signal pipe");
-  read_fd_.reset(fds[0]);
-  write_fd_.reset(fds[1]);
-  g_write_fd = write_fd_.get();
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("cannot create the wake-up pipe");
+  wake_read_.reset(fds[0]);
+  wake_write_.reset(fds[1]);
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (std::size_t i = 0; i < std::size(kWatched); ++i) ::sigaction(kWatched[i], &sa, &g_old[i]);
+  const sigset_t set = watched_set();
+  if (pthread_sigmask(SIG_BLOCK, &set, &old_mask_) != 0) throw std::runtime_error("cannot block the signals");
+  signal_fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signal_fd_.valid()) {
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    throw std::runtime_error("cannot create the signalfd");
+  }
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   sigemptyset(&ignore.sa_mask);
@@ -60,36 +66,35 @@ SignalWatch::SignalWatch() {
 }
 
 SignalWatch::~SignalWatch() {
-  for (std::size_t i = 0; i < std::size(kWatched); ++i) ::sigaction(kWatched[i], &g_old[i], nullptr);
+  // A signal that came after the last wait() is answered by the exit under
+  // way: taken here, it does not kill the process once unblocked.
+  while (take_signal(signal_fd_.get()) != 0) {
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
   ::sigaction(SIGPIPE, &g_old_pipe, nullptr);
-  g_write_fd = -1;
 }
 
 SignalWatch::Wait SignalWatch::wait(std::optional<std::chrono::milliseconds> timeout) {
   using namespace std::chrono;
   const auto deadline = timeout ? steady_clock::now() + *timeout : steady_clock::time_point::max();
   while (true) {
+    if (const int sig = take_signal(signal_fd_.get()); sig != 0) return {Event::Signal, sig};
     unsigned char byte = 0;
-    const auto n = ::read(read_fd_.get(), &byte, 1);
-    if (n == 1) return byte == 0 ? Wait{Event::Woken} : Wait{Event::Signal, byte};
-    // Never asleep for long: ThreadSanitizer's runtime (GCC 12's) defers a
-    // signal that arrives just before a blocking call until the call returns,
-    // so an endless poll could hold SIGTERM forever. Looking again every
-    // 250 ms bounds that delay and costs nothing measurable.
-    int wait_ms = kRecheckMs;
+    if (::read(wake_read_.get(), &byte, 1) == 1) return {Event::Woken};
+    int wait_ms = -1;
     if (timeout) {
       const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
       if (left <= 0) return {Event::TimedOut};
-      wait_ms = static_cast<int>(std::min<long long>(left, kRecheckMs));
+      wait_ms = static_cast<int>(std::min<long long>(left, 60'000));
     }
-    pollfd p{read_fd_.get(), POLLIN, 0};
-    (void)::poll(&p, 1, wait_ms);
+    std::array<pollfd, 2> p{{{signal_fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}}};
+    (void)::poll(p.data(), p.size(), wait_ms);
   }
 }
 
 void SignalWatch::wake() {
   const unsigned char byte = 0;
-  (void)!::write(write_fd_.get(), &byte, 1);
+  (void)!::write(wake_write_.get(), &byte, 1);
 }
 
 }  // namespace devops::serve
