@@ -13,7 +13,7 @@
 # 30 s, 60 s and 90 s on an idle 2-core machine. The longest stretch of a
 # build without a line of output is printed too. BASE_IMAGE: the base to
 # build on (default: the Dockerfile's pinned tag where present, else
-# debian:13-slim). Prints a table; exits 1 if a build fails.
+# the same release's debian:<major>-slim). Prints a table; exits 1 if a build fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 sandbox=$ROOT/../shared/tools/container-sandbox
@@ -56,7 +56,7 @@ build() {  # build ENGINE TAG LOG: prints the wall time and the longest silence,
   if [[ $(basename "$engine") == podman ]]; then extra=(--format docker --pull=never); fi
   if [ -z "$base" ]; then
     base=$pinned
-    "$engine" image inspect "$base" >/dev/null 2>&1 || base=debian:13-slim
+    "$engine" image inspect "$base" >/dev/null 2>&1 || base=$(sed -E 's/:([0-9]+)(\.[0-9]+)*-slim$/:\1-slim/' <<<"$pinned")
   fi
   if ! out=$("$engine" build "${extra[@]}" -t "$tag" --build-arg BASE_IMAGE="$base" \
       --build-arg VERSION=0.0.0-buildtime --build-arg REVISION=buildtime "$work" 2>&1 | timed_log "$log"); then
