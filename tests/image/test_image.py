@@ -30,6 +30,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -396,6 +398,85 @@ def check_daemon(engine: Engine) -> None:
     check(bool(shutdown), "its logs have a shutdown line", (lines[-1] if lines else "no log lines"))
 
 
+def make_tls_files(directory: str) -> None:
+    """A CA and a P-256 certificate for 127.0.0.1 it signs, readable by the image's user."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+    d = Path(directory)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-sha256", "-nodes",
+            "-keyout", str(d / "ca.key"), "-out", str(d / "ca.crt"), "-days", "2", "-subj", "/CN=image-test-ca",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+            "-addext", "subjectKeyIdentifier=hash")
+    (d / "leaf.ext").write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n"
+                                "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-sha256", "-nodes",
+            "-keyout", str(d / "tls.key"), "-out", str(d / "tls.csr"), "-subj", "/CN=devops-info")
+    openssl("x509", "-req", "-in", str(d / "tls.csr"), "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
+            "-CAcreateserial", "-sha256", "-days", "2", "-extfile", str(d / "leaf.ext"), "-out", str(d / "tls.crt"))
+    d.chmod(0o755)
+    for f in d.iterdir():
+        f.chmod(0o644)
+
+
+def check_tls(engine: Engine) -> None:
+    """HTTPS from the scratch image: ALPN h2 and HTTP/1.1 from the host, and the
+    binary's own https:// probe inside, with --cacert (the image has no CAs)."""
+    name = NAME + "-tls"
+    with tempfile.TemporaryDirectory() as tmp:
+        make_tls_files(tmp)
+        r = engine.run("run", "-d", "--name", name, "-p", "127.0.0.1::5443", "-v", f"{tmp}:/tls:ro", "--read-only",
+                       "--cap-drop", "ALL", TAG, "serve", "--tls-cert", "/tls/tls.crt", "--tls-key", "/tls/tls.key",
+                       timeout=60)
+        if not check(r.returncode == 0, "run -d IMAGE serve --tls-cert --tls-key", r.stderr.strip()[-300:]):
+            return
+        try:
+            port = None
+            for line in engine.run("port", name, "5443/tcp", timeout=30).stdout.split():
+                m = re.fullmatch(r"127\.0\.0\.1:(\d+)", line.strip())
+                port = int(m.group(1)) if m else port
+            if not check(port is not None, f"port 5443 published on 127.0.0.1 ({port})"):
+                return
+
+            def handshake(alpn: list[str]) -> tuple[str | None, int]:
+                ctx = ssl.create_default_context(cafile=str(Path(tmp) / "ca.crt"))
+                ctx.set_alpn_protocols(alpn)
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                        chosen = s.selected_alpn_protocol()
+                        if chosen != "http/1.1":
+                            return chosen, 0
+                        s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                        data = b""
+                        while chunk := s.recv(65536):
+                            data += chunk
+                        return chosen, int(data.split(b" ", 2)[1])
+
+            deadline, result, err = time.monotonic() + 20, (None, 0), ""
+            while time.monotonic() < deadline:
+                try:
+                    result = handshake(["http/1.1"])
+                    break
+                except (OSError, ssl.SSLError) as e:
+                    err = str(e)
+                    time.sleep(0.2)
+            check(result == ("http/1.1", 200), f"HTTPS GET /health over HTTP/1.1 answers 200 ({result})", err)
+            try:
+                chosen = handshake(["h2", "http/1.1"])[0]
+            except (OSError, ssl.SSLError) as e:
+                chosen = str(e)
+            check(chosen == "h2", f"ALPN chooses h2 when the client offers it ({chosen})")
+            probe = ["exec", name, "/devops-info", "health", "--timeout", "3s", "--url", "https://127.0.0.1:5443/health"]
+            r = engine.run(*probe, "--cacert", "/tls/ca.crt", timeout=30)
+            check(r.returncode == 0, "inside: health --url https://... --cacert exits 0", (r.stdout + r.stderr)[-300:])
+            r = engine.run(*probe, timeout=30)
+            check(r.returncode == 1 and "certificate verify failed" in r.stderr,
+                  f"inside: without --cacert the probe exits 1, the image having no CAs ({r.returncode})",
+                  (r.stdout + r.stderr)[-300:])
+        finally:
+            engine.run("rm", "-f", name, timeout=60)
+
+
 def check_unhealthy(engine: Engine) -> None:
     """The healthcheck is a real probe: with serve on another port than PORT it fails."""
     name = NAME + "-unhealthy"
@@ -505,6 +586,7 @@ def main() -> int:
             check_info(engine, version)
             check_daemon(engine)
             check_unhealthy(engine)
+            check_tls(engine)
             check_pod_as_kubelet(engine)
             r = engine.run("run", "--rm", "--entrypoint", "/bin/sh", TAG, "-c", "true", timeout=60)
             check(r.returncode != 0, "the default image has no shell")
