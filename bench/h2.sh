@@ -80,12 +80,10 @@ printf '\0\0\0\0\0' >"$OUT/check.bin"  # an empty HealthCheckRequest, framed: th
 
 # run NAME PATH [h2load args...]: one h2load run; prints "req/s cpu-us-per-request"
 run() {
-  local name=$1 path=$2 before after log="$OUT/$1-${2//\//_}-$RANDOM.txt"
+  local name=$1 path=$2
   shift 2
-  before=$(ticks "${PID[$name]}")
-  h2load -c 50 -m 10 -t "$H2LOAD_THREADS" -D "$DURATION" "$@" "http://127.0.0.1:${PORT[$name]}$path" >"$log" 2>&1
-  after=$(ticks "${PID[$name]}")
-  h2load_numbers "$log" "$before" "$after"
+  h2load_run "${PID[$name]}" "$OUT/$name-${path//\//_}-$RANDOM.txt" \
+    -c 50 -m 10 -t "$H2LOAD_THREADS" -D "$DURATION" "$@" "http://127.0.0.1:${PORT[$name]}$path"
 }
 
 declare -A rows

@@ -51,38 +51,38 @@ TLS_PORT=$(free_port)
 PID[ours]=$!
 wait_healthy "${PORT[ours]}" || { echo "tls: serve did not start" >&2; exit 1; }
 PORT[nginx]=$(free_port)
+NGINX_H2_PORT=$(free_port)
 mkdir -p "$OUT/nginx"
-sed "s|@DIR@|$OUT/nginx|g; s|@PORT@|${PORT[nginx]}|g; s|@WORKERS@|$WORKERS|g; s|@CERT@|$OUT/cert.pem|g; s|@KEY@|$OUT/key.pem|g" \
-  "$HERE/peers/nginx-tls.conf.in" >"$OUT/nginx/nginx.conf"
+sed "s|@DIR@|$OUT/nginx|g; s|@PORT@|${PORT[nginx]}|g; s|@H2PORT@|$NGINX_H2_PORT|g; s|@WORKERS@|$WORKERS|g;
+     s|@CERT@|$OUT/cert.pem|g; s|@KEY@|$OUT/key.pem|g" "$HERE/peers/nginx-tls.conf.in" >"$OUT/nginx/nginx.conf"
 nginx -e "$OUT/nginx/error.log" -c "$OUT/nginx/nginx.conf" &
 PID[nginx]=$!
+# The HTTP/1.1 rows' and the HTTP/2 row's addresses (nginx-tls.conf.in says why two).
 declare -A TARGET=([ours]="https://127.0.0.1:$TLS_PORT" [nginx]="https://127.0.0.1:${PORT[nginx]}")
+declare -A TARGET_H2=([ours]="https://127.0.0.1:$TLS_PORT" [nginx]="https://127.0.0.1:$NGINX_H2_PORT")
 for _ in $(seq 1 200); do
   curl -fsk -o /dev/null "${TARGET[nginx]}/health" && break
   sleep 0.05
 done
 curl -fsk -o /dev/null "${TARGET[nginx]}/health" || { echo "tls: nginx did not start" >&2; exit 1; }
 
-# run NAME [h2load args...]: one h2load run against NAME's /health; prints
-# "req/s cpu-us-per-request"
+# run NAME URL [h2load args...]: one h2load run against URL/health, served
+# by NAME; prints "req/s cpu-us-per-request"
 run() {
-  local name=$1 log="$OUT/$1-$RANDOM.txt" before after
-  shift
-  before=$(ticks "${PID[$name]}")
-  h2load -t "$H2LOAD_THREADS" "$@" "${TARGET[$name]}/health" >"$log" 2>&1
-  after=$(ticks "${PID[$name]}")
-  h2load_numbers "$log" "$before" "$after"
+  local name=$1 url=$2
+  shift 2
+  h2load_run "${PID[$name]}" "$OUT/$name-$RANDOM.txt" -t "$H2LOAD_THREADS" "$@" "$url/health"
 }
 
 declare -A rows
 for round in $(seq 1 "$ROUNDS"); do
   for name in ours nginx; do
-    read -r rps _ < <(run "$name" -n 2000 -c 2000 --h1)
+    read -r rps _ < <(run "$name" "${TARGET[$name]}" -n 2000 -c 2000 --h1)
     rows[$name-handshake]+="$rps "
-    read -r rps cpu < <(run "$name" -c 50 --h1 -D "$DURATION")
+    read -r rps cpu < <(run "$name" "${TARGET[$name]}" -c 50 --h1 -D "$DURATION")
     rows[$name-h1]+="$rps "
     rows[$name-h1cost]+="$cpu "
-    read -r rps cpu < <(run "$name" -c 50 -m 10 -D "$DURATION")
+    read -r rps cpu < <(run "$name" "${TARGET_H2[$name]}" -c 50 -m 10 -D "$DURATION")
     rows[$name-h2]+="$rps "
     rows[$name-h2cost]+="$cpu "
   done
