@@ -2,10 +2,12 @@
 // batch exporter and the OTEL_* environment.
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,6 +109,31 @@ TEST_CASE("new ids are random and never zero") {
   CHECK(new_trace_id() == want);
   CHECK(draws == 2);
   set_id_source(nullptr);
+}
+
+TEST_CASE("new ids: no repeats, every bit used, and each thread draws its own") {
+  std::set<TraceId> seen;
+  std::array<std::size_t, 128> ones{};
+  constexpr std::size_t kIds = 100000;
+  for (std::size_t i = 0; i < kIds; ++i) {
+    const auto id = new_trace_id();
+    seen.insert(id);
+    for (std::size_t bit = 0; bit < 128; ++bit) ones[bit] += (static_cast<unsigned>(id[bit / 8]) >> (bit % 8)) & 1U;
+  }
+  CHECK(seen.size() == kIds);
+  for (const auto n : ones) {  // each bit set about half the time (5 standard deviations: 790)
+    CHECK(n > kIds / 2 - 790);
+    CHECK(n < kIds / 2 + 790);
+  }
+  // The traceidratio sampler reads the last 8 bytes as a number: a quarter is sampled.
+  Sampler quarter{Sampler::Kind::TraceIdRatio, 0.25, false};
+  std::size_t sampled = 0;
+  for (std::size_t i = 0; i < kIds; ++i) sampled += quarter.sample(new_trace_id(), std::nullopt) ? 1U : 0U;
+  CHECK(sampled > 24000);
+  CHECK(sampled < 26000);
+  TraceId other{};
+  std::thread([&other] { other = new_trace_id(); }).join();
+  CHECK(seen.count(other) == 0);
 }
 
 TEST_CASE("the sampler: the names, the ratio and the parent") {

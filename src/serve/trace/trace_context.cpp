@@ -3,6 +3,8 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 
@@ -43,24 +45,47 @@ void write_hex(const std::uint8_t* p, std::size_t n, char* out) {
 
 thread_local IdSource tl_source = nullptr;
 
-// Bytes from getrandom, a block at a time: one system call per 128 ids.
+// xoshiro256++ (Blackman and Vigna), one per thread, seeded from getrandom:
+// ids must be unpredictable enough that two services never draw the same,
+// not secret, and a request then costs no system call and no kernel
+// ChaCha (getrandom was 0.7 % of the server's CPU under /health load).
+class IdGenerator {
+ public:
+  IdGenerator() {
+    std::size_t got = 0;
+    auto* bytes = reinterpret_cast<std::uint8_t*>(s_.data());
+    while (got < sizeof s_) {
+      const auto r = ::getrandom(bytes + got, sizeof s_ - got, 0);
+      if (r > 0) got += static_cast<std::size_t>(r);
+    }
+    if (all_zero(bytes, sizeof s_)) s_[0] = 1;  // the one state xoshiro cannot leave
+  }
+  std::uint64_t next() {
+    const std::uint64_t result = std::rotl(s_[0] + s_[3], 23) + s_[0];
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = std::rotl(s_[3], 45);
+    return result;
+  }
+
+ private:
+  std::array<std::uint64_t, 4> s_{};
+};
+
 void random_bytes(std::uint8_t* out, std::size_t n) {
   if (tl_source != nullptr) {
     tl_source(out, n);
     return;
   }
-  thread_local std::array<std::uint8_t, 2048> block{};
-  thread_local std::size_t used = block.size();
-  if (used + n > block.size()) {
-    std::size_t got = 0;
-    while (got < block.size()) {
-      const auto r = ::getrandom(block.data() + got, block.size() - got, 0);
-      if (r > 0) got += static_cast<std::size_t>(r);
-    }
-    used = 0;
+  thread_local IdGenerator gen;
+  for (std::size_t i = 0; i < n; i += 8) {
+    const std::uint64_t v = gen.next();
+    std::memcpy(out + i, &v, std::min<std::size_t>(8, n - i));
   }
-  std::memcpy(out, block.data() + used, n);
-  used += n;
 }
 
 }  // namespace
