@@ -1,10 +1,8 @@
 #include "serve/client/client_socket.hpp"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -12,6 +10,8 @@
 #include <cerrno>
 #include <memory>
 #include <string>
+
+#include "serve/tls/openssl_util.hpp"
 
 namespace devops::serve {
 
@@ -67,22 +67,6 @@ bool ClientSocket::wait_for(bool write) {
   return false;
 }
 
-namespace {
-
-std::string openssl_error(std::string_view what) {
-  std::string out(what);
-  if (const auto e = ERR_get_error(); e != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    out += ": ";
-    out += buf;
-  }
-  ERR_clear_error();
-  return out;
-}
-
-}  // namespace
-
 bool ClientSocket::start_tls(const TlsClientOptions& o, const std::string& host, std::string_view alpn) {
   auto fail = [this](std::string why) {
     error_ = NetError::Tls;
@@ -114,16 +98,7 @@ bool ClientSocket::start_tls(const TlsClientOptions& o, const std::string& host,
   }
   ssl_ = SSL_new(ctx_);
   if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_.get()) != 1) return fail(openssl_error("cannot start TLS"));
-  in6_addr addr{};
-  const bool numeric =
-      ::inet_pton(AF_INET, host.c_str(), &addr) == 1 || ::inet_pton(AF_INET6, host.c_str(), &addr) == 1;
-  if (!o.insecure) {
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
-    if (numeric ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1 : SSL_set1_host(ssl_, host.c_str()) != 1) {
-      return fail(openssl_error("cannot verify for " + host));
-    }
-  }
-  if (!numeric) SSL_set_tlsext_host_name(ssl_, host.c_str());
+  if (!expect_server(ssl_, host, !o.insecure)) return fail(openssl_error("cannot verify for " + host));
   if (!alpn.empty()) {
     SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(alpn.data()), static_cast<unsigned>(alpn.size()));
   }

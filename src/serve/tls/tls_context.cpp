@@ -10,23 +10,11 @@
 #include <ctime>
 #include <memory>
 
+#include "serve/tls/openssl_util.hpp"
+
 namespace devops::serve {
 
 namespace {
-
-// The newest error OpenSSL queued, in words; the queue is cleared.
-std::string ssl_error(std::string_view what) {
-  std::string out(what);
-  const auto e = ERR_get_error();
-  if (e != 0) {
-    std::array<char, 256> buf{};
-    ERR_error_string_n(e, buf.data(), buf.size());
-    out += ": ";
-    out += buf.data();
-  }
-  ERR_clear_error();
-  return out;
-}
 
 using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
 using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
@@ -65,11 +53,11 @@ std::variant<std::shared_ptr<const TlsContext>, std::string> TlsContext::build(c
   ERR_clear_error();
   std::shared_ptr<TlsContext> c(new TlsContext());
   c->ctx_ = SSL_CTX_new(TLS_server_method());
-  if (c->ctx_ == nullptr) return ssl_error("cannot make a TLS context");
+  if (c->ctx_ == nullptr) return openssl_error("cannot make a TLS context");
   SSL_CTX* ctx = c->ctx_;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   // TLS 1.2: ECDHE key exchange with AEAD ciphers only (TLS 1.3's suites are all AEAD).
-  if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) return ssl_error("cipher list");
+  if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) return openssl_error("cipher list");
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                SSL_OP_IGNORE_UNEXPECTED_EOF);
   // An idle connection gives its read and write buffers back (about 34 KiB).
@@ -85,14 +73,14 @@ std::variant<std::shared_ptr<const TlsContext>, std::string> TlsContext::build(c
   // The certificate and its chain.
   auto bio = mem(pem.cert);
   X509Ptr leaf(PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr), &X509_free);
-  if (!leaf) return ssl_error("the certificate file holds no PEM certificate");
-  if (SSL_CTX_use_certificate(ctx, leaf.get()) != 1) return ssl_error("the certificate");
+  if (!leaf) return openssl_error("the certificate file holds no PEM certificate");
+  if (SSL_CTX_use_certificate(ctx, leaf.get()) != 1) return openssl_error("the certificate");
   while (true) {
     X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
     if (extra == nullptr) break;
     if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
       X509_free(extra);
-      return ssl_error("the certificate chain");
+      return openssl_error("the certificate chain");
     }
   }
   // What ended the chain must be the end of the text, not a broken certificate.
@@ -100,15 +88,16 @@ std::variant<std::shared_ptr<const TlsContext>, std::string> TlsContext::build(c
   if (ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
     ERR_clear_error();
   } else if (last != 0) {
-    return ssl_error("the certificate chain does not parse");
+    return openssl_error("the certificate chain does not parse");
   }
   auto key_bio = mem(pem.key);
   KeyPtr key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
-  if (!key) return ssl_error("the key file holds no PEM private key");
+  if (!key) return openssl_error("the key file holds no PEM private key");
   // A pair read in the middle of a swap: the new certificate with the old key.
-  if (X509_check_private_key(leaf.get(), key.get()) != 1) return ssl_error("the key does not match the certificate");
-  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) return ssl_error("the private key");
-  if (SSL_CTX_check_private_key(ctx) != 1) return ssl_error("the key does not match the certificate");
+  if (X509_check_private_key(leaf.get(), key.get()) != 1)
+    return openssl_error("the key does not match the certificate");
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) return openssl_error("the private key");
+  if (SSL_CTX_check_private_key(ctx) != 1) return openssl_error("the key does not match the certificate");
 
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   c->not_after_ = unix_seconds(X509_get0_notAfter(leaf.get()));

@@ -3,7 +3,6 @@
 // ended by the call's deadline.
 #include "serve/upstream/upstream_client.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -19,12 +18,12 @@
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "core/probe_url.hpp"
 #include "serve/http1/response_reader.hpp"
 #include "serve/net/net_error.hpp"
 #include "serve/net/reactor.hpp"
+#include "serve/tls/openssl_util.hpp"
 
 namespace devops::serve {
 
@@ -40,15 +39,6 @@ std::uint64_t unix_ns() {
 
 std::string pool_key(const UpstreamTarget& t) {
   return (t.tls ? "https " : "http ") + t.host + ' ' + std::to_string(t.port);
-}
-
-std::string openssl_error(std::string_view what) {
-  const auto code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return std::string(what);
-  std::array<char, 256> buf{};
-  ERR_error_string_n(code, buf.data(), buf.size());
-  return fmt::format("{}: {}", what, buf.data());
 }
 
 // What an SSL_read_ex or SSL_write_ex that failed means, as recv and send
@@ -587,17 +577,12 @@ void UpstreamClient::start_tls(Conn& k) {
     return;
   }
   // The certificate must name the host as the URL does: a name, or an address.
-  in6_addr addr{};
-  const bool numeric =
-      ::inet_pton(AF_INET, t.host.c_str(), &addr) == 1 || ::inet_pton(AF_INET6, t.host.c_str(), &addr) == 1;
-  X509_VERIFY_PARAM* param = SSL_get0_param(k.ssl);
-  if (numeric ? X509_VERIFY_PARAM_set1_ip_asc(param, t.host.c_str()) != 1 : SSL_set1_host(k.ssl, t.host.c_str()) != 1) {
+  if (!expect_server(k.ssl, t.host, true)) {
     why = openssl_error("cannot verify for " + t.host);
     close(k);
     fail(c, "tls", std::move(why));
     return;
   }
-  if (!numeric) SSL_set_tlsext_host_name(k.ssl, t.host.c_str());
   static constexpr unsigned char kAlpn[] = "\x08http/1.1";
   SSL_set_alpn_protos(k.ssl, kAlpn, sizeof kAlpn - 1);
   k.state = Conn::State::Handshaking;
