@@ -39,11 +39,12 @@ struct SpanExporter::State {
   };
   std::array<Shard, kShards> shards;
   std::atomic<std::size_t> queued{0};
-  std::atomic<bool> stopping{false};  // push() drops from the shutdown on
-  std::mutex mu;                      // the stop, the thread's wait
-  std::condition_variable cv;         // the thread waits on it for spans and the stop
-  std::condition_variable done_cv;    // shutdown() waits on it for the thread's end
-  bool stop{false};
+  std::mutex mu;                    // the stop, the thread's wait
+  std::condition_variable cv;       // the thread waits on it for spans and the stop
+  std::condition_variable done_cv;  // shutdown() waits on it for the thread's end
+  // Set under `mu` (the thread's waits depend on it); push() reads it
+  // without the lock and drops from the shutdown on.
+  std::atomic<bool> stop{false};
   bool done{false};
   Clock::time_point give_up_at{Clock::time_point::max()};
 
@@ -91,7 +92,7 @@ void SpanExporter::push(Span span) noexcept {
   // Room is taken before the span goes in, so that the queue never holds
   // more than max_queue; a stopped exporter takes nothing.
   const auto before = st.queued.fetch_add(1, std::memory_order_relaxed);
-  if (before >= st.config.max_queue || st.stopping.load(std::memory_order_relaxed)) {
+  if (before >= st.config.max_queue || st.stop.load(std::memory_order_relaxed)) {
     st.queued.fetch_sub(1, std::memory_order_relaxed);
     st.stats.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -117,7 +118,6 @@ bool SpanExporter::shutdown(std::chrono::milliseconds timeout) {
   if (!thread_.joinable()) return st.queued.load() == 0;
   const auto failed_before = st.stats.failed.load();
   st.stop = true;
-  st.stopping.store(true, std::memory_order_relaxed);
   st.give_up_at = Clock::now() + timeout;
   st.cv.notify_all();
   // A little past the deadline: the thread gives up at it, unless a POST holds it.
